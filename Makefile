@@ -1,0 +1,48 @@
+# Loadline developer commands. `make run` and `make test` work on a fresh clone.
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+export LOADLINE_TEST_PG_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/postgres
+
+.PHONY: install run serve test test-sqlite test-postgres lint bench clean
+
+$(BIN)/.installed: pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $@
+
+install: $(BIN)/.installed
+
+## Migrate, load the demo team into an empty database, serve on http://$(HOST):$(PORT)
+run: install
+	$(BIN)/loadline db upgrade
+	$(BIN)/loadline demo --if-empty
+	$(BIN)/loadline serve --host $(HOST) --port $(PORT)
+
+## The whole suite on SQLite, then on PostgreSQL when one is reachable
+test: install test-sqlite test-postgres
+
+test-sqlite: install
+	@echo "== test suite on SQLite =="
+	LOADLINE_TEST_DATABASE=sqlite $(BIN)/pytest
+
+test-postgres: install
+	@if $(BIN)/python -m tests.pg_available; then \
+		echo "== test suite on PostgreSQL ($$LOADLINE_TEST_PG_URL) =="; \
+		LOADLINE_TEST_DATABASE=postgresql $(BIN)/pytest; \
+	elif [ -n "$$LOADLINE_REQUIRE_POSTGRES" ]; then \
+		echo "PostgreSQL is required (LOADLINE_REQUIRE_POSTGRES) but not reachable"; exit 1; \
+	else \
+		echo "== PostgreSQL not reachable at $$LOADLINE_TEST_PG_URL: the PostgreSQL suite did NOT run =="; \
+	fi
+
+lint: install
+	$(BIN)/ruff check app tests migrations
+	$(BIN)/ruff format --check app
+	$(BIN)/mypy
+
+clean:
+	rm -rf $(VENV) loadline.db loadline.db-wal loadline.db-shm

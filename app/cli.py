@@ -1,0 +1,109 @@
+"""The ``loadline`` command: serve, migrate, load demo data, create an admin."""
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+
+from app.config import get_settings
+from app.db import create_engine, create_sessionmaker, migrate
+
+
+def _serve(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    uvicorn.run(
+        "app.main:app",
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        proxy_headers=True,
+        log_config=None,
+        access_log=False,
+    )
+
+
+async def _db_upgrade(_: argparse.Namespace) -> None:
+    settings = get_settings()
+    print(f"Migrating {_safe_url(settings.database_url)} ...", flush=True)
+    await migrate(settings.database_url)
+    print("Database is at the newest revision.")
+
+
+async def _demo(args: argparse.Namespace) -> None:
+    from app.services import accounts, demo
+
+    engine = create_engine(get_settings().database_url)
+    try:
+        async with create_sessionmaker(engine).begin() as session:
+            if args.if_empty and await accounts.count_users(session) > 0:
+                print("Database already has data: demo not loaded.")
+                return
+            logins = await demo.seed(session, progress=_progress)
+        print(f"\nDemo team loaded. Sign in with (password for all: {demo.PASSWORD}):")
+        for role, email in logins:
+            print(f"  {role:<7} {email}")
+    finally:
+        await engine.dispose()
+
+
+async def _create_admin(args: argparse.Namespace) -> None:
+    from app.services import accounts
+
+    engine = create_engine(get_settings().database_url)
+    try:
+        async with create_sessionmaker(engine).begin() as session:
+            user = await accounts.create_admin(session, args.email)
+            claimed = "" if user.is_claimed else " (register with this email to set a password)"
+        print(f"{args.email} is an admin{claimed}.")
+    finally:
+        await engine.dispose()
+
+
+def _progress(done: int, total: int, label: str) -> None:
+    width = 30
+    filled = int(width * done / max(total, 1))
+    sys.stdout.write(f"\r{label:<18} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
+    sys.stdout.flush()
+    if done >= total:
+        sys.stdout.write("\n")
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="loadline", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="serve the API with uvicorn")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.set_defaults(run=_serve)
+
+    db = commands.add_parser("db", help="database commands")
+    db_commands = db.add_subparsers(dest="db_command", required=True)
+    db_commands.add_parser("upgrade", help="apply every migration").set_defaults(run=_db_upgrade)
+
+    demo = commands.add_parser("demo", help="load a demo team with months of data")
+    demo.add_argument("--if-empty", action="store_true", help="only when there are no users yet")
+    demo.set_defaults(run=_demo)
+
+    admin = commands.add_parser("create-admin", help="make an account an admin")
+    admin.add_argument("email")
+    admin.set_defaults(run=_create_admin)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    logging.basicConfig(level=get_settings().log_level, format="%(message)s")
+    args = _parser().parse_args(argv)
+    run: Callable[[argparse.Namespace], Awaitable[None] | None] = args.run
+    result = run(args)
+    if result is not None:
+        asyncio.run(result)  # type: ignore[arg-type]

@@ -1,0 +1,153 @@
+"""Engine, sessions and the few dialect differences (SQLite pragmas, upserts, row locks)."""
+
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+
+from alembic import command
+from alembic.config import Config
+from fastapi import Depends, Request
+from sqlalchemy import event, literal_column, select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.sql.dml import Insert
+
+from app.models.base import Base
+
+
+def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
+    """Build the engine. SQLite gets foreign keys, WAL and writer serialisation."""
+    if url.startswith("sqlite"):
+        engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
+        _configure_sqlite(engine)
+        return engine
+    return create_async_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10)
+
+
+def _configure_sqlite(engine: AsyncEngine) -> None:
+    """Take transaction control from pysqlite so SAVEPOINTs work and writers queue.
+
+    ``BEGIN IMMEDIATE`` takes SQLite's write lock at the start of each transaction:
+    two concurrent writers then wait for each other (busy timeout) instead of failing
+    with "database is locked" when a read lock is upgraded.
+    """
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def create_sessionmaker(bind: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions keep loaded objects usable after commit (``expire_on_commit=False``)."""
+    return async_sessionmaker(bind, expire_on_commit=False, autoflush=False)
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """One transaction per request: committed before the response, rolled back on error."""
+    sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+    async with sessionmaker() as session:
+        try:
+            yield session
+        except BaseException:
+            await session.rollback()
+            raise
+        await session.commit()
+
+
+Session = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+
+def dialect_name(session: AsyncSession) -> str:
+    return session.get_bind().dialect.name
+
+
+def upsert(
+    session: AsyncSession,
+    model: type[Base],
+    values: Mapping[str, Any] | Sequence[Mapping[str, Any]],
+    *,
+    conflict: Iterable[str],
+    update: Iterable[str],
+) -> Insert:
+    """``INSERT ... ON CONFLICT DO UPDATE`` for PostgreSQL and SQLite alike."""
+    insert = pg_insert if dialect_name(session) == "postgresql" else sqlite_insert
+    stmt = insert(model).values(values)
+    return stmt.on_conflict_do_update(
+        index_elements=list(conflict),
+        set_={name: stmt.excluded[name] for name in update},
+    )
+
+
+async def upsert_one(
+    session: AsyncSession,
+    model: type[Base],
+    values: Mapping[str, Any],
+    *,
+    conflict: Sequence[str],
+    update: Iterable[str],
+) -> tuple[int, bool]:
+    """Insert or update one row; returns its id and whether it was created.
+
+    Safe under concurrency: PostgreSQL resolves the race in ``ON CONFLICT`` and reports
+    creation through ``xmax = 0``; SQLite transactions already hold the write lock, so
+    looking first cannot race.
+    """
+    stmt = upsert(session, model, values, conflict=conflict, update=update)
+    table = model.__table__
+    if dialect_name(session) == "postgresql":
+        row = (await session.execute(stmt.returning(table.c.id, literal_column("xmax = 0")))).one()
+        return int(row[0]), bool(row[1])
+    match = [table.c[name] == values[name] for name in conflict]
+    existing = await session.scalar(select(table.c.id).where(*match))
+    row_id = await session.scalar(stmt.returning(table.c.id))
+    return int(row_id), existing is None
+
+
+async def lock_member_days(session: AsyncSession, membership_id: int, days: Iterable[date]) -> None:
+    """Serialise writers of one member's days until this transaction ends.
+
+    PostgreSQL: a transaction-level advisory lock per (member, day), taken in sorted
+    order so that two writers touching the same two days cannot deadlock.
+    SQLite: every transaction already holds the database's write lock (BEGIN IMMEDIATE).
+    """
+    if dialect_name(session) != "postgresql":
+        return
+    for day in sorted(set(days)):
+        await session.execute(
+            text("SELECT pg_advisory_xact_lock(:member, :day)"),
+            {"member": membership_id, "day": day.toordinal()},
+        )
+
+
+ALEMBIC_INI = Path(__file__).resolve().parent.parent / "alembic.ini"
+
+
+async def migrate(url: str) -> None:
+    """Apply every Alembic migration to ``url`` (what ``loadline db upgrade`` runs)."""
+    config = Config(str(ALEMBIC_INI))
+    config.attributes["configure_logger"] = False
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            await connection.run_sync(lambda _: command.upgrade(config, "head"))
+    finally:
+        await engine.dispose()

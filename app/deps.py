@@ -1,0 +1,86 @@
+"""Authentication and permissions as ``Annotated`` dependencies.
+
+A route that takes none of ``CurrentUser``, ``MemberOf``, ``StaffOf``, ``OwnerOf``,
+``MemberReader``, ``MemberWriter``, ``SessionReader`` or ``SessionStaff`` is public.
+"""
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from app.config import Settings
+from app.db import Session
+from app.errors import Unauthorized
+from app.models import User
+from app.services import sessions, teams, tokens
+from app.services.sessions import SessionAccess
+from app.services.teams import MemberAccess, TeamAccess
+
+_bearer = HTTPBearer(auto_error=False, description="An access token from /auth/token.")
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+AppSettings = Annotated[Settings, Depends(get_settings)]
+
+
+async def get_current_user(
+    session: Session,
+    settings: AppSettings,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> User:
+    if credentials is None:
+        raise Unauthorized("Missing bearer token")
+    user_id = tokens.decode_access_token(settings, credentials.credentials)
+    user = await session.get(User, user_id)
+    if user is None:
+        raise Unauthorized("This account no longer exists")
+    return user
+
+
+CurrentUser = Annotated[User, Depends(get_current_user, scope="function")]
+
+
+async def _member_of(team_id: int, user: CurrentUser, session: Session) -> TeamAccess:
+    return await teams.team_access(session, user, team_id)
+
+
+async def _staff_of(team_id: int, user: CurrentUser, session: Session) -> TeamAccess:
+    return await teams.require_staff(session, user, team_id)
+
+
+async def _owner_of(team_id: int, user: CurrentUser, session: Session) -> TeamAccess:
+    return await teams.require_owner(session, user, team_id)
+
+
+MemberOf = Annotated[TeamAccess, Depends(_member_of, scope="function")]
+StaffOf = Annotated[TeamAccess, Depends(_staff_of, scope="function")]
+OwnerOf = Annotated[TeamAccess, Depends(_owner_of, scope="function")]
+
+
+async def _member_reader(membership_id: int, user: CurrentUser, session: Session) -> MemberAccess:
+    return await teams.member_access(session, user, membership_id, write=False)
+
+
+async def _member_writer(membership_id: int, user: CurrentUser, session: Session) -> MemberAccess:
+    return await teams.member_access(session, user, membership_id, write=True)
+
+
+MemberReader = Annotated[MemberAccess, Depends(_member_reader, scope="function")]
+MemberWriter = Annotated[MemberAccess, Depends(_member_writer, scope="function")]
+
+
+async def _session_reader(session_id: int, user: CurrentUser, session: Session) -> SessionAccess:
+    return await sessions.session_access(session, user, session_id, staff=False)
+
+
+async def _session_staff(session_id: int, user: CurrentUser, session: Session) -> SessionAccess:
+    return await sessions.session_access(session, user, session_id, staff=True)
+
+
+SessionReader = Annotated[SessionAccess, Depends(_session_reader, scope="function")]
+SessionStaff = Annotated[SessionAccess, Depends(_session_staff, scope="function")]

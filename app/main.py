@@ -1,0 +1,170 @@
+"""Builds the application: routers, error rendering, middleware and the lifespan."""
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.config import Settings, get_settings
+from app.db import create_engine, create_sessionmaker
+from app.errors import DomainError
+from app.middleware.idempotency import IdempotencyMiddleware
+from app.middleware.logging import RequestLogMiddleware
+from app.routers import auth, health, loads, members, sessions, srpe, teams, wellness
+
+PROBLEM = "application/problem+json"
+logger = logging.getLogger("loadline")
+
+
+def problem(
+    status: int,
+    title: str,
+    detail: str,
+    errors: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": title,
+        "status": status,
+        "detail": detail,
+    }
+    if errors is not None:
+        body["errors"] = errors
+    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
+
+
+async def _domain_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DomainError)
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+    return problem(exc.status, exc.title, exc.detail, exc.errors(), headers)
+
+
+async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
+    """422 naming each field; a body that is not JSON at all is a 400."""
+    assert isinstance(exc, RequestValidationError)
+    raw = list(exc.errors())
+    if any(err.get("type") == "json_invalid" for err in raw):
+        return problem(400, "Malformed body", "The request body is not valid JSON")
+    errors = [
+        {"loc": list(err.get("loc", ())), "msg": str(err.get("msg", "")), "type": err.get("type")}
+        for err in raw
+    ]
+    fields = ", ".join(".".join(str(p) for p in e["loc"]) for e in errors)
+    return problem(422, "Validation error", f"Invalid input: {fields}", errors)
+
+
+async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    titles = {400: "Bad request", 401: "Unauthorized", 404: "Not found", 405: "Method not allowed"}
+    return problem(
+        exc.status_code,
+        titles.get(exc.status_code, "Error"),
+        str(exc.detail),
+        headers=getattr(exc, "headers", None),
+    )
+
+
+async def _integrity_error(_: Request, exc: Exception) -> JSONResponse:
+    """A constraint the services did not foresee: the data is unchanged, so a 409, not a 500."""
+    logger.warning("integrity error: %s", type(exc).__name__)
+    return problem(409, "Conflict", "The change conflicts with data already stored")
+
+
+async def _unexpected_error(_: Request, exc: Exception) -> JSONResponse:
+    logger.exception("unhandled error", exc_info=exc)
+    return problem(500, "Internal server error", "Something went wrong on our side")
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """The schema, with the ``Idempotency-Key`` header documented on every POST."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(
+        title=app.title,
+        version=app.version,
+        description=app.description,
+        routes=app.routes,
+        tags=app.openapi_tags,
+    )
+    header = {
+        "name": "Idempotency-Key",
+        "in": "header",
+        "required": False,
+        "description": "Repeat a POST safely: the same user and key within 24 hours get the "
+        "first answer; the same key with another body is a 422.",
+        "schema": {"type": "string", "maxLength": 255},
+    }
+    for path in schema["paths"].values():
+        if "post" in path:
+            path["post"].setdefault("parameters", []).append(header)
+    app.openapi_schema = schema
+    return schema
+
+
+def create_app(
+    settings: Settings | None = None,
+    sessionmaker: async_sessionmaker[AsyncSession] | None = None,
+) -> FastAPI:
+    """The app. Tests pass their own ``sessionmaker`` (bound to a test transaction)."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = None
+        if sessionmaker is None:
+            engine = create_engine(settings.database_url, echo=settings.sql_echo)
+            app.state.sessionmaker = create_sessionmaker(engine)
+        try:
+            yield
+        finally:
+            if engine is not None:
+                await engine.dispose()
+
+    app = FastAPI(
+        title="Loadline",
+        version="0.1.0",
+        description="Athlete monitoring for team sports: wellness, session-RPE, daily loads "
+        "and the EWMA acute:chronic workload ratio. Errors are RFC 9457 problem+json.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    if sessionmaker is not None:
+        app.state.sessionmaker = sessionmaker
+    for router in (
+        health.router,
+        auth.router,
+        teams.router,
+        members.router,
+        sessions.router,
+        srpe.router,
+        wellness.router,
+        loads.router,
+    ):
+        app.include_router(router)
+    app.add_exception_handler(DomainError, _domain_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(IntegrityError, _integrity_error)
+    app.add_exception_handler(Exception, _unexpected_error)
+    app.add_middleware(IdempotencyMiddleware)
+    app.add_middleware(RequestLogMiddleware)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def __getattr__(name: str) -> FastAPI:
+    """``app.main:app`` for uvicorn, built on first access so importing this module is cheap."""
+    if name == "app":
+        application = create_app()
+        globals()["app"] = application
+        return application
+    raise AttributeError(name)

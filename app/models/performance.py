@@ -1,0 +1,157 @@
+"""The daily-data spine: sessions, attendance, session-RPE, wellness and daily loads.
+
+Tables that grow per athlete and day carry ``team_id`` so PostgreSQL can later be
+sharded by team without a rewrite.
+"""
+
+import enum
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import (
+    CheckConstraint,
+    Enum,
+    ForeignKey,
+    Index,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.models.base import Base, CreatedAt, utcnow
+
+
+class SessionType(enum.StrEnum):
+    RECOVERY = "RECOVERY"
+    STRENGTH = "STRENGTH"
+    CONDITIONING = "CONDITIONING"
+    TECHNICAL = "TECHNICAL"
+    TACTICAL = "TACTICAL"
+    MATCH = "MATCH"
+
+
+class AttendanceStatus(enum.StrEnum):
+    PRESENT = "PRESENT"
+    ABSENT = "ABSENT"
+    EXCUSED = "EXCUSED"
+    LATE = "LATE"
+
+
+ATTENDED = frozenset({AttendanceStatus.PRESENT, AttendanceStatus.LATE})
+
+
+class TrainingSession(CreatedAt, Base):
+    """A planned or past session. ``day`` is the local date of ``start`` in the team's zone."""
+
+    __tablename__ = "training_sessions"
+    __table_args__ = (
+        CheckConstraint('"end" > start', "ends_after_start"),
+        Index(None, "team_id", "start"),
+        Index(None, "team_id", "day"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"))
+    season_id: Mapped[int | None] = mapped_column(
+        ForeignKey("seasons.id", ondelete="SET NULL"), index=True
+    )
+    session_type: Mapped[SessionType] = mapped_column(
+        Enum(SessionType, native_enum=False, length=16), default=SessionType.TECHNICAL
+    )
+    title: Mapped[str] = mapped_column(String(120))
+    start: Mapped[datetime]
+    end: Mapped[datetime]
+    day: Mapped[date]
+    location: Mapped[str | None] = mapped_column(String(255))
+    notes: Mapped[str | None] = mapped_column(Text)
+
+    @property
+    def duration_min(self) -> int:
+        return round((self.end - self.start).total_seconds() / 60)
+
+
+class Attendance(Base):
+    __tablename__ = "attendance"
+    __table_args__ = (
+        UniqueConstraint("session_id", "membership_id"),
+        CheckConstraint("minutes_participated >= 0", "minutes"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("training_sessions.id", ondelete="CASCADE"))
+    membership_id: Mapped[int] = mapped_column(
+        ForeignKey("team_memberships.id", ondelete="CASCADE"), index=True
+    )
+    status: Mapped[AttendanceStatus] = mapped_column(
+        Enum(AttendanceStatus, native_enum=False, length=10), default=AttendanceStatus.PRESENT
+    )
+    minutes_participated: Mapped[int] = mapped_column(default=0)
+
+
+class SessionRPE(CreatedAt, Base):
+    """Internal load of one member for one session: ``load_au = round(rpe x minutes)``."""
+
+    __tablename__ = "session_rpe"
+    __table_args__ = (
+        UniqueConstraint("session_id", "membership_id"),
+        Index(None, "membership_id", "session_id"),
+        CheckConstraint("rpe_0_10 >= 0 AND rpe_0_10 <= 10", "rpe"),
+        CheckConstraint("duration_min >= 1 AND duration_min <= 600", "duration"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("training_sessions.id", ondelete="CASCADE"))
+    membership_id: Mapped[int] = mapped_column(
+        ForeignKey("team_memberships.id", ondelete="CASCADE")
+    )
+    rpe_0_10: Mapped[Decimal] = mapped_column(Numeric(3, 1))
+    duration_min: Mapped[int]
+    load_au: Mapped[int]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class WellnessLog(CreatedAt, Base):
+    """A morning self-report, 1 to 5 per item, 5 best (McLean et al. 2010)."""
+
+    __tablename__ = "wellness_logs"
+    __table_args__ = (
+        UniqueConstraint("membership_id", "date"),
+        *(
+            CheckConstraint(f"{item} BETWEEN 1 AND 5", item)
+            for item in ("sleep_quality", "mood", "soreness", "stress", "fatigue")
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
+    membership_id: Mapped[int] = mapped_column(
+        ForeignKey("team_memberships.id", ondelete="CASCADE")
+    )
+    date: Mapped[date]
+    sleep_quality: Mapped[int]
+    mood: Mapped[int]
+    soreness: Mapped[int]
+    stress: Mapped[int | None]
+    fatigue: Mapped[int | None]
+    notes: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class DailyLoad(Base):
+    """Roll-up per athlete and day, so load analytics never scan sessions."""
+
+    __tablename__ = "daily_loads"
+    __table_args__ = (UniqueConstraint("membership_id", "date"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
+    membership_id: Mapped[int] = mapped_column(
+        ForeignKey("team_memberships.id", ondelete="CASCADE")
+    )
+    date: Mapped[date]
+    internal_load_au: Mapped[int] = mapped_column(default=0)
+    external_load_pl: Mapped[float] = mapped_column(default=0.0)

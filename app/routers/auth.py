@@ -1,0 +1,90 @@
+"""Registration, tokens and the caller's own account."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form
+
+from app.db import Session
+from app.deps import AppSettings, CurrentUser
+from app.schemas import auth as schemas
+from app.schemas.base import problem_responses
+from app.services import accounts, tokens
+
+router = APIRouter(prefix="/auth", tags=["auth"])
+
+
+def _token(pair: tokens.TokenPair) -> schemas.Token:
+    return schemas.Token(
+        access_token=pair.access_token, refresh_token=pair.refresh_token, expires_in=pair.expires_in
+    )
+
+
+@router.post(
+    "/register",
+    operation_id="register",
+    status_code=201,
+    response_model=schemas.User,
+    responses=problem_responses(409, 422),
+)
+async def create(body: schemas.UserCreate, session: Session) -> schemas.User:
+    """Create an account, or claim the one staff created for this email."""
+    user = await accounts.register(
+        session, email=body.email, password=body.password, full_name=body.full_name
+    )
+    return schemas.User.model_validate(user)
+
+
+@router.post(
+    "/token",
+    operation_id="create_token",
+    response_model=schemas.Token,
+    responses=problem_responses(401, 422),
+)
+async def token(
+    username: Annotated[str, Form(max_length=320, description="The account's email.")],
+    password: Annotated[str, Form(max_length=256)],
+    session: Session,
+    settings: AppSettings,
+) -> schemas.Token:
+    """OAuth2 password grant: email and password for an access and a refresh token."""
+    user = await accounts.authenticate(session, email=username, password=password)
+    return _token(await tokens.issue(session, settings, user.id))
+
+
+@router.post(
+    "/refresh",
+    operation_id="refresh_token",
+    response_model=schemas.Token,
+    responses=problem_responses(401, 422),
+)
+async def refresh(
+    body: schemas.RefreshRequest, session: Session, settings: AppSettings
+) -> schemas.Token:
+    """Trade a refresh token for a new pair. Each refresh token works once.
+
+    A used token presented again revokes every token descended from the same sign-in.
+    """
+    try:
+        return _token(await tokens.rotate(session, settings, body.refresh_token))
+    except tokens.RefreshTokenReused:
+        await session.commit()  # keep the revocation although the request fails
+        raise
+
+
+@router.get(
+    "/me", operation_id="get_me", response_model=schemas.Me, responses=problem_responses(401)
+)
+async def get(user: CurrentUser, session: Session) -> schemas.Me:
+    memberships = await accounts.get_memberships(session, user.id)
+    return schemas.Me(
+        id=user.id,
+        email=user.email,
+        full_name=user.full_name,
+        is_admin=user.is_admin,
+        memberships=[
+            schemas.MembershipSummary(
+                id=m.id, team_id=m.team_id, team_name=m.team.name, role=m.role, active=m.active
+            )
+            for m in memberships
+        ],
+    )

@@ -1,0 +1,54 @@
+"""A team's members: adding people by email, editing and deactivating them."""
+
+import builtins
+
+from fastapi import APIRouter
+
+from app.db import Session
+from app.deps import StaffOf
+from app.schemas import teams as schemas
+from app.schemas.base import Limit, Offset, problem_responses
+from app.services import teams as service
+
+router = APIRouter(prefix="/teams/{team_id}/members", tags=["members"])
+
+
+@router.post(
+    "",
+    operation_id="create_member",
+    status_code=201,
+    response_model=schemas.Member,
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+async def create(body: schemas.MemberCreate, access: StaffOf, session: Session) -> schemas.Member:
+    """Owners add any role, coaches add players. An unknown email gets an unclaimed account."""
+    membership = await service.add_member(session, access, **body.model_dump())
+    return schemas.Member.model_validate(membership)
+
+
+@router.get(
+    "",
+    operation_id="list_members",
+    response_model=builtins.list[schemas.Member],
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def list(
+    access: StaffOf, session: Session, limit: Limit = 100, offset: Offset = 0
+) -> builtins.list[schemas.Member]:
+    members = await service.list_members(session, access.team.id, limit=limit, offset=offset)
+    return [schemas.Member.model_validate(m) for m in members]
+
+
+@router.patch(
+    "/{membership_id}",
+    operation_id="update_member",
+    response_model=schemas.Member,
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+async def update(
+    membership_id: int, body: schemas.MemberUpdate, access: StaffOf, session: Session
+) -> schemas.Member:
+    """Staff edit position, jersey number and external_ref; owners change role and active."""
+    changes = body.model_dump(exclude_unset=True)
+    membership = await service.update_member(session, access, membership_id, changes)
+    return schemas.Member.model_validate(membership)

@@ -1,0 +1,119 @@
+"""Training sessions and their attendance."""
+
+import builtins
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Query, Response
+
+from app.db import Session
+from app.deps import CurrentUser, SessionReader, SessionStaff
+from app.schemas import performance as schemas
+from app.schemas.base import Limit, Offset, problem_responses
+from app.services import sessions as service
+from app.services import teams
+
+router = APIRouter(prefix="/performance/sessions", tags=["sessions"])
+
+
+@router.post(
+    "",
+    operation_id="create_session",
+    status_code=201,
+    response_model=schemas.Session,
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def create(
+    body: schemas.SessionCreate, user: CurrentUser, session: Session
+) -> schemas.Session:
+    """Plan a session (staff of ``team_id``). Its day is the local date of ``start``."""
+    access = await teams.require_staff(session, user, body.team_id)
+    created = await service.create(session, access, body.model_dump())
+    return schemas.Session.model_validate(created)
+
+
+@router.get(
+    "",
+    operation_id="list_sessions",
+    response_model=builtins.list[schemas.Session],
+    responses=problem_responses(401, 422),
+)
+async def list(
+    user: CurrentUser,
+    session: Session,
+    team_id: Annotated[int | None, Query(description="Only this team's sessions.")] = None,
+    from_: Annotated[date | None, Query(alias="from", description="First day, inclusive.")] = None,
+    to: Annotated[date | None, Query(description="Last day, inclusive.")] = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> builtins.list[schemas.Session]:
+    """Sessions of the caller's teams, by start time; days are in each team's zone."""
+    found = await service.list_sessions(
+        session, user, team_id=team_id, start=from_, end=to, limit=limit, offset=offset
+    )
+    return [schemas.Session.model_validate(s) for s in found]
+
+
+@router.get(
+    "/{session_id}",
+    operation_id="get_session",
+    response_model=schemas.Session,
+    responses=problem_responses(401, 404),
+)
+async def get(access: SessionReader) -> schemas.Session:
+    return schemas.Session.model_validate(access.training_session)
+
+
+@router.patch(
+    "/{session_id}",
+    operation_id="update_session",
+    response_model=schemas.Session,
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def update(
+    body: schemas.SessionUpdate, access: SessionStaff, session: Session
+) -> schemas.Session:
+    """Change a session. A new start on another day moves its members' loads to that day."""
+    updated = await service.update(session, access, body.model_dump(exclude_unset=True))
+    return schemas.Session.model_validate(updated)
+
+
+@router.delete(
+    "/{session_id}",
+    operation_id="delete_session",
+    status_code=204,
+    responses=problem_responses(401, 403, 404),
+)
+async def delete(access: SessionStaff, session: Session) -> Response:
+    """Delete a session with its attendance and sRPE; its loads leave the daily totals."""
+    await service.delete(session, access)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/{session_id}/attendance",
+    operation_id="record_attendance",
+    response_model=builtins.list[schemas.Attendance],
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+async def record_attendance(
+    body: Annotated[builtins.list[schemas.AttendanceCreate], Body(max_length=500)],
+    access: SessionStaff,
+    session: Session,
+) -> builtins.list[schemas.Attendance]:
+    """Bulk upsert, one row per member (the last entry wins). Answers the full list."""
+    rows = await service.record_attendance(session, access, [e.model_dump() for e in body])
+    return [schemas.Attendance.model_validate(r) for r in rows]
+
+
+@router.get(
+    "/{session_id}/attendance",
+    operation_id="list_attendance",
+    response_model=builtins.list[schemas.Attendance],
+    responses=problem_responses(401, 404),
+)
+async def list_attendance(
+    access: SessionReader, session: Session
+) -> builtins.list[schemas.Attendance]:
+    rows = await service.list_attendance(session, access.training_session.id)
+    return [schemas.Attendance.model_validate(r) for r in rows]

@@ -1,0 +1,78 @@
+"""Morning wellness check-ins."""
+
+import builtins
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+
+from app.db import Session
+from app.deps import CurrentUser, MemberReader
+from app.models import WellnessLog
+from app.schemas import performance as schemas
+from app.schemas.base import Limit, Offset, problem_responses
+from app.services import teams
+from app.services import wellness as service
+from app.services.days import resolve_range
+
+router = APIRouter(tags=["wellness"])
+
+
+def wellness_out(log: WellnessLog) -> schemas.Wellness:
+    total, flag = service.score_log(log)
+    return schemas.Wellness(
+        id=log.id,
+        membership_id=log.membership_id,
+        date=log.date,
+        sleep_quality=log.sleep_quality,
+        mood=log.mood,
+        soreness=log.soreness,
+        stress=log.stress,
+        fatigue=log.fatigue,
+        notes=log.notes,
+        total=total,
+        flag=flag,
+    )
+
+
+@router.post(
+    "/performance/wellness",
+    operation_id="upsert_wellness",
+    status_code=201,
+    response_model=schemas.Wellness,
+    responses=problem_responses(401, 403, 404, 409, 422)
+    | {200: {"model": schemas.Wellness, "description": "Replaced"}},
+)
+async def create(
+    body: schemas.WellnessCreate, user: CurrentUser, session: Session, response: Response
+) -> schemas.Wellness:
+    """Submit the day's check-in: 201 when new, 200 when it replaces that day's entry whole."""
+    member = await teams.member_access(session, user, body.membership_id, write=True)
+    log, created = await service.upsert_wellness(session, member, body.model_dump())
+    response.status_code = 201 if created else 200
+    return wellness_out(log)
+
+
+@router.get(
+    "/performance/members/{membership_id}/wellness",
+    operation_id="list_wellness",
+    response_model=builtins.list[schemas.Wellness],
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def list(
+    member: MemberReader,
+    session: Session,
+    from_: Annotated[date | None, Query(alias="from")] = None,
+    to: Annotated[date | None, Query()] = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> builtins.list[schemas.Wellness]:
+    """Days with an entry only.
+
+    ``to`` defaults to (and is capped at) today in the team's zone, ``from`` to 27 days before.
+    """
+    days = resolve_range(teams.zone(member.membership.team), from_, to)
+    logs = await service.list_wellness(
+        session, member.membership.id, days, limit=limit, offset=offset
+    )
+    return [wellness_out(log) for log in logs]

@@ -1,0 +1,137 @@
+"""Teams, their load settings, seasons and members."""
+
+from datetime import date, datetime
+from typing import Annotated, Self
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from pydantic import AfterValidator, EmailStr, Field, model_validator
+
+from app.models import AcwrMethod, Role
+from app.schemas.base import NotNull, Schema, ShortText
+
+
+def _known_zone(value: str) -> str:
+    if value not in _ZONES:
+        raise ValueError(f"Unknown IANA time zone {value!r}")
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"Unknown IANA time zone {value!r}") from exc
+    return value
+
+
+_ZONES = available_timezones() | {"UTC"}
+TimeZone = Annotated[
+    str,
+    Field(max_length=64, description="IANA time zone name, e.g. Europe/London.", examples=["UTC"]),
+    AfterValidator(_known_zone),
+]
+
+
+class AcwrSettings(Schema):
+    """How ACWR is computed and where its zones lie (team-wide)."""
+
+    method: AcwrMethod = AcwrMethod.WILLIAMS
+    acute_days: int = Field(7, ge=1, le=89)
+    chronic_days: int = Field(28, ge=2, le=90)
+    low: float = Field(0.8, gt=0)
+    high: float = Field(1.3, gt=0)
+    danger: float = Field(1.4, gt=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if not self.acute_days < self.chronic_days:
+            raise ValueError("acute_days must be less than chronic_days")
+        if not self.low < self.high <= self.danger:
+            raise ValueError("zones must satisfy 0 < low < high <= danger")
+        return self
+
+
+class AcwrSettingsUpdate(Schema):
+    """A partial change: only the fields given change; the result is validated whole."""
+
+    method: Annotated[AcwrMethod | None, NotNull] = Field(None)
+    acute_days: Annotated[int | None, NotNull] = Field(None, ge=1, le=89)
+    chronic_days: Annotated[int | None, NotNull] = Field(None, ge=2, le=90)
+    low: Annotated[float | None, NotNull] = Field(None, gt=0)
+    high: Annotated[float | None, NotNull] = Field(None, gt=0)
+    danger: Annotated[float | None, NotNull] = Field(None, gt=0)
+
+
+class TeamCreate(Schema):
+    name: ShortText
+    timezone: TimeZone = "UTC"
+
+
+class TeamUpdate(Schema):
+    """Fields left out stay as they are; none of them may be set to null."""
+
+    name: Annotated[ShortText | None, NotNull] = Field(None)
+    timezone: Annotated[TimeZone | None, NotNull] = Field(None)
+    acwr: Annotated[AcwrSettingsUpdate | None, NotNull] = Field(None)
+
+
+class Team(Schema):
+    id: int
+    name: str
+    timezone: str
+    acwr: AcwrSettings
+    created_at: datetime
+
+
+class SeasonCreate(Schema):
+    name: ShortText
+    start_date: date
+    end_date: date
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.end_date < self.start_date:
+            raise ValueError("end_date must not be before start_date")
+        return self
+
+
+class Season(Schema):
+    id: int
+    team_id: int
+    name: str
+    start_date: date
+    end_date: date
+
+
+class MemberUser(Schema):
+    id: int
+    email: str
+    full_name: str
+
+
+class MemberCreate(Schema):
+    email: EmailStr = Field(max_length=320)
+    full_name: str = Field(min_length=1, max_length=200)
+    role: Role = Role.PLAYER
+    primary_position: str | None = Field(None, max_length=80, examples=["Winger"])
+    jersey_number: int | None = Field(None, ge=0, le=999)
+    external_ref: str | None = Field(
+        None, min_length=1, max_length=128, description="The athlete's id in the team's GPS system."
+    )
+
+
+class MemberUpdate(Schema):
+    role: Annotated[Role | None, NotNull] = Field(None)
+    active: Annotated[bool | None, NotNull] = Field(
+        None, description="false deactivates; the member's data is kept."
+    )
+    primary_position: str | None = Field(None, max_length=80)
+    jersey_number: int | None = Field(None, ge=0, le=999)
+    external_ref: str | None = Field(None, min_length=1, max_length=128)
+
+
+class Member(Schema):
+    id: int
+    team_id: int
+    user: MemberUser
+    role: Role
+    active: bool
+    primary_position: str | None
+    jersey_number: int | None
+    external_ref: str | None

@@ -1,0 +1,210 @@
+"""Training sessions and attendance. Moving or deleting a session moves or removes its load."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date
+from typing import Any
+
+from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db import upsert
+from app.errors import Conflict, Forbidden, Invalid, NotFound
+from app.models import Attendance, SessionRPE, Team, TeamMembership, TrainingSession, User
+from app.services import loads, teams
+from app.services.days import day_of
+from app.services.teams import TeamAccess
+
+
+@dataclass(frozen=True)
+class SessionAccess:
+    training_session: TrainingSession
+    team_access: TeamAccess
+
+
+def visible_sessions(user: User) -> Select[TrainingSession]:
+    """The access-scoped query for sessions: those of teams where the user is active."""
+    query = select(TrainingSession)
+    if not user.is_admin:
+        query = query.join(TeamMembership, TeamMembership.team_id == TrainingSession.team_id).where(
+            TeamMembership.user_id == user.id, TeamMembership.active.is_(True)
+        )
+    return query
+
+
+async def session_access(
+    session: AsyncSession, user: User, session_id: int, *, staff: bool
+) -> SessionAccess:
+    """A session the caller may read (any active member) or change (staff); else 404/403."""
+    training_session = await session.get(TrainingSession, session_id)
+    if training_session is None:
+        raise NotFound("Session not found")
+    try:
+        access = await teams.team_access(session, user, training_session.team_id)
+    except NotFound:
+        raise NotFound("Session not found") from None
+    if staff and not access.is_staff:
+        raise Forbidden("Only the team's coaches and owners may do this")
+    return SessionAccess(training_session, access)
+
+
+async def create(
+    session: AsyncSession, access: TeamAccess, fields: dict[str, Any]
+) -> TrainingSession:
+    if fields.get("season_id") is not None:
+        await teams.get_season(session, access.team.id, fields["season_id"])
+    training_session = TrainingSession(**_in_utc(fields))
+    training_session.day = day_of(training_session.start, teams.zone(access.team))
+    session.add(training_session)
+    await session.flush()
+    return training_session
+
+
+def _in_utc(fields: dict[str, Any]) -> dict[str, Any]:
+    """Times are kept and answered in UTC, whatever offset the client sent."""
+    return {
+        name: value.astimezone(UTC) if name in ("start", "end") and value is not None else value
+        for name, value in fields.items()
+    }
+
+
+async def list_sessions(
+    session: AsyncSession,
+    user: User,
+    *,
+    team_id: int | None,
+    start: date | None,
+    end: date | None,
+    limit: int,
+    offset: int,
+) -> list[TrainingSession]:
+    query = visible_sessions(user)
+    if team_id is not None:
+        query = query.where(TrainingSession.team_id == team_id)
+    if start is not None:
+        query = query.where(TrainingSession.day >= start)
+    if end is not None:
+        query = query.where(TrainingSession.day <= end)
+    query = query.order_by(TrainingSession.start, TrainingSession.id).limit(limit).offset(offset)
+    return list(await session.scalars(query))
+
+
+async def update(
+    session: AsyncSession, access: SessionAccess, changes: dict[str, Any]
+) -> TrainingSession:
+    """Apply changes; a new start on another day carries every member's load to that day."""
+    training_session = access.training_session
+    team = access.team_access.team
+    if changes.get("season_id") is not None:
+        await teams.get_season(session, team.id, changes["season_id"])
+    start = changes.get("start", training_session.start)
+    end = changes.get("end", training_session.end)
+    if end <= start:
+        raise Invalid("end must be after start", field=("body", "end"))
+    old_day = training_session.day
+    for field, value in _in_utc(changes).items():
+        setattr(training_session, field, value)
+    training_session.day = day_of(start, teams.zone(team))
+    await session.flush()
+    if training_session.day != old_day:
+        await _recompute_members(session, training_session, [old_day, training_session.day])
+    return training_session
+
+
+async def delete(session: AsyncSession, access: SessionAccess) -> None:
+    training_session = access.training_session
+    members = await _members_with_srpe(session, training_session.id)
+    await session.delete(training_session)
+    await session.flush()
+    for membership_id in members:
+        await loads.recompute_days(
+            session, training_session.team_id, membership_id, [training_session.day]
+        )
+
+
+async def redate(session: AsyncSession, team: Team) -> None:
+    """Give every session of the team its day in the team's (new) zone, then rebuild loads."""
+    tz = teams.zone(team)
+    for training_session in await session.scalars(
+        select(TrainingSession).where(TrainingSession.team_id == team.id)
+    ):
+        training_session.day = day_of(training_session.start, tz)
+    await session.flush()
+    await loads.rebuild_team(session, team.id)
+
+
+async def _members_with_srpe(session: AsyncSession, session_id: int) -> list[int]:
+    rows = await session.scalars(
+        select(SessionRPE.membership_id)
+        .where(SessionRPE.session_id == session_id)
+        .order_by(SessionRPE.membership_id)
+    )
+    return list(rows)
+
+
+async def _recompute_members(
+    session: AsyncSession, training_session: TrainingSession, days: Sequence[date]
+) -> None:
+    for membership_id in await _members_with_srpe(session, training_session.id):
+        await loads.recompute_days(session, training_session.team_id, membership_id, days)
+
+
+async def list_attendance(session: AsyncSession, session_id: int) -> list[Attendance]:
+    rows = await session.scalars(
+        select(Attendance)
+        .where(Attendance.session_id == session_id)
+        .order_by(Attendance.membership_id)
+    )
+    return list(rows)
+
+
+async def record_attendance(
+    session: AsyncSession, access: SessionAccess, entries: Sequence[dict[str, Any]]
+) -> list[Attendance]:
+    """Bulk upsert, one row per member; within one request the last entry for a member wins."""
+    training_session = access.training_session
+    wanted = {entry["membership_id"] for entry in entries}
+    members = {
+        m.id: m
+        for m in await session.scalars(select(TeamMembership).where(TeamMembership.id.in_(wanted)))
+    }
+    for index, entry in enumerate(entries):
+        member = members.get(entry["membership_id"])
+        if member is None or member.team_id != training_session.team_id:
+            raise Invalid(
+                "Not a member of this session's team", field=("body", index, "membership_id")
+            )
+        if not member.active:
+            raise Conflict(f"Membership {member.id} is inactive; it takes no new entries")
+    latest = {entry["membership_id"]: entry for entry in entries}
+    rows = [
+        {
+            "team_id": training_session.team_id,
+            "session_id": training_session.id,
+            "membership_id": membership_id,
+            "status": entry["status"],
+            "minutes_participated": entry["minutes_participated"],
+        }
+        for membership_id, entry in sorted(latest.items())
+    ]
+    if rows:
+        await session.execute(
+            upsert(
+                session,
+                Attendance,
+                rows,
+                conflict=["session_id", "membership_id"],
+                update=["status", "minutes_participated"],
+            )
+        )
+    return await list_attendance(session, training_session.id)
+
+
+async def attendance_of(
+    session: AsyncSession, session_id: int, membership_id: int
+) -> Attendance | None:
+    return await session.scalar(
+        select(Attendance).where(
+            Attendance.session_id == session_id, Attendance.membership_id == membership_id
+        )
+    )

@@ -1,0 +1,303 @@
+"""Teams, seasons and memberships, and who may see or change them."""
+
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload
+
+from app.errors import Conflict, Forbidden, Invalid, NotFound
+from app.models import STAFF_ROLES, Role, Season, Team, TeamMembership, User
+from app.services import accounts
+
+
+@dataclass(frozen=True)
+class TeamAccess:
+    """What the caller may do in one team. Admins are staff and owner of every team."""
+
+    team: Team
+    user: User
+    membership: TeamMembership | None
+    is_staff: bool
+    is_owner: bool
+
+
+@dataclass(frozen=True)
+class MemberAccess:
+    """A membership whose data the caller may read (or write), with the caller's team rights."""
+
+    membership: TeamMembership
+    team_access: TeamAccess
+
+
+def zone(team: Team) -> ZoneInfo:
+    return ZoneInfo(team.timezone)
+
+
+def visible_teams(user: User) -> Select[Team]:
+    """The access-scoped query for teams: those where the user is an active member."""
+    query = select(Team)
+    if not user.is_admin:
+        query = query.join(TeamMembership, TeamMembership.team_id == Team.id).where(
+            TeamMembership.user_id == user.id, TeamMembership.active.is_(True)
+        )
+    return query.order_by(Team.id)
+
+
+async def team_access(session: AsyncSession, user: User, team_id: int) -> TeamAccess:
+    """The caller's rights in a team; 404 when the team is unknown or not theirs."""
+    row = (
+        await session.execute(
+            select(Team, TeamMembership)
+            .outerjoin(
+                TeamMembership,
+                (TeamMembership.team_id == Team.id)
+                & (TeamMembership.user_id == user.id)
+                & TeamMembership.active.is_(True),
+            )
+            .where(Team.id == team_id)
+        )
+    ).first()
+    if row is None:
+        raise NotFound("Team not found")
+    team, membership = row
+    if user.is_admin:
+        return TeamAccess(team, user, membership, is_staff=True, is_owner=True)
+    if membership is None:
+        raise NotFound("Team not found")
+    return TeamAccess(
+        team,
+        user,
+        membership,
+        is_staff=membership.role in STAFF_ROLES,
+        is_owner=membership.role == Role.OWNER,
+    )
+
+
+async def require_staff(session: AsyncSession, user: User, team_id: int) -> TeamAccess:
+    access = await team_access(session, user, team_id)
+    if not access.is_staff:
+        raise Forbidden("Only the team's coaches and owners may do this")
+    return access
+
+
+async def require_owner(session: AsyncSession, user: User, team_id: int) -> TeamAccess:
+    access = await team_access(session, user, team_id)
+    if not access.is_owner:
+        raise Forbidden("Only the team's owners may do this")
+    return access
+
+
+async def member_access(
+    session: AsyncSession, user: User, membership_id: int, *, write: bool
+) -> MemberAccess:
+    """Who may read or write one member's data, as the contract's Roles table says.
+
+    Read: the member's own user, or staff of the team. Write: the member's own user when
+    the membership is a PLAYER one, or staff. A write for an inactive membership is a 409.
+    """
+    membership = await session.scalar(
+        select(TeamMembership)
+        .options(joinedload(TeamMembership.team))
+        .where(TeamMembership.id == membership_id)
+    )
+    if membership is None:
+        raise NotFound("Membership not found")
+    is_self = membership.user_id == user.id
+    try:
+        access = await team_access(session, user, membership.team_id)
+    except NotFound:
+        if not is_self or write:
+            raise NotFound("Membership not found") from None
+        access = TeamAccess(membership.team, user, membership, is_staff=False, is_owner=False)
+    allowed = access.is_staff or (is_self and (not write or membership.role == Role.PLAYER))
+    if not allowed:
+        raise Forbidden("You may not access this member's data")
+    if write and not membership.active:
+        raise Conflict("This membership is inactive; its data is kept but takes no new entries")
+    return MemberAccess(membership, access)
+
+
+async def create_team(session: AsyncSession, user: User, *, name: str, timezone: str) -> Team:
+    team = Team(name=name, timezone=timezone)
+    session.add(team)
+    await session.flush()
+    session.add(TeamMembership(team_id=team.id, user_id=user.id, role=Role.OWNER))
+    await session.flush()
+    return team
+
+
+async def list_teams(session: AsyncSession, user: User) -> list[Team]:
+    return list(await session.scalars(visible_teams(user)))
+
+
+async def update_team(session: AsyncSession, team: Team, changes: dict[str, Any]) -> bool:
+    """Apply changes; returns whether the time zone moved (days must then be recomputed)."""
+    zone_changed = "timezone" in changes and changes["timezone"] != team.timezone
+    for field, value in changes.items():
+        setattr(team, field, value)
+    await session.flush()
+    return zone_changed
+
+
+ACWR_FIELDS = ("method", "acute_days", "chronic_days", "low", "high", "danger")
+
+
+def acwr_changes(team: Team, partial: dict[str, Any]) -> dict[str, Any]:
+    """Merge a partial ACWR change into the stored settings and check the result as a whole."""
+    merged = {name: getattr(team, f"acwr_{name}") for name in ACWR_FIELDS} | partial
+    if not 1 <= merged["acute_days"] < merged["chronic_days"] <= 90:
+        raise Invalid(
+            "Need 1 <= acute_days < chronic_days <= 90", field=("body", "acwr", "acute_days")
+        )
+    if not 0 < merged["low"] < merged["high"] <= merged["danger"]:
+        raise Invalid("Need 0 < low < high <= danger", field=("body", "acwr", "low"))
+    return {f"acwr_{name}": merged[name] for name in partial}
+
+
+async def create_season(session: AsyncSession, team: Team, **fields: Any) -> Season:
+    season = Season(team_id=team.id, **fields)
+    session.add(season)
+    await session.flush()
+    return season
+
+
+async def list_seasons(session: AsyncSession, team: Team) -> list[Season]:
+    rows = await session.scalars(
+        select(Season).where(Season.team_id == team.id).order_by(Season.start_date)
+    )
+    return list(rows)
+
+
+async def get_season(session: AsyncSession, team_id: int, season_id: int) -> Season:
+    season = await session.get(Season, season_id)
+    if season is None or season.team_id != team_id:
+        raise NotFound("Season not found in this team", field=("body", "season_id"))
+    return season
+
+
+async def add_member(
+    session: AsyncSession,
+    access: TeamAccess,
+    *,
+    email: str,
+    full_name: str,
+    role: Role,
+    primary_position: str | None,
+    jersey_number: int | None,
+    external_ref: str | None,
+) -> TeamMembership:
+    """Add a person by email; an unknown email gets an account they claim by registering."""
+    if not access.is_owner and role != Role.PLAYER:
+        raise Forbidden("Coaches may add players only; owners add any role")
+    user = await accounts.get_by_email(session, email)
+    if user is None:
+        user = User(email=accounts.normalise_email(email), full_name=full_name)
+        session.add(user)
+        await session.flush()
+    elif await _membership_of(session, access.team.id, user.id) is not None:
+        raise Conflict("This person is already a member of the team", field=("body", "email"))
+    await _check_external_ref(session, access.team.id, external_ref, None)
+    membership = TeamMembership(
+        team_id=access.team.id,
+        user_id=user.id,
+        role=role,
+        primary_position=primary_position,
+        jersey_number=jersey_number,
+        external_ref=external_ref,
+    )
+    session.add(membership)
+    await session.flush()
+    return await get_member(session, access.team.id, membership.id)
+
+
+async def _membership_of(
+    session: AsyncSession, team_id: int, user_id: int
+) -> TeamMembership | None:
+    return await session.scalar(
+        select(TeamMembership).where(
+            TeamMembership.team_id == team_id, TeamMembership.user_id == user_id
+        )
+    )
+
+
+async def _check_external_ref(
+    session: AsyncSession, team_id: int, external_ref: str | None, membership_id: int | None
+) -> None:
+    if external_ref is None:
+        return
+    other = await session.scalar(
+        select(TeamMembership.id).where(
+            TeamMembership.team_id == team_id,
+            TeamMembership.external_ref == external_ref,
+            TeamMembership.id != (membership_id or 0),
+        )
+    )
+    if other is not None:
+        raise Conflict(
+            "Another member of this team already has this external_ref",
+            field=("body", "external_ref"),
+        )
+
+
+def members_query(team_id: int) -> Select[TeamMembership]:
+    return (
+        select(TeamMembership)
+        .options(joinedload(TeamMembership.user))
+        .where(TeamMembership.team_id == team_id)
+    )
+
+
+async def list_members(
+    session: AsyncSession, team_id: int, *, limit: int, offset: int
+) -> list[TeamMembership]:
+    rows = await session.scalars(
+        members_query(team_id).order_by(TeamMembership.id).limit(limit).offset(offset)
+    )
+    return list(rows)
+
+
+async def get_member(session: AsyncSession, team_id: int, membership_id: int) -> TeamMembership:
+    membership = await session.scalar(
+        members_query(team_id).where(TeamMembership.id == membership_id)
+    )
+    if membership is None:
+        raise NotFound("Membership not found")
+    return membership
+
+
+async def update_member(
+    session: AsyncSession, access: TeamAccess, membership_id: int, changes: dict[str, Any]
+) -> TeamMembership:
+    """Staff edit position, number and external_ref; only owners change role or active."""
+    membership = await get_member(session, access.team.id, membership_id)
+    if ({"role", "active"} & changes.keys()) and not access.is_owner:
+        raise Forbidden("Only owners change roles or deactivate members")
+    if "external_ref" in changes:
+        await _check_external_ref(session, access.team.id, changes["external_ref"], membership.id)
+    if membership.role == Role.OWNER and (
+        changes.get("active") is False or changes.get("role", Role.OWNER) != Role.OWNER
+    ):
+        await _keep_an_owner(session, access.team.id, membership.id)
+    for field, value in changes.items():
+        setattr(membership, field, value)
+    await session.flush()
+    return membership
+
+
+async def _keep_an_owner(session: AsyncSession, team_id: int, leaving_id: int) -> None:
+    """A team must keep one active owner, or nobody could change its settings again."""
+    others = await session.scalar(
+        select(func.count())
+        .select_from(TeamMembership)
+        .where(
+            TeamMembership.team_id == team_id,
+            TeamMembership.role == Role.OWNER,
+            TeamMembership.active.is_(True),
+            TeamMembership.id != leaving_id,
+        )
+    )
+    if not others:
+        raise Conflict("A team needs at least one active owner")
