@@ -79,6 +79,12 @@ def dialect_name(session: AsyncSession) -> str:
     return session.get_bind().dialect.name
 
 
+def dialect_insert(session: AsyncSession, model: type[Base]) -> Any:
+    """The dialect's ``insert`` (PostgreSQL's or SQLite's), which knows ``ON CONFLICT``."""
+    insert = pg_insert if dialect_name(session) == "postgresql" else sqlite_insert
+    return insert(model)
+
+
 def upsert(
     session: AsyncSession,
     model: type[Base],
@@ -88,12 +94,12 @@ def upsert(
     update: Iterable[str],
 ) -> Insert:
     """``INSERT ... ON CONFLICT DO UPDATE`` for PostgreSQL and SQLite alike."""
-    insert = pg_insert if dialect_name(session) == "postgresql" else sqlite_insert
-    stmt = insert(model).values(values)
-    return stmt.on_conflict_do_update(
+    stmt = dialect_insert(session, model).values(values)
+    result: Insert = stmt.on_conflict_do_update(
         index_elements=list(conflict),
         set_={name: stmt.excluded[name] for name in update},
     )
+    return result
 
 
 async def upsert_one(
@@ -137,12 +143,15 @@ async def lock_member_days(session: AsyncSession, membership_id: int, days: Iter
         )
 
 
-ALEMBIC_INI = Path(__file__).resolve().parent.parent / "alembic.ini"
+def _alembic_ini() -> Path:
+    """The source checkout's ``alembic.ini``; in an installed image, the one in the work dir."""
+    beside_source = Path(__file__).resolve().parent.parent / "alembic.ini"
+    return beside_source if beside_source.exists() else Path.cwd() / "alembic.ini"
 
 
 async def migrate(url: str) -> None:
     """Apply every Alembic migration to ``url`` (what ``loadline db upgrade`` runs)."""
-    config = Config(str(ALEMBIC_INI))
+    config = Config(str(_alembic_ini()))
     config.attributes["configure_logger"] = False
     engine = create_engine(url)
     try:

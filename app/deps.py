@@ -13,6 +13,7 @@ from app.config import Settings
 from app.db import Session
 from app.errors import Unauthorized
 from app.models import User
+from app.schemas.base import PathId
 from app.services import sessions, teams, tokens
 from app.services.sessions import SessionAccess
 from app.services.teams import MemberAccess, TeamAccess
@@ -45,15 +46,15 @@ async def get_current_user(
 CurrentUser = Annotated[User, Depends(get_current_user, scope="function")]
 
 
-async def _member_of(team_id: int, user: CurrentUser, session: Session) -> TeamAccess:
+async def _member_of(team_id: PathId, user: CurrentUser, session: Session) -> TeamAccess:
     return await teams.team_access(session, user, team_id)
 
 
-async def _staff_of(team_id: int, user: CurrentUser, session: Session) -> TeamAccess:
+async def _staff_of(team_id: PathId, user: CurrentUser, session: Session) -> TeamAccess:
     return await teams.require_staff(session, user, team_id)
 
 
-async def _owner_of(team_id: int, user: CurrentUser, session: Session) -> TeamAccess:
+async def _owner_of(team_id: PathId, user: CurrentUser, session: Session) -> TeamAccess:
     return await teams.require_owner(session, user, team_id)
 
 
@@ -62,11 +63,15 @@ StaffOf = Annotated[TeamAccess, Depends(_staff_of, scope="function")]
 OwnerOf = Annotated[TeamAccess, Depends(_owner_of, scope="function")]
 
 
-async def _member_reader(membership_id: int, user: CurrentUser, session: Session) -> MemberAccess:
+async def _member_reader(
+    membership_id: PathId, user: CurrentUser, session: Session
+) -> MemberAccess:
     return await teams.member_access(session, user, membership_id, write=False)
 
 
-async def _member_writer(membership_id: int, user: CurrentUser, session: Session) -> MemberAccess:
+async def _member_writer(
+    membership_id: PathId, user: CurrentUser, session: Session
+) -> MemberAccess:
     return await teams.member_access(session, user, membership_id, write=True)
 
 
@@ -74,11 +79,11 @@ MemberReader = Annotated[MemberAccess, Depends(_member_reader, scope="function")
 MemberWriter = Annotated[MemberAccess, Depends(_member_writer, scope="function")]
 
 
-async def _session_reader(session_id: int, user: CurrentUser, session: Session) -> SessionAccess:
+async def _session_reader(session_id: PathId, user: CurrentUser, session: Session) -> SessionAccess:
     return await sessions.session_access(session, user, session_id, staff=False)
 
 
-async def _session_staff(session_id: int, user: CurrentUser, session: Session) -> SessionAccess:
+async def _session_staff(session_id: PathId, user: CurrentUser, session: Session) -> SessionAccess:
     return await sessions.session_access(session, user, session_id, staff=True)
 
 

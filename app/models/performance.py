@@ -4,8 +4,8 @@ Tables that grow per athlete and day carry ``team_id`` so PostgreSQL can later b
 sharded by team without a rewrite.
 """
 
+import datetime as dt
 import enum
-from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import (
@@ -42,6 +42,11 @@ class AttendanceStatus(enum.StrEnum):
 ATTENDED = frozenset({AttendanceStatus.PRESENT, AttendanceStatus.LATE})
 
 
+class LoadSource(enum.StrEnum):
+    INTERNAL = "INTERNAL"  # session-RPE
+    EXTERNAL = "EXTERNAL"  # GPS PlayerLoad
+
+
 class TrainingSession(CreatedAt, Base):
     """A planned or past session. ``day`` is the local date of ``start`` in the team's zone."""
 
@@ -61,9 +66,9 @@ class TrainingSession(CreatedAt, Base):
         Enum(SessionType, native_enum=False, length=16), default=SessionType.TECHNICAL
     )
     title: Mapped[str] = mapped_column(String(120))
-    start: Mapped[datetime]
-    end: Mapped[datetime]
-    day: Mapped[date]
+    start: Mapped[dt.datetime]
+    end: Mapped[dt.datetime]
+    day: Mapped[dt.date]
     location: Mapped[str | None] = mapped_column(String(255))
     notes: Mapped[str | None] = mapped_column(Text)
 
@@ -111,7 +116,7 @@ class SessionRPE(CreatedAt, Base):
     rpe_0_10: Mapped[Decimal] = mapped_column(Numeric(3, 1))
     duration_min: Mapped[int]
     load_au: Mapped[int]
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
 class WellnessLog(CreatedAt, Base):
@@ -131,14 +136,14 @@ class WellnessLog(CreatedAt, Base):
     membership_id: Mapped[int] = mapped_column(
         ForeignKey("team_memberships.id", ondelete="CASCADE")
     )
-    date: Mapped[date]
+    date: Mapped[dt.date]
     sleep_quality: Mapped[int]
     mood: Mapped[int]
     soreness: Mapped[int]
     stress: Mapped[int | None]
     fatigue: Mapped[int | None]
     notes: Mapped[str | None] = mapped_column(Text)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
 class DailyLoad(Base):
@@ -152,6 +157,62 @@ class DailyLoad(Base):
     membership_id: Mapped[int] = mapped_column(
         ForeignKey("team_memberships.id", ondelete="CASCADE")
     )
-    date: Mapped[date]
+    date: Mapped[dt.date]
     internal_load_au: Mapped[int] = mapped_column(default=0)
     external_load_pl: Mapped[float] = mapped_column(default=0.0)
+    attended_sessions: Mapped[int] = mapped_column(default=0, server_default="0")
+    rated_sessions: Mapped[int] = mapped_column(
+        default=0, server_default="0", doc="Attended sessions that have an sRPE (for coverage)."
+    )
+
+
+class AcwrSnapshot(Base):
+    """One athlete's ACWR figures for one day and source, so reads never replay history.
+
+    Rows start at the athlete's first day with any activity (a load or an attended
+    session), so coverage shows even before the first load; the averages are null before
+    the first load. ``zone`` is not stored: it follows from these values, the first load
+    day and the team's thresholds.
+    """
+
+    __tablename__ = "load_acwr"
+
+    membership_id: Mapped[int] = mapped_column(
+        ForeignKey("team_memberships.id", ondelete="CASCADE"), primary_key=True
+    )
+    source: Mapped[LoadSource] = mapped_column(
+        Enum(LoadSource, native_enum=False, length=16), primary_key=True
+    )
+    date: Mapped[dt.date] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
+    load: Mapped[float]
+    acute_ewma: Mapped[float | None]
+    chronic_ewma: Mapped[float | None]
+    ratio: Mapped[float | None]
+    ratio_coupled: Mapped[float | None]
+    ratio_uncoupled: Mapped[float | None]
+    coverage: Mapped[float]
+
+
+class AcwrState(Base):
+    """Where an athlete's ACWR series stands, and from which day it must be recomputed.
+
+    Writes lower ``dirty_from`` in their own transaction; jobs and reads recompute from
+    there, starting from the stored snapshot of the day before.
+    """
+
+    __tablename__ = "acwr_state"
+
+    membership_id: Mapped[int] = mapped_column(
+        ForeignKey("team_memberships.id", ondelete="CASCADE"), primary_key=True
+    )
+    source: Mapped[LoadSource] = mapped_column(
+        Enum(LoadSource, native_enum=False, length=16), primary_key=True
+    )
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
+    first_activity_day: Mapped[dt.date | None]
+    first_load_day: Mapped[dt.date | None]
+    computed_through: Mapped[dt.date | None]
+    acute_ewma: Mapped[float | None]
+    chronic_ewma: Mapped[float | None]
+    dirty_from: Mapped[dt.date | None] = mapped_column(index=True)

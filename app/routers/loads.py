@@ -1,4 +1,4 @@
-"""Per-member load series."""
+"""Per-member load series: daily loads, ACWR and weekly load summaries."""
 
 from datetime import date
 from typing import Annotated
@@ -7,13 +7,18 @@ from fastapi import APIRouter, Query
 
 from app.db import Session
 from app.deps import MemberReader
+from app.models import LoadSource
 from app.schemas import performance as schemas
 from app.schemas.base import problem_responses
+from app.schemas.teams import AcwrSettings
+from app.services import acwr_snapshots, load_summary
 from app.services import loads as service
-from app.services import teams
-from app.services.days import resolve_range
+from app.services.days import resolve_range, team_zone
 
 router = APIRouter(prefix="/performance/members/{membership_id}", tags=["loads"])
+
+From = Annotated[date | None, Query(alias="from", description="First day (default: to - 27).")]
+To = Annotated[date | None, Query(description="Last day (default and cap: today, team's zone).")]
 
 
 @router.get(
@@ -23,14 +28,62 @@ router = APIRouter(prefix="/performance/members/{membership_id}", tags=["loads"]
     responses=problem_responses(401, 403, 404, 422),
 )
 async def list_daily_loads(
-    member: MemberReader,
-    session: Session,
-    from_: Annotated[date | None, Query(alias="from")] = None,
-    to: Annotated[date | None, Query()] = None,
+    member: MemberReader, session: Session, from_: From = None, to: To = None
 ) -> list[schemas.DailyLoad]:
     """One entry per day of the range (at most 731 days), 0 for days without load."""
-    days = resolve_range(teams.zone(member.membership.team), from_, to)
+    days = resolve_range(team_zone(member.membership.team), from_, to)
     return [
         schemas.DailyLoad(date=day, internal_load_au=internal, external_load_pl=external)
         for day, internal, external in await service.series(session, member.membership.id, days)
     ]
+
+
+@router.get(
+    "/acwr",
+    operation_id="get_acwr",
+    response_model=schemas.Acwr,
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def get_acwr(
+    member: MemberReader,
+    session: Session,
+    from_: From = None,
+    to: To = None,
+    source: Annotated[LoadSource, Query(description="INTERNAL (sRPE) or EXTERNAL (GPS).")] = (
+        LoadSource.INTERNAL
+    ),
+) -> schemas.Acwr:
+    """EWMA acute:chronic workload ratio, one point per day; reflects every committed write.
+
+    Zones describe load spikes; they are not injury predictions.
+    """
+    team = member.membership.team
+    days = resolve_range(team_zone(team), from_, to)
+    points = await acwr_snapshots.series(session, team, member.membership.id, source, days)
+    return schemas.Acwr(
+        membership_id=member.membership.id,
+        source=source,
+        settings=AcwrSettings.of(team),
+        points=[schemas.AcwrPoint.model_validate(p) for p in points],
+    )
+
+
+@router.get(
+    "/load-summary",
+    operation_id="list_load_summary",
+    response_model=list[schemas.LoadWeek],
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def list_load_summary(
+    member: MemberReader, session: Session, from_: From = None, to: To = None
+) -> list[schemas.LoadWeek]:
+    """Weekly total, mean, sample SD, monotony and strain (Foster 1998) of internal load.
+
+    The range is widened to whole ISO weeks (Monday first); rest days count as 0;
+    change_pct compares with the calendar week before, even outside the range.
+    """
+    days = resolve_range(team_zone(member.membership.team), from_, to)
+    first, last = load_summary.loads_needed(days.start, days.end)
+    daily = await service.internal_by_day(session, member.membership.id, first, last)
+    weeks = load_summary.weekly_summary(daily, days.start, days.end)
+    return [schemas.LoadWeek.model_validate(week) for week in weeks]

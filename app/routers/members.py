@@ -7,7 +7,7 @@ from fastapi import APIRouter
 from app.db import Session
 from app.deps import StaffOf
 from app.schemas import teams as schemas
-from app.schemas.base import Limit, Offset, problem_responses
+from app.schemas.base import Limit, Offset, PathId, problem_responses
 from app.services import teams as service
 
 router = APIRouter(prefix="/teams/{team_id}/members", tags=["members"])
@@ -46,7 +46,7 @@ async def list(
     responses=problem_responses(401, 403, 404, 409, 422),
 )
 async def update(
-    membership_id: int, body: schemas.MemberUpdate, access: StaffOf, session: Session
+    membership_id: PathId, body: schemas.MemberUpdate, access: StaffOf, session: Session
 ) -> schemas.Member:
     """Staff edit position, jersey number and external_ref; owners change role and active."""
     changes = body.model_dump(exclude_unset=True)

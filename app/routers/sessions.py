@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body, Query, Response
 from app.db import Session
 from app.deps import CurrentUser, SessionReader, SessionStaff
 from app.schemas import performance as schemas
-from app.schemas.base import Limit, Offset, problem_responses
+from app.schemas.base import MAX_ID, Limit, Offset, problem_responses
 from app.services import sessions as service
 from app.services import teams
 
@@ -41,7 +41,9 @@ async def create(
 async def list(
     user: CurrentUser,
     session: Session,
-    team_id: Annotated[int | None, Query(description="Only this team's sessions.")] = None,
+    team_id: Annotated[
+        int | None, Query(ge=-MAX_ID, le=MAX_ID, description="Only this team's sessions.")
+    ] = None,
     from_: Annotated[date | None, Query(alias="from", description="First day, inclusive.")] = None,
     to: Annotated[date | None, Query(description="Last day, inclusive.")] = None,
     limit: Limit = 100,

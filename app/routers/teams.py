@@ -6,30 +6,11 @@ from fastapi import APIRouter
 
 from app.db import Session
 from app.deps import CurrentUser, MemberOf, OwnerOf, StaffOf
-from app.models import Team
 from app.schemas import teams as schemas
 from app.schemas.base import problem_responses
-from app.services import sessions
 from app.services import teams as service
 
 router = APIRouter(prefix="/teams", tags=["teams"])
-
-
-def team_out(team: Team) -> schemas.Team:
-    return schemas.Team(
-        id=team.id,
-        name=team.name,
-        timezone=team.timezone,
-        created_at=team.created_at,
-        acwr=schemas.AcwrSettings(
-            method=team.acwr_method,
-            acute_days=team.acwr_acute_days,
-            chronic_days=team.acwr_chronic_days,
-            low=team.acwr_low,
-            high=team.acwr_high,
-            danger=team.acwr_danger,
-        ),
-    )
 
 
 @router.post(
@@ -41,7 +22,7 @@ def team_out(team: Team) -> schemas.Team:
 )
 async def create(body: schemas.TeamCreate, user: CurrentUser, session: Session) -> schemas.Team:
     """Create a team; the caller becomes its owner."""
-    return team_out(
+    return schemas.Team.of(
         await service.create_team(session, user, name=body.name, timezone=body.timezone)
     )
 
@@ -54,7 +35,7 @@ async def create(body: schemas.TeamCreate, user: CurrentUser, session: Session) 
 )
 async def list(user: CurrentUser, session: Session) -> builtins.list[schemas.Team]:
     """The caller's teams (every team, for an admin)."""
-    return [team_out(team) for team in await service.list_teams(session, user)]
+    return [schemas.Team.of(team) for team in await service.list_teams(session, user)]
 
 
 @router.get(
@@ -64,7 +45,7 @@ async def list(user: CurrentUser, session: Session) -> builtins.list[schemas.Tea
     responses=problem_responses(401, 404),
 )
 async def get(access: MemberOf) -> schemas.Team:
-    return team_out(access.team)
+    return schemas.Team.of(access.team)
 
 
 @router.patch(
@@ -76,11 +57,9 @@ async def get(access: MemberOf) -> schemas.Team:
 async def update(body: schemas.TeamUpdate, access: OwnerOf, session: Session) -> schemas.Team:
     """Owners rename the team, move its time zone or change its ACWR settings (partially)."""
     changes = body.model_dump(exclude_unset=True, exclude={"acwr"})
-    if body.acwr is not None:
-        changes |= service.acwr_changes(access.team, body.acwr.model_dump(exclude_unset=True))
-    if await service.update_team(session, access.team, changes):
-        await sessions.redate(session, access.team)
-    return team_out(access.team)
+    acwr = body.acwr.model_dump(exclude_unset=True) if body.acwr is not None else None
+    team = await service.update_team(session, access.team, changes, acwr)
+    return schemas.Team.of(team)
 
 
 @router.post(

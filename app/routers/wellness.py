@@ -13,7 +13,7 @@ from app.schemas import performance as schemas
 from app.schemas.base import Limit, Offset, problem_responses
 from app.services import teams
 from app.services import wellness as service
-from app.services.days import resolve_range
+from app.services.days import resolve_range, team_zone
 
 router = APIRouter(tags=["wellness"])
 
@@ -71,7 +71,7 @@ async def list(
 
     ``to`` defaults to (and is capped at) today in the team's zone, ``from`` to 27 days before.
     """
-    days = resolve_range(teams.zone(member.membership.team), from_, to)
+    days = resolve_range(team_zone(member.membership.team), from_, to)
     logs = await service.list_wellness(
         session, member.membership.id, days, limit=limit, offset=offset
     )

@@ -2,7 +2,7 @@
 
 from typing import Annotated, Any
 
-from fastapi import Query
+from fastapi import Path, Query
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 
@@ -44,6 +44,10 @@ def _not_null(value: Any) -> Any:
 # For PATCH fields that may be left out but not cleared: ``Annotated[X | None, NotNull] = None``.
 NotNull = BeforeValidator(_not_null)
 
+MAX_ID = 2**31 - 1
+Id = Annotated[int, Field(ge=-MAX_ID, le=MAX_ID, description="An id (a 32-bit integer).")]
+PathId = Annotated[int, Path(ge=-MAX_ID, le=MAX_ID, description="An id (a 32-bit integer).")]
+
 Limit = Annotated[int, Query(ge=1, le=1000, description="Page size (at most 1000).")]
-Offset = Annotated[int, Query(ge=0, description="Rows to skip.")]
+Offset = Annotated[int, Query(ge=0, le=MAX_ID, description="Rows to skip.")]
 ShortText = Annotated[str, Field(min_length=1, max_length=120)]

@@ -1,20 +1,21 @@
 """Sessions, attendance, session-RPE, wellness and daily loads."""
 
 import datetime as dt
-from typing import Annotated, Literal, Self
+from typing import Annotated, Literal
 
-from pydantic import AfterValidator, AwareDatetime, Field, model_validator
+from pydantic import AfterValidator, AwareDatetime, Field, ValidationInfo, field_validator
 
-from app.models import AttendanceStatus, SessionType
-from app.schemas.base import NotNull, Schema, ShortText
+from app.models import AttendanceStatus, LoadSource, SessionType
+from app.schemas.base import Id, NotNull, Schema, ShortText
+from app.schemas.teams import AcwrSettings
 
 Location = Annotated[str, Field(max_length=255)]
 Notes = Annotated[str, Field(max_length=5000)]
 
 
 class SessionCreate(Schema):
-    team_id: int
-    season_id: int | None = None
+    team_id: Id
+    season_id: Id | None = None
     session_type: SessionType = SessionType.TECHNICAL
     title: ShortText
     start: AwareDatetime = Field(description="RFC 3339 with an offset.")
@@ -22,17 +23,19 @@ class SessionCreate(Schema):
     location: Location | None = None
     notes: Notes | None = None
 
-    @model_validator(mode="after")
-    def _ends_after_start(self) -> Self:
-        if self.end <= self.start:
+    @field_validator("end")
+    @classmethod
+    def _ends_after_start(cls, end: dt.datetime, info: ValidationInfo) -> dt.datetime:
+        start = info.data.get("start")
+        if start is not None and end <= start:
             raise ValueError("end must be after start")
-        return self
+        return end
 
 
 class SessionUpdate(Schema):
     """Fields left out stay as they are; season, location and notes may be cleared with null."""
 
-    season_id: int | None = None
+    season_id: Id | None = None
     session_type: Annotated[SessionType | None, NotNull] = None
     title: Annotated[ShortText | None, NotNull] = None
     start: Annotated[AwareDatetime | None, NotNull] = None
@@ -56,7 +59,7 @@ class Session(Schema):
 
 
 class AttendanceCreate(Schema):
-    membership_id: int
+    membership_id: Id
     status: AttendanceStatus = AttendanceStatus.PRESENT
     minutes_participated: int = Field(0, ge=0, le=600)
 
@@ -81,7 +84,7 @@ Rpe = Annotated[
 
 
 class SRPECreate(Schema):
-    membership_id: int
+    membership_id: Id
     rpe_0_10: Rpe
     duration_min: int | None = Field(
         None,
@@ -105,7 +108,7 @@ WellnessItem = Annotated[int, Field(ge=1, le=5, description="1 to 5, 5 is best."
 
 
 class WellnessCreate(Schema):
-    membership_id: int
+    membership_id: Id
     date: Annotated[
         dt.date | None,
         Field(description="Defaults to today in the team's zone; not in the future."),
@@ -138,3 +141,53 @@ class DailyLoad(Schema):
     date: dt.date
     internal_load_au: int
     external_load_pl: float
+
+
+ZONE_DESCRIPTION = (
+    "Where the EWMA ratio lies against the team's thresholds: insufficient_data (fewer than "
+    "chronic_days days since the first load, no ratio, or coverage below 0.9), danger "
+    "(ratio > danger), high (ratio > high), low (ratio < low), else optimal. Zones describe "
+    "load spikes relative to what the athlete is used to; they are not injury predictions."
+)
+
+
+class AcwrPoint(Schema):
+    date: dt.date
+    load: float = Field(description="The day's load (0 on a day without one).")
+    acute_ewma: float | None
+    chronic_ewma: float | None
+    ratio: float | None = Field(description="acute_ewma / chronic_ewma.")
+    ratio_coupled: float | None = Field(
+        description="Mean of the last acute_days days / mean of the last chronic_days days."
+    )
+    ratio_uncoupled: float | None = Field(
+        description="Mean of the last acute_days days / mean of the chronic_days - acute_days "
+        "days before them."
+    )
+    coverage: float = Field(
+        description="Share of attended sessions in the last chronic_days days that have an "
+        "sRPE (1.0 when none was attended). A missing sRPE counts as 0 load; this shows it."
+    )
+    zone: Literal["insufficient_data", "low", "optimal", "high", "danger"] = Field(
+        description=ZONE_DESCRIPTION
+    )
+
+
+class Acwr(Schema):
+    membership_id: int
+    source: LoadSource
+    settings: AcwrSettings
+    points: list[AcwrPoint]
+
+
+class LoadWeek(Schema):
+    week: str = Field(examples=["2026-W47"], description="ISO week, Monday first.")
+    total_au: float
+    mean_au: float
+    sd_au: float = Field(description="Sample SD (n - 1) of the 7 daily loads.")
+    monotony: float | None = Field(description="mean / sd (Foster 1998); null when sd is 0.")
+    strain: float | None = Field(description="total x monotony.")
+    change_pct: float | None = Field(
+        description="100 x (total - previous week's total) / previous total; null when that "
+        "total was 0."
+    )

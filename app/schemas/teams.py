@@ -4,8 +4,9 @@ from datetime import date, datetime
 from typing import Annotated, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from pydantic import AfterValidator, EmailStr, Field, model_validator
+from pydantic import AfterValidator, EmailStr, Field, ValidationInfo, field_validator
 
+from app import models
 from app.models import AcwrMethod, Role
 from app.schemas.base import NotNull, Schema, ShortText
 
@@ -38,13 +39,40 @@ class AcwrSettings(Schema):
     high: float = Field(1.3, gt=0)
     danger: float = Field(1.4, gt=0)
 
-    @model_validator(mode="after")
-    def _ordered(self) -> Self:
-        if not self.acute_days < self.chronic_days:
-            raise ValueError("acute_days must be less than chronic_days")
-        if not self.low < self.high <= self.danger:
-            raise ValueError("zones must satisfy 0 < low < high <= danger")
-        return self
+    @classmethod
+    def of(cls, team: models.Team) -> Self:
+        return cls(
+            method=team.acwr_method,
+            acute_days=team.acwr_acute_days,
+            chronic_days=team.acwr_chronic_days,
+            low=team.acwr_low,
+            high=team.acwr_high,
+            danger=team.acwr_danger,
+        )
+
+    @field_validator("chronic_days")
+    @classmethod
+    def _chronic_after_acute(cls, chronic: int, info: ValidationInfo) -> int:
+        acute = info.data.get("acute_days")
+        if acute is not None and not acute < chronic:
+            raise ValueError("chronic_days must be greater than acute_days")
+        return chronic
+
+    @field_validator("high")
+    @classmethod
+    def _high_above_low(cls, high: float, info: ValidationInfo) -> float:
+        low = info.data.get("low")
+        if low is not None and not low < high:
+            raise ValueError("high must be greater than low")
+        return high
+
+    @field_validator("danger")
+    @classmethod
+    def _danger_from_high(cls, danger: float, info: ValidationInfo) -> float:
+        high = info.data.get("high")
+        if high is not None and not high <= danger:
+            raise ValueError("danger must be at least high")
+        return danger
 
 
 class AcwrSettingsUpdate(Schema):
@@ -78,17 +106,29 @@ class Team(Schema):
     acwr: AcwrSettings
     created_at: datetime
 
+    @classmethod
+    def of(cls, team: models.Team) -> Self:
+        return cls(
+            id=team.id,
+            name=team.name,
+            timezone=team.timezone,
+            created_at=team.created_at,
+            acwr=AcwrSettings.of(team),
+        )
+
 
 class SeasonCreate(Schema):
     name: ShortText
     start_date: date
     end_date: date
 
-    @model_validator(mode="after")
-    def _ordered(self) -> Self:
-        if self.end_date < self.start_date:
+    @field_validator("end_date")
+    @classmethod
+    def _not_before_start(cls, end: date, info: ValidationInfo) -> date:
+        start = info.data.get("start_date")
+        if start is not None and end < start:
             raise ValueError("end_date must not be before start_date")
-        return self
+        return end
 
 
 class Season(Schema):

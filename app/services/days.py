@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from app.errors import Invalid
@@ -17,6 +18,15 @@ class DayRange:
 
     def days(self) -> list[date]:
         return [self.start + timedelta(days=i) for i in range((self.end - self.start).days + 1)]
+
+
+class Zoned(Protocol):
+    timezone: str
+
+
+def team_zone(team: Zoned) -> ZoneInfo:
+    """The team's IANA zone, in which its days begin and end."""
+    return ZoneInfo(team.timezone)
 
 
 def today(tz: ZoneInfo) -> date:

@@ -1,89 +1,193 @@
-"""Daily load roll-ups: each member's day total, kept exact inside the write transaction."""
+"""Daily load roll-ups: each member's day totals, kept exact inside the write transaction.
+
+A day's row holds the internal load (sum of sRPE loads), the external load (GPS), and two
+counts for ACWR coverage: sessions the member attended and, of those, how many have an
+sRPE. A session with an sRPE but no attendance record counts as attended: the player
+rated it, so they were there.
+"""
 
 from collections.abc import Iterable
 from datetime import date
+from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, case, func, or_, select, union
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import Select
 
-from app.db import lock_member_days, upsert
-from app.models import DailyLoad, SessionRPE, TrainingSession
-from app.services.days import DayRange
+from app.db import dialect_insert, lock_member_days, upsert
+from app.models import (
+    ATTENDED,
+    AcwrState,
+    Attendance,
+    DailyLoad,
+    LoadSource,
+    SessionRPE,
+    Team,
+    TrainingSession,
+)
+from app.services.days import DayRange, day_of, team_zone
+
+_TOTALS = ("internal_load_au", "attended_sessions", "rated_sessions")
+
+
+def _day_totals(team_id: int, membership_id: int | None, days: list[date] | None) -> Select[Any]:
+    """Per (member, day): sRPE load sum, attended sessions, attended sessions with an sRPE."""
+    pairs_a = select(Attendance.session_id, Attendance.membership_id).where(
+        Attendance.team_id == team_id
+    )
+    pairs_r = select(SessionRPE.session_id, SessionRPE.membership_id).where(
+        SessionRPE.team_id == team_id
+    )
+    if membership_id is not None:
+        pairs_a = pairs_a.where(Attendance.membership_id == membership_id)
+        pairs_r = pairs_r.where(SessionRPE.membership_id == membership_id)
+    pairs = union(pairs_a, pairs_r).subquery()
+    attended = or_(
+        Attendance.status.in_(ATTENDED),
+        and_(Attendance.id.is_(None), SessionRPE.id.is_not(None)),
+    )
+    query = (
+        select(
+            pairs.c.membership_id,
+            TrainingSession.day,
+            func.coalesce(func.sum(SessionRPE.load_au), 0),
+            func.sum(case((attended, 1), else_=0)),
+            func.sum(case((and_(attended, SessionRPE.id.is_not(None)), 1), else_=0)),
+        )
+        .select_from(pairs)
+        .join(TrainingSession, TrainingSession.id == pairs.c.session_id)
+        .outerjoin(
+            Attendance,
+            and_(
+                Attendance.session_id == pairs.c.session_id,
+                Attendance.membership_id == pairs.c.membership_id,
+            ),
+        )
+        .outerjoin(
+            SessionRPE,
+            and_(
+                SessionRPE.session_id == pairs.c.session_id,
+                SessionRPE.membership_id == pairs.c.membership_id,
+            ),
+        )
+        .group_by(pairs.c.membership_id, TrainingSession.day)
+    )
+    if days is not None:
+        query = query.where(TrainingSession.day.in_(days))
+    return query
 
 
 async def recompute_days(
     session: AsyncSession, team_id: int, membership_id: int, days: Iterable[date]
 ) -> None:
-    """Set the member's ``internal_load_au`` for each day to the sum of their sRPE loads.
+    """Recompute the member's totals for each day, then mark their ACWR dirty from the first.
 
-    Called by every write that changes a load, after the write. The per-(member, day) lock
-    makes concurrent writers take turns, so each one sums what the others committed.
+    Called by every write that changes a load or attendance, after the write. The
+    per-(member, day) lock makes concurrent writers take turns, so each one sums what the
+    others committed.
     """
     wanted = sorted(set(days))
     if not wanted:
         return
     await lock_member_days(session, membership_id, wanted)
-    result = await session.execute(
-        select(TrainingSession.day, func.sum(SessionRPE.load_au))
-        .join(TrainingSession, TrainingSession.id == SessionRPE.session_id)
-        .where(SessionRPE.membership_id == membership_id, TrainingSession.day.in_(wanted))
-        .group_by(TrainingSession.day)
-    )
-    sums = dict(result.all())
-    rows = [
-        {
-            "team_id": team_id,
-            "membership_id": membership_id,
-            "date": day,
-            "internal_load_au": int(sums.get(day) or 0),
-            "external_load_pl": 0.0,
-        }
-        for day in wanted
-    ]
-    await session.execute(
-        upsert(
-            session,
-            DailyLoad,
-            rows,
-            conflict=["membership_id", "date"],
-            update=["internal_load_au"],
-        )
-    )
+    result = await session.execute(_day_totals(team_id, membership_id, wanted))
+    totals = {day: (load, attended, rated) for _, day, load, attended, rated in result.all()}
+    rows = [_row(team_id, membership_id, day, *totals.get(day, (0, 0, 0))) for day in wanted]
+    await _store(session, rows)
+    await mark_acwr_dirty(session, team_id, membership_id, LoadSource.INTERNAL, wanted[0])
+
+
+async def redate_team(session: AsyncSession, team: Team) -> None:
+    """Give every session of the team its day in the team's (new) zone, then rebuild totals."""
+    tz = team_zone(team)
+    for training_session in await session.scalars(
+        select(TrainingSession).where(TrainingSession.team_id == team.id)
+    ):
+        training_session.day = day_of(training_session.start, tz)
+    await session.flush()
+    await rebuild_team(session, team.id)
 
 
 async def rebuild_team(session: AsyncSession, team_id: int) -> None:
-    """Recompute every internal load of a team from its sRPE, e.g. after its time zone changed."""
-    await session.execute(
-        update(DailyLoad).where(DailyLoad.team_id == team_id).values(internal_load_au=0)
+    """Recompute every daily total of a team from scratch, e.g. after its time zone changed."""
+    stored = await session.execute(
+        select(DailyLoad.membership_id, DailyLoad.date).where(DailyLoad.team_id == team_id)
     )
-    sums = (
-        await session.execute(
-            select(SessionRPE.membership_id, TrainingSession.day, func.sum(SessionRPE.load_au))
-            .join(TrainingSession, TrainingSession.id == SessionRPE.session_id)
-            .where(SessionRPE.team_id == team_id)
-            .group_by(SessionRPE.membership_id, TrainingSession.day)
-        )
-    ).all()
-    rows = [
-        {
-            "team_id": team_id,
-            "membership_id": membership_id,
-            "date": day,
-            "internal_load_au": int(total or 0),
-            "external_load_pl": 0.0,
-        }
-        for membership_id, day, total in sums
-    ]
-    if rows:
+    fresh = {
+        (member, day): (load, attended, rated)
+        for member, day, load, attended, rated in (
+            await session.execute(_day_totals(team_id, None, None))
+        ).all()
+    }
+    keys = set(fresh) | {(member, day) for member, day in stored.all()}
+    rows = [_row(team_id, m, d, *fresh.get((m, d), (0, 0, 0))) for m, d in sorted(keys)]
+    await _store(session, rows)
+    first_days: dict[int, date] = {}
+    for member, day in keys:
+        first_days[member] = min(day, first_days.get(member, day))
+    for member, day in sorted(first_days.items()):
+        await mark_acwr_dirty(session, team_id, member, LoadSource.INTERNAL, day)
+
+
+def _row(
+    team_id: int, membership_id: int, day: date, load: Any, attended: Any, rated: Any
+) -> dict[str, Any]:
+    return {
+        "team_id": team_id,
+        "membership_id": membership_id,
+        "date": day,
+        "internal_load_au": int(load or 0),
+        "external_load_pl": 0.0,
+        "attended_sessions": int(attended or 0),
+        "rated_sessions": int(rated or 0),
+    }
+
+
+async def _store(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    for start in range(0, len(rows), 1000):
         await session.execute(
             upsert(
                 session,
                 DailyLoad,
-                rows,
+                rows[start : start + 1000],
                 conflict=["membership_id", "date"],
-                update=["internal_load_au"],
+                update=_TOTALS,
             )
         )
+
+
+async def mark_acwr_dirty(
+    session: AsyncSession, team_id: int, membership_id: int, source: LoadSource, day: date
+) -> None:
+    """Record that the member's ACWR must be recomputed from ``day`` (keeping an earlier mark)."""
+    stmt = dialect_insert(session, AcwrState).values(
+        team_id=team_id, membership_id=membership_id, source=source, dirty_from=day
+    )
+    current = AcwrState.__table__.c.dirty_from
+    earliest = case(
+        (current.is_(None), stmt.excluded.dirty_from),
+        (stmt.excluded.dirty_from < current, stmt.excluded.dirty_from),
+        else_=current,
+    )
+    await session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["membership_id", "source"], set_={"dirty_from": earliest}
+        )
+    )
+
+
+async def internal_by_day(
+    session: AsyncSession, membership_id: int, start: date, end: date
+) -> dict[date, float]:
+    """The member's internal load per day with one, for the weekly summaries."""
+    rows = await session.execute(
+        select(DailyLoad.date, DailyLoad.internal_load_au).where(
+            DailyLoad.membership_id == membership_id,
+            DailyLoad.date >= start,
+            DailyLoad.date <= end,
+        )
+    )
+    return {day: float(load) for day, load in rows.all()}
 
 
 async def series(

@@ -5,14 +5,14 @@ from dataclasses import dataclass
 from datetime import UTC, date
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, select, union
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import upsert
 from app.errors import Conflict, Forbidden, Invalid, NotFound
-from app.models import Attendance, SessionRPE, Team, TeamMembership, TrainingSession, User
+from app.models import Attendance, SessionRPE, TeamMembership, TrainingSession, User
 from app.services import loads, teams
-from app.services.days import day_of
+from app.services.days import day_of, team_zone
 from app.services.teams import TeamAccess
 
 
@@ -54,7 +54,7 @@ async def create(
     if fields.get("season_id") is not None:
         await teams.get_season(session, access.team.id, fields["season_id"])
     training_session = TrainingSession(**_in_utc(fields))
-    training_session.day = day_of(training_session.start, teams.zone(access.team))
+    training_session.day = day_of(training_session.start, team_zone(access.team))
     session.add(training_session)
     await session.flush()
     return training_session
@@ -80,6 +80,7 @@ async def list_sessions(
 ) -> list[TrainingSession]:
     query = visible_sessions(user)
     if team_id is not None:
+        await teams.team_access(session, user, team_id)  # 404 for a team that is not theirs
         query = query.where(TrainingSession.team_id == team_id)
     if start is not None:
         query = query.where(TrainingSession.day >= start)
@@ -104,7 +105,7 @@ async def update(
     old_day = training_session.day
     for field, value in _in_utc(changes).items():
         setattr(training_session, field, value)
-    training_session.day = day_of(start, teams.zone(team))
+    training_session.day = day_of(start, team_zone(team))
     await session.flush()
     if training_session.day != old_day:
         await _recompute_members(session, training_session, [old_day, training_session.day])
@@ -113,7 +114,7 @@ async def update(
 
 async def delete(session: AsyncSession, access: SessionAccess) -> None:
     training_session = access.training_session
-    members = await _members_with_srpe(session, training_session.id)
+    members = await _members_with_data(session, training_session.id)
     await session.delete(training_session)
     await session.flush()
     for membership_id in members:
@@ -122,30 +123,21 @@ async def delete(session: AsyncSession, access: SessionAccess) -> None:
         )
 
 
-async def redate(session: AsyncSession, team: Team) -> None:
-    """Give every session of the team its day in the team's (new) zone, then rebuild loads."""
-    tz = teams.zone(team)
-    for training_session in await session.scalars(
-        select(TrainingSession).where(TrainingSession.team_id == team.id)
-    ):
-        training_session.day = day_of(training_session.start, tz)
-    await session.flush()
-    await loads.rebuild_team(session, team.id)
-
-
-async def _members_with_srpe(session: AsyncSession, session_id: int) -> list[int]:
+async def _members_with_data(session: AsyncSession, session_id: int) -> list[int]:
+    """Members with an sRPE or an attendance row for the session: their totals depend on it."""
     rows = await session.scalars(
-        select(SessionRPE.membership_id)
-        .where(SessionRPE.session_id == session_id)
-        .order_by(SessionRPE.membership_id)
+        union(
+            select(SessionRPE.membership_id).where(SessionRPE.session_id == session_id),
+            select(Attendance.membership_id).where(Attendance.session_id == session_id),
+        )
     )
-    return list(rows)
+    return sorted(rows)
 
 
 async def _recompute_members(
     session: AsyncSession, training_session: TrainingSession, days: Sequence[date]
 ) -> None:
-    for membership_id in await _members_with_srpe(session, training_session.id):
+    for membership_id in await _members_with_data(session, training_session.id):
         await loads.recompute_days(session, training_session.team_id, membership_id, days)
 
 
@@ -196,6 +188,10 @@ async def record_attendance(
                 conflict=["session_id", "membership_id"],
                 update=["status", "minutes_participated"],
             )
+        )
+    for membership_id in sorted(latest):
+        await loads.recompute_days(
+            session, training_session.team_id, membership_id, [training_session.day]
         )
     return await list_attendance(session, training_session.id)
 

@@ -2,15 +2,14 @@
 
 from dataclasses import dataclass
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
 from app.errors import Conflict, Forbidden, Invalid, NotFound
-from app.models import STAFF_ROLES, Role, Season, Team, TeamMembership, User
-from app.services import accounts
+from app.models import STAFF_ROLES, LoadSource, Role, Season, Team, TeamMembership, User
+from app.services import accounts, acwr_snapshots, loads
 
 
 @dataclass(frozen=True)
@@ -30,10 +29,6 @@ class MemberAccess:
 
     membership: TeamMembership
     team_access: TeamAccess
-
-
-def zone(team: Team) -> ZoneInfo:
-    return ZoneInfo(team.timezone)
 
 
 def visible_teams(user: User) -> Select[Team]:
@@ -133,13 +128,27 @@ async def list_teams(session: AsyncSession, user: User) -> list[Team]:
     return list(await session.scalars(visible_teams(user)))
 
 
-async def update_team(session: AsyncSession, team: Team, changes: dict[str, Any]) -> bool:
-    """Apply changes; returns whether the time zone moved (days must then be recomputed)."""
+async def update_team(
+    session: AsyncSession, team: Team, changes: dict[str, Any], acwr: dict[str, Any] | None
+) -> Team:
+    """Apply changes. A new zone moves sessions to their new local days; new ACWR settings
+    recompute the team's ACWR at once, so every answer after this uses them."""
+    if acwr is not None:
+        changes = changes | acwr_changes(team, acwr)
     zone_changed = "timezone" in changes and changes["timezone"] != team.timezone
+    settings_changed = any(
+        key.startswith("acwr_") and getattr(team, key) != value for key, value in changes.items()
+    )
     for field, value in changes.items():
         setattr(team, field, value)
     await session.flush()
-    return zone_changed
+    if zone_changed:
+        await loads.redate_team(session, team)
+    if settings_changed:
+        await acwr_snapshots.mark_team_dirty(session, team.id)
+        for source in LoadSource:
+            await acwr_snapshots.refresh(session, [team], source)
+    return team
 
 
 ACWR_FIELDS = ("method", "acute_days", "chronic_days", "low", "high", "danger")
@@ -148,12 +157,19 @@ ACWR_FIELDS = ("method", "acute_days", "chronic_days", "low", "high", "danger")
 def acwr_changes(team: Team, partial: dict[str, Any]) -> dict[str, Any]:
     """Merge a partial ACWR change into the stored settings and check the result as a whole."""
     merged = {name: getattr(team, f"acwr_{name}") for name in ACWR_FIELDS} | partial
+
+    def blame(*names: str) -> tuple[str, ...]:
+        given = [name for name in names if name in partial] or [names[0]]
+        return ("body", "acwr", given[0])
+
     if not 1 <= merged["acute_days"] < merged["chronic_days"] <= 90:
         raise Invalid(
-            "Need 1 <= acute_days < chronic_days <= 90", field=("body", "acwr", "acute_days")
+            "Need 1 <= acute_days < chronic_days <= 90", field=blame("chronic_days", "acute_days")
         )
-    if not 0 < merged["low"] < merged["high"] <= merged["danger"]:
-        raise Invalid("Need 0 < low < high <= danger", field=("body", "acwr", "low"))
+    if not 0 < merged["low"] < merged["high"]:
+        raise Invalid("Need 0 < low < high", field=blame("high", "low"))
+    if not merged["high"] <= merged["danger"]:
+        raise Invalid("Need high <= danger", field=blame("danger", "high"))
     return {f"acwr_{name}": merged[name] for name in partial}
 
 

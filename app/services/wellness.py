@@ -10,8 +10,7 @@ from app.db import upsert_one
 from app.errors import Invalid
 from app.models import WellnessLog
 from app.models.base import utcnow
-from app.services import teams
-from app.services.days import DayRange, today
+from app.services.days import DayRange, team_zone, today
 from app.services.teams import MemberAccess
 
 ITEMS = ("sleep_quality", "mood", "soreness", "stress", "fatigue")
@@ -36,7 +35,7 @@ async def upsert_wellness(
     session: AsyncSession, member: MemberAccess, fields: dict[str, Any]
 ) -> tuple[WellnessLog, bool]:
     """Create or wholly replace the member's entry for the day (left-out items become null)."""
-    local_today = today(teams.zone(member.team_access.team))
+    local_today = today(team_zone(member.team_access.team))
     day: date = fields.get("date") or local_today
     if day > local_today:
         raise Invalid("date cannot be in the future (team's time zone)", field=("body", "date"))
