@@ -2,6 +2,7 @@
 
 import argparse
 import asyncio
+import functools
 import logging
 import sys
 from collections.abc import Awaitable, Callable
@@ -29,6 +30,54 @@ async def _db_upgrade(_: argparse.Namespace) -> None:
     print(f"Migrating {_safe_url(settings.database_url)} ...", flush=True)
     await migrate(settings.database_url)
     print("Database is at the newest revision.")
+
+
+async def _worker(_: argparse.Namespace) -> None:
+    """Run the scheduler alone until SIGTERM or SIGINT (API replicas then run with it off)."""
+    import signal
+
+    from app.services.scheduler import Scheduler
+
+    engine = create_engine(get_settings().database_url)
+    jobs = Scheduler(engine, create_sessionmaker(engine))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    jobs.start()
+    print("Worker running; stop with SIGTERM or Ctrl-C.", flush=True)
+    try:
+        await stop.wait()
+    finally:
+        jobs.shutdown()
+        await engine.dispose()
+
+
+async def _acwr_recompute(args: argparse.Namespace) -> None:
+    """Rebuild every athlete's ACWR from their first day, with a progress bar."""
+    from sqlalchemy import select
+
+    from app.models import LoadSource, Team
+    from app.services import acwr_snapshots
+
+    engine = create_engine(get_settings().database_url)
+    try:
+        async with create_sessionmaker(engine).begin() as session:
+            query = select(Team).order_by(Team.id)
+            if args.team is not None:
+                query = query.where(Team.id == args.team)
+            teams = list(await session.scalars(query))
+            if not teams:
+                raise SystemExit(f"No team with id {args.team}")
+            total = 0
+            for source in LoadSource:
+                progress = functools.partial(_labelled_progress, f"ACWR {source.value.lower()}")
+                total += await acwr_snapshots.refresh(
+                    session, teams, source, full=True, progress=progress
+                )
+        print(f"Recomputed {total} athlete-days for {len(teams)} team(s).")
+    finally:
+        await engine.dispose()
 
 
 async def _demo(args: argparse.Namespace) -> None:
@@ -70,6 +119,10 @@ def _progress(done: int, total: int, label: str) -> None:
         sys.stdout.write("\n")
 
 
+def _labelled_progress(label: str, done: int, total: int) -> None:
+    _progress(done, total, label)
+
+
 def _safe_url(url: str) -> str:
     from sqlalchemy.engine import make_url
 
@@ -89,6 +142,14 @@ def _parser() -> argparse.ArgumentParser:
     db = commands.add_parser("db", help="database commands")
     db_commands = db.add_subparsers(dest="db_command", required=True)
     db_commands.add_parser("upgrade", help="apply every migration").set_defaults(run=_db_upgrade)
+
+    commands.add_parser("worker", help="run the background jobs alone").set_defaults(run=_worker)
+
+    acwr = commands.add_parser("acwr", help="ACWR maintenance")
+    acwr_commands = acwr.add_subparsers(dest="acwr_command", required=True)
+    recompute = acwr_commands.add_parser("recompute", help="rebuild ACWR from scratch")
+    recompute.add_argument("--team", type=int, help="only this team (default: every team)")
+    recompute.set_defaults(run=_acwr_recompute)
 
     demo = commands.add_parser("demo", help="load a demo team with months of data")
     demo.add_argument("--if-empty", action="store_true", help="only when there are no users yet")

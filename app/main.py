@@ -19,6 +19,7 @@ from app.errors import DomainError
 from app.middleware.idempotency import IdempotencyMiddleware
 from app.middleware.logging import RequestLogMiddleware
 from app.routers import auth, health, loads, members, sessions, srpe, teams, wellness
+from app.services.scheduler import Scheduler
 
 PROBLEM = "application/problem+json"
 logger = logging.getLogger("loadline")
@@ -119,15 +120,20 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = None
-        if sessionmaker is None:
-            engine = create_engine(settings.database_url, echo=settings.sql_echo)
-            app.state.sessionmaker = create_sessionmaker(engine)
+        if sessionmaker is not None:
+            yield
+            return
+        engine = create_engine(settings.database_url, echo=settings.sql_echo)
+        app.state.sessionmaker = create_sessionmaker(engine)
+        jobs = Scheduler(engine, app.state.sessionmaker) if settings.scheduler == "on" else None
+        if jobs is not None:
+            jobs.start()
         try:
             yield
         finally:
-            if engine is not None:
-                await engine.dispose()
+            if jobs is not None:
+                jobs.shutdown()
+            await engine.dispose()
 
     app = FastAPI(
         title="Loadline",

@@ -79,6 +79,7 @@ class _Batch:
     start: date
     end: date
     athletes: list[_Athlete] = field(default_factory=list)
+    full: bool = False
 
 
 async def refresh(
@@ -223,7 +224,7 @@ async def _plan(
                 needs_prev.append(athlete)
     await _read_prev(session, needs_prev, source)
 
-    groups: dict[tuple[acwr.AcwrParams, date, date], list[_Athlete]] = defaultdict(list)
+    groups: dict[tuple[acwr.AcwrParams, date | None, date], list[_Athlete]] = defaultdict(list)
     for athlete in athletes:
         if athlete.start is None:
             continue
@@ -234,13 +235,15 @@ async def _plan(
         ):
             athlete.start = athlete.first_activity  # no stored values to resume from
         team = teams[athlete.team_id]
-        key = (params_of(team), athlete.start or date.min, today(team_zone(team)))
+        # A full run needs no stored values, so athletes of any start share a batch.
+        key = (params_of(team), None if full else athlete.start, today(team_zone(team)))
         groups[key].append(athlete)
-    return [
-        _Batch(params, start, end, list(chunk))
-        for (params, start, end), members in sorted(groups.items(), key=lambda g: g[0][1])
-        for chunk in _chunks(members, BATCH_ATHLETES)
-    ]
+    batches = []
+    for (params, _, end), members in groups.items():
+        for chunk in _chunks(members, BATCH_ATHLETES):
+            start = min(a.start or end for a in chunk)
+            batches.append(_Batch(params, start, end, list(chunk), full))
+    return sorted(batches, key=lambda b: b.start)
 
 
 async def _read_prev(session: AsyncSession, athletes: list[_Athlete], source: LoadSource) -> None:
@@ -305,13 +308,12 @@ async def _compute(session: AsyncSession, batch: _Batch, source: LoadSource) -> 
     series = acwr.compute_series(
         loads, first, attended, rated, params, history, prev_acute, prev_chronic
     )
-    await session.execute(
-        delete(AcwrSnapshot).where(
-            AcwrSnapshot.source == source,
-            AcwrSnapshot.membership_id.in_(list(index)),
-            AcwrSnapshot.date >= batch.start,
-        )
+    stale = delete(AcwrSnapshot).where(
+        AcwrSnapshot.source == source, AcwrSnapshot.membership_id.in_(list(index))
     )
+    if not batch.full:
+        stale = stale.where(AcwrSnapshot.date >= batch.start)
+    await session.execute(stale)
     written = await _write_snapshots(session, batch, source, series)
     await _store_states(session, batch, series)
     return written

@@ -1,0 +1,581 @@
+"""A believable demo team: four months of sessions, attendance, sRPE and wellness.
+
+``loadline demo`` loads it so a new install shows something worth looking at: a rugby
+squad training five days a week around Saturday matches, a few absences, players who
+forget to log, the odd bad morning, and one player whose load spikes after coming back
+from injury (the case ACWR exists to catch). Everything comes from one seeded
+``random.Random`` so the same seed and day give the same data.
+"""
+
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.models import (
+    ATTENDED,
+    Attendance,
+    AttendanceStatus,
+    Base,
+    Role,
+    Season,
+    SessionRPE,
+    SessionType,
+    Team,
+    TeamMembership,
+    TrainingSession,
+    User,
+    WellnessLog,
+)
+from app.services import accounts, loads
+from app.services.days import day_of
+from app.services.days import today as local_today
+from app.services.srpe import load_au
+
+PASSWORD = "loadline-demo"  # noqa: S105 - printed for anyone trying the demo
+TEAM_NAME = "Harbour RFC"
+TIMEZONE = "Europe/London"
+DAYS = 120
+SPIKE_JERSEY = 11
+"""The winger who returns from a hamstring strain and is thrown straight back in."""
+SPIKE_RETURN_DAYS = 10
+"""Days before the end on which the spike player returns to full training."""
+REHAB_DAYS = 28
+"""Days of modified training before the return."""
+
+Progress = Callable[[int, int, str], None]
+
+# Jersey order: 1-15 start, 16-20 are the replacements.
+SQUAD: tuple[tuple[str, str], ...] = (
+    ("Tom Hargreaves", "Prop"),
+    ("Dan Okafor", "Hooker"),
+    ("Rhys Pritchard", "Prop"),
+    ("Callum Fraser", "Lock"),
+    ("Joe Whitfield", "Lock"),
+    ("Sam Adeyemi", "Flanker"),
+    ("Owen Llewellyn", "Flanker"),
+    ("Ben Castleton", "Number 8"),
+    ("Alfie Doyle", "Scrum-half"),
+    ("Harry Kingsley", "Fly-half"),
+    ("Jamie Fitzgerald", "Winger"),
+    ("Luke Mensah", "Centre"),
+    ("Ethan Marsh", "Centre"),
+    ("Kieran O'Neill", "Winger"),
+    ("Will Ashby", "Full-back"),
+    ("Max Turnbull", "Hooker"),
+    ("Ollie Brennan", "Prop"),
+    ("Tariq Hussain", "Lock"),
+    ("Finn Gallagher", "Flanker"),
+    ("Charlie Bell", "Scrum-half"),
+)
+# Replacement jersey -> the starter they usually come on for.
+BENCH_FOR = {16: 2, 17: 1, 18: 3, 19: 5, 20: 9}
+STAFF = ((Role.OWNER, "Margaret Quinn", "owner"), (Role.COACH, "Gareth Rowlands", "coach"))
+OPPONENTS = (
+    "Riverside RFC",
+    "Old Millfieldians",
+    "Castle Vale",
+    "St Austell Pirates",
+    "Northgate",
+    "Brookhampton",
+    "Westcliff Wanderers",
+    "Kingsbridge",
+)
+HOME = "Harbour Park"
+GYM = "Harbour Park gym"
+
+# Mean and spread of a player's CR-10 rating for each session type.
+RPE_BY_TYPE = {
+    SessionType.RECOVERY: (2.6, 0.7),
+    SessionType.STRENGTH: (6.0, 0.9),
+    SessionType.CONDITIONING: (7.4, 0.9),
+    SessionType.TECHNICAL: (4.6, 0.9),
+    SessionType.TACTICAL: (5.4, 0.9),
+    SessionType.MATCH: (8.2, 0.7),
+}
+# Hamstring rehab: no sprinting or contact; the rest is done modified.
+REHAB_EXCUSED = frozenset({SessionType.MATCH, SessionType.CONDITIONING})
+WELLNESS_NOTES = (
+    "Tight hamstring",
+    "Poor sleep, baby up all night",
+    "Busy week at work",
+    "Bit of a cold",
+    "Sore shoulder after contact",
+    "Travelled late",
+)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """One session on the weekly calendar, in the team's local time."""
+
+    session_type: SessionType
+    title: str
+    start: time
+    minutes: int
+    location: str
+
+
+@dataclass
+class Athlete:
+    """A player and the habits that make their numbers their own."""
+
+    membership_id: int
+    jersey: int
+    rpe_offset: float
+    srpe_rate: float
+    wellness_rate: float
+    wellness_base: float
+    absence_rate: float
+    injured: tuple[date, date] | None = None
+
+
+@dataclass
+class Rows:
+    """Everything generated for the attendance, sRPE and wellness tables."""
+
+    attendance: list[dict[str, Any]]
+    srpe: list[dict[str, Any]]
+    wellness: list[dict[str, Any]]
+
+
+async def seed(
+    session: AsyncSession,
+    progress: Progress | None = None,
+    *,
+    today: date | None = None,
+    seed: int = 7,
+) -> list[tuple[str, str]]:
+    """Load the demo team into the caller's transaction; returns the ``(role, email)`` logins.
+
+    The data covers the ``DAYS`` days before ``today`` (the team's today by default).
+    Nothing is committed: the caller owns the transaction.
+    """
+    rng = random.Random(seed)
+    tz = ZoneInfo(TIMEZONE)
+    end = (today or local_today(tz)) - timedelta(days=1)
+    first = end - timedelta(days=DAYS - 1)
+    report = _Reporter(progress, total=DAYS + 4)
+
+    team_id, season_id = await _create_team(session, first, end)
+    domain = await _free_domain(session)
+    logins, athletes = await _create_people(session, team_id, domain, rng)
+    _plan_injuries(athletes, first, end, rng)
+    report.step("Squad")
+
+    plans = _calendar(first, end, rng)
+    session_ids = await _insert_sessions(session, team_id, season_id, plans, tz)
+    report.step("Sessions")
+
+    rows = Rows([], [], [])
+    days = [first + timedelta(days=i) for i in range(DAYS)]
+    by_day: dict[date, list[tuple[int, Plan]]] = {day: [] for day in days}
+    for session_id, (day, plan) in zip(session_ids, plans, strict=True):
+        by_day[day].append((session_id, plan))
+    for day in days:
+        _simulate_day(
+            rows,
+            team_id,
+            day,
+            end,
+            by_day[day],
+            by_day.get(day - timedelta(days=1), []),
+            athletes,
+            rng,
+        )
+        report.step("Training days")
+
+    await _insert(session, Attendance, rows.attendance)
+    await _insert(session, SessionRPE, rows.srpe)
+    await _insert(session, WellnessLog, rows.wellness)
+    report.step("Saving")
+    await loads.rebuild_team(session, team_id)
+    await session.flush()
+    report.step("Daily loads")
+    return logins
+
+
+class _Reporter:
+    """Counts steps so the command's progress bar moves while the data is built."""
+
+    def __init__(self, progress: Progress | None, total: int) -> None:
+        self.progress = progress
+        self.total = total
+        self.done = 0
+
+    def step(self, label: str) -> None:
+        self.done += 1
+        if self.progress is not None:
+            self.progress(self.done, self.total, label)
+
+
+async def _create_team(session: AsyncSession, first: date, end: date) -> tuple[int, int]:
+    """The team and a season that spans the demo period and runs on past it."""
+    team = Team(name=TEAM_NAME, timezone=TIMEZONE)
+    session.add(team)
+    await session.flush()
+    start_year = first.year if first.month >= 7 else first.year - 1
+    season = Season(
+        team_id=team.id,
+        name=f"{start_year}/{(start_year + 1) % 100:02d} season",
+        start_date=first,
+        end_date=max(end + timedelta(days=60), date(start_year + 1, 5, 31)),
+    )
+    session.add(season)
+    await session.flush()
+    return team.id, season.id
+
+
+async def _free_domain(session: AsyncSession) -> str:
+    """An email domain nobody uses yet, so loading the demo twice does not collide."""
+    for n in range(1, 1000):
+        domain = "harbour-rfc.example.com" if n == 1 else f"harbour-rfc-{n}.example.com"
+        taken = await session.scalar(select(User.id).where(User.email.like(f"%@{domain}")).limit(1))
+        if taken is None:
+            return domain
+    raise RuntimeError("demo team loaded too many times")
+
+
+async def _create_people(
+    session: AsyncSession, team_id: int, domain: str, rng: random.Random
+) -> tuple[list[tuple[str, str]], list[Athlete]]:
+    """Owner, coach and the 20 players, all with the one demo password (hashed once)."""
+    password_hash = accounts.hash_password(PASSWORD)
+    people: list[tuple[Role, str, str, str | None, int | None]] = [
+        (role, name, f"{local}@{domain}", None, None) for role, name, local in STAFF
+    ]
+    for jersey, (name, position) in enumerate(SQUAD, start=1):
+        local = name.lower().replace("'", "").replace(" ", ".")
+        people.append((Role.PLAYER, name, f"{local}@{domain}", position, jersey))
+    user_ids = await _insert_returning(
+        session,
+        User,
+        [
+            {"email": email, "full_name": name, "password_hash": password_hash}
+            for _, name, email, _, _ in people
+        ],
+    )
+    membership_ids = await _insert_returning(
+        session,
+        TeamMembership,
+        [
+            {
+                "team_id": team_id,
+                "user_id": user_id,
+                "role": role,
+                "primary_position": position,
+                "jersey_number": jersey,
+                "external_ref": f"CAT-{jersey:04d}" if jersey else None,
+            }
+            for user_id, (role, _, _, position, jersey) in zip(user_ids, people, strict=True)
+        ],
+    )
+    athletes = [
+        _athlete(membership_id, jersey, rng)
+        for membership_id, (_, _, _, _, jersey) in zip(membership_ids, people, strict=True)
+        if jersey is not None
+    ]
+    players = {jersey: email for _, _, email, _, jersey in people if jersey is not None}
+    logins = [(str(role), email) for role, _, email, _, jersey in people if jersey is None]
+    logins += [(str(Role.PLAYER), players[j]) for j in (SPIKE_JERSEY, 10, 2)]
+    return logins, athletes
+
+
+def _athlete(membership_id: int, jersey: int, rng: random.Random) -> Athlete:
+    """Habits differ: some players rate hard, some forget their RPE, some sleep badly."""
+    return Athlete(
+        membership_id=membership_id,
+        jersey=jersey,
+        rpe_offset=rng.gauss(0, 0.45),
+        srpe_rate=1.0 if jersey == SPIKE_JERSEY else rng.uniform(0.78, 0.97),
+        wellness_rate=rng.uniform(0.76, 0.96),
+        wellness_base=rng.uniform(3.5, 4.2),
+        absence_rate=rng.uniform(0.01, 0.06),
+    )
+
+
+def _plan_injuries(athletes: Sequence[Athlete], first: date, end: date, rng: random.Random) -> None:
+    """Two other players miss a week or two with a knock, early enough to be back by now."""
+    others = [a for a in athletes if a.jersey != SPIKE_JERSEY]
+    for athlete in rng.sample(others, 2):
+        start = first + timedelta(days=rng.randint(10, DAYS - 60))
+        athlete.injured = (start, start + timedelta(days=rng.randint(7, 14)))
+    spike = next(a for a in athletes if a.jersey == SPIKE_JERSEY)
+    spike.absence_rate = 0.0
+    spike.injured = (
+        end - timedelta(days=SPIKE_RETURN_DAYS + REHAB_DAYS + 6),
+        end - timedelta(days=SPIKE_RETURN_DAYS + REHAB_DAYS),
+    )
+
+
+def _calendar(first: date, end: date, rng: random.Random) -> list[tuple[date, Plan]]:
+    """Every session of the period: a Saturday match each week but every fifth (a bye).
+
+    Weeks run Monday to Sunday, so a Sunday recovery follows that week's Saturday.
+    """
+    first_monday = first - timedelta(days=first.weekday())
+    planned: list[tuple[date, Plan]] = []
+    for offset in range((end - first).days + 1):
+        day = first + timedelta(days=offset)
+        week = (day - first_monday).days // 7
+        planned.extend((day, plan) for plan in _day_plan(day, week, week % 5 == 3, rng))
+    return planned
+
+
+def _day_plan(day: date, week: int, bye: bool, rng: random.Random) -> list[Plan]:
+    """The sessions of one weekday: Monday and Friday off, two sessions on Tuesday."""
+    weekday = day.weekday()
+    gym = "Gym: lower body" if week % 2 == 0 else "Gym: upper body"
+    if weekday == 6:  # Sunday: recovery after the match, none after a bye
+        if bye:
+            return []
+        return [Plan(SessionType.RECOVERY, "Recovery: pool and mobility", time(10, 0), 45, GYM)]
+    if weekday == 1:  # Tuesday
+        return [
+            Plan(SessionType.STRENGTH, gym, time(7, 0), rng.choice((55, 60, 65)), GYM),
+            Plan(
+                SessionType.TECHNICAL,
+                "Skills: handling and kicking",
+                time(18, 30),
+                rng.choice((75, 80, 90)),
+                HOME,
+            ),
+        ]
+    if weekday == 2:  # Wednesday
+        return [
+            Plan(
+                SessionType.CONDITIONING,
+                "Conditioning: repeated sprints",
+                time(18, 30),
+                rng.choice((60, 70, 75)),
+                HOME,
+            )
+        ]
+    if weekday == 3:  # Thursday
+        return [
+            Plan(
+                SessionType.TACTICAL,
+                "Team run: attack shape and defence",
+                time(18, 30),
+                rng.choice((80, 90, 95)),
+                HOME,
+            )
+        ]
+    if weekday == 5:  # Saturday
+        if bye:
+            return [Plan(SessionType.CONDITIONING, "Bye week fitness", time(10, 0), 60, HOME)]
+        opponent = OPPONENTS[week % len(OPPONENTS)]
+        home = week % 2 == 0
+        title = f"vs {opponent}" if home else f"at {opponent}"
+        return [Plan(SessionType.MATCH, title, time(15, 0), 90, HOME if home else opponent)]
+    return []
+
+
+async def _insert_sessions(
+    session: AsyncSession,
+    team_id: int,
+    season_id: int,
+    plans: Sequence[tuple[date, Plan]],
+    tz: ZoneInfo,
+) -> list[int]:
+    """Store the calendar with UTC start and end, and the day each counts on locally."""
+    rows = []
+    for day, plan in plans:
+        start = datetime.combine(day, plan.start, tz).astimezone(UTC)
+        rows.append(
+            {
+                "team_id": team_id,
+                "season_id": season_id,
+                "session_type": plan.session_type,
+                "title": plan.title,
+                "start": start,
+                "end": start + timedelta(minutes=plan.minutes),
+                "day": day_of(start, tz),
+                "location": plan.location,
+                "notes": None,
+            }
+        )
+    return await _insert_returning(session, TrainingSession, rows)
+
+
+def _simulate_day(
+    rows: Rows,
+    team_id: int,
+    day: date,
+    end: date,
+    sessions_today: Sequence[tuple[int, Plan]],
+    sessions_yesterday: Sequence[tuple[int, Plan]],
+    athletes: Sequence[Athlete],
+    rng: random.Random,
+) -> None:
+    """Morning wellness, then each session's attendance and the RPE players send after it."""
+    yesterday = {plan.session_type for _, plan in sessions_yesterday}
+    for athlete in athletes:
+        wellness = _wellness(athlete, day, end, yesterday, rng)
+        if wellness is not None:
+            rows.wellness.append(
+                {
+                    "team_id": team_id,
+                    "membership_id": athlete.membership_id,
+                    "date": day,
+                    **wellness,
+                }
+            )
+    for session_id, plan in sessions_today:
+        minutes = _minutes_played(plan, athletes, rng)
+        for athlete in athletes:
+            status, played = _attendance(athlete, plan, day, end, minutes[athlete.jersey], rng)
+            rows.attendance.append(
+                {
+                    "team_id": team_id,
+                    "session_id": session_id,
+                    "membership_id": athlete.membership_id,
+                    "status": status,
+                    "minutes_participated": played,
+                }
+            )
+            if status not in ATTENDED or played < 1 or rng.random() > athlete.srpe_rate:
+                continue
+            rpe = _rpe(athlete, plan, day, end, rng)
+            rows.srpe.append(
+                {
+                    "team_id": team_id,
+                    "session_id": session_id,
+                    "membership_id": athlete.membership_id,
+                    "rpe_0_10": Decimal(str(rpe)),
+                    "duration_min": played,
+                    "load_au": load_au(rpe, played),
+                }
+            )
+
+
+def _phase(athlete: Athlete, day: date, end: date) -> str:
+    """Where a player stands that day: ``injured``, ``rehab``, ``return`` or ``fit``."""
+    if athlete.injured and athlete.injured[0] <= day <= athlete.injured[1]:
+        return "injured"
+    if athlete.jersey != SPIKE_JERSEY:
+        return "fit"
+    days_left = (end - day).days
+    if days_left < SPIKE_RETURN_DAYS:
+        return "return"
+    if days_left < SPIKE_RETURN_DAYS + REHAB_DAYS:
+        return "rehab"
+    return "fit"
+
+
+def _minutes_played(plan: Plan, athletes: Sequence[Athlete], rng: random.Random) -> dict[int, int]:
+    """Minutes per jersey: the whole session, except a match where the bench comes on."""
+    minutes = {a.jersey: plan.minutes for a in athletes}
+    if plan.session_type != SessionType.MATCH:
+        return minutes
+    for athlete in athletes:
+        minutes[athlete.jersey] = 80 if athlete.jersey <= 15 else 0
+    for bench, starter in BENCH_FOR.items():
+        swap = rng.randint(48, 68)
+        minutes[starter], minutes[bench] = swap, 80 - swap
+    return minutes
+
+
+def _attendance(
+    athlete: Athlete, plan: Plan, day: date, end: date, minutes: int, rng: random.Random
+) -> tuple[AttendanceStatus, int]:
+    """Status and minutes: injuries excused, rare no-shows, a few late arrivals."""
+    phase = _phase(athlete, day, end)
+    if phase == "injured":
+        return AttendanceStatus.EXCUSED, 0
+    if phase == "rehab":
+        if plan.session_type in REHAB_EXCUSED:
+            return AttendanceStatus.EXCUSED, 0
+        return AttendanceStatus.PRESENT, max(1, round(minutes * 0.85))
+    if phase == "return":
+        return AttendanceStatus.PRESENT, 80 if plan.session_type == SessionType.MATCH else minutes
+    roll = rng.random()
+    if roll < athlete.absence_rate:
+        return AttendanceStatus.ABSENT, 0
+    if roll < athlete.absence_rate + 0.02:
+        return AttendanceStatus.EXCUSED, 0
+    if minutes > 0 and roll < athlete.absence_rate + 0.06:
+        return AttendanceStatus.LATE, max(1, minutes - rng.choice((10, 15, 20)))
+    return AttendanceStatus.PRESENT, minutes
+
+
+def _rpe(athlete: Athlete, plan: Plan, day: date, end: date, rng: random.Random) -> float:
+    """A CR-10 rating with one decimal, by session type, player habit and phase."""
+    mean, spread = RPE_BY_TYPE[plan.session_type]
+    phase = _phase(athlete, day, end)
+    if phase == "rehab":
+        mean *= 0.85
+    elif phase == "return":
+        mean += 1.0
+    value = rng.gauss(mean + athlete.rpe_offset, spread)
+    return round(min(10.0, max(1.0, value)), 1)
+
+
+def _wellness(
+    athlete: Athlete, day: date, end: date, yesterday: set[SessionType], rng: random.Random
+) -> dict[str, Any] | None:
+    """A morning check-in, or None when the player skipped it (more often on Sundays)."""
+    rate = athlete.wellness_rate * (0.85 if day.weekday() == 6 else 1.0)
+    if rng.random() > rate:
+        return None
+    base = athlete.wellness_base
+    sleep, mood, soreness, stress, fatigue = base, base, base, base, base
+    if SessionType.MATCH in yesterday:
+        soreness -= 1.0
+        fatigue -= 0.8
+    elif SessionType.CONDITIONING in yesterday:
+        soreness -= 0.5
+        fatigue -= 0.4
+    note = None
+    phase = _phase(athlete, day, end)
+    if phase == "injured":
+        soreness -= 1.2
+        mood -= 0.6
+    elif phase == "return":
+        strain = (SPIKE_RETURN_DAYS - (end - day).days) * 0.18
+        soreness -= strain
+        fatigue -= strain
+        sleep -= strain / 2
+    if rng.random() < 0.03:
+        sleep -= 2.0
+        mood -= 1.0
+        note = rng.choice(WELLNESS_NOTES)
+    if rng.random() < 0.02:
+        stress -= 2.0
+        note = note or "Busy week at work"
+    return {
+        "sleep_quality": _likert(sleep, rng),
+        "mood": _likert(mood, rng),
+        "soreness": _likert(soreness, rng),
+        "stress": _likert(stress, rng) if rng.random() > 0.05 else None,
+        "fatigue": _likert(fatigue, rng),
+        "notes": note,
+    }
+
+
+def _likert(mean: float, rng: random.Random) -> int:
+    """A 1-5 answer scattered around ``mean``."""
+    return min(5, max(1, round(rng.gauss(mean, 0.55))))
+
+
+async def _insert_returning(
+    session: AsyncSession, model: type[Base], rows: Sequence[dict[str, Any]]
+) -> list[int]:
+    """Bulk insert and the new ids in the order of ``rows`` (one round trip per batch)."""
+    table = model.__table__
+    result = await session.execute(
+        insert(model).returning(table.c.id, sort_by_parameter_order=True), list(rows)
+    )
+    return [int(row_id) for row_id in result.scalars()]
+
+
+async def _insert(session: AsyncSession, model: type[Base], rows: Sequence[dict[str, Any]]) -> None:
+    """Bulk insert in batches, so no single statement grows past a driver's limits."""
+    for index in range(0, len(rows), 2000):
+        await session.execute(insert(model), list(rows[index : index + 2000]))

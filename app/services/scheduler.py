@@ -1,0 +1,186 @@
+"""Background jobs: keep ACWR current, advance every team at its local midnight, tidy up.
+
+APScheduler runs them in the API process (``LOADLINE_SCHEDULER=on``, the single-node
+default) or alone in ``loadline worker``. Each job owns its transactions and, on
+PostgreSQL, holds an advisory lock while it runs, so two processes never run the same
+job at once: the second one skips that run.
+"""
+
+import hashlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from app.models import AcwrState, LoadSource, Team
+from app.services import acwr_snapshots, idempotency
+
+logger = logging.getLogger("loadline.jobs")
+Job = Callable[[], Awaitable[None]]
+
+
+@asynccontextmanager
+async def job_lock(engine: AsyncEngine, name: str) -> AsyncIterator[bool]:
+    """Yield whether this process may run job ``name`` now.
+
+    PostgreSQL: a session-level advisory lock on a connection held for the whole run,
+    released at the end (or when the connection dies). SQLite serves one process only.
+    """
+    if engine.dialect.name != "postgresql":
+        yield True
+        return
+    key = int.from_bytes(
+        hashlib.sha256(f"loadline:{name}".encode()).digest()[:8], "big", signed=True
+    )
+    async with engine.connect() as connection:
+        taken = bool(await connection.scalar(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}))
+        try:
+            yield taken
+        finally:
+            if taken:
+                await connection.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+            await connection.commit()
+
+
+async def recompute_dirty(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
+    """Recompute every athlete marked dirty, one transaction per team; returns athlete-days."""
+    async with sessionmaker() as session:
+        team_ids = list(
+            await session.scalars(
+                select(AcwrState.team_id).where(AcwrState.dirty_from.is_not(None)).distinct()
+            )
+        )
+    computed = 0
+    for team_id in sorted(team_ids):
+        async with sessionmaker.begin() as session:
+            team = await session.get(Team, team_id)
+            if team is None:
+                continue
+            for source in LoadSource:
+                dirty = await session.scalars(
+                    select(AcwrState.membership_id).where(
+                        AcwrState.team_id == team_id,
+                        AcwrState.source == source,
+                        AcwrState.dirty_from.is_not(None),
+                    )
+                )
+                ids = list(dirty)
+                if ids:
+                    computed += await acwr_snapshots.refresh(
+                        session, [team], source, membership_ids=ids
+                    )
+    return computed
+
+
+async def advance_team(sessionmaker: async_sessionmaker[AsyncSession], team_id: int) -> int:
+    """Bring every active member of a team up to its new local day (run at local midnight)."""
+    async with sessionmaker.begin() as session:
+        team = await session.get(Team, team_id)
+        if team is None:
+            return 0
+        computed = 0
+        for source in LoadSource:
+            computed += await acwr_snapshots.refresh(session, [team], source)
+        return computed
+
+
+async def purge_idempotency_keys(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
+    async with sessionmaker.begin() as session:
+        return await idempotency.purge_expired(session)
+
+
+class Scheduler:
+    """The jobs, wired to one engine. ``start()`` and ``shutdown()`` bracket its life."""
+
+    def __init__(self, engine: AsyncEngine, sessionmaker: async_sessionmaker[AsyncSession]):
+        self.engine = engine
+        self.sessionmaker = sessionmaker
+        self.scheduler = AsyncIOScheduler(timezone="UTC")
+
+    def start(self) -> None:
+        add = self.scheduler.add_job
+        add(
+            self._locked("acwr.dirty", self._dirty),
+            IntervalTrigger(minutes=1),
+            id="acwr.dirty",
+            max_instances=1,
+            coalesce=True,
+            next_run_time=datetime.now().astimezone(),
+        )
+        add(
+            self._locked("teams.sync", self.sync_team_jobs),
+            IntervalTrigger(minutes=5),
+            id="teams.sync",
+            max_instances=1,
+            coalesce=True,
+            next_run_time=datetime.now().astimezone(),
+        )
+        add(
+            self._locked("idempotency.purge", self._purge),
+            IntervalTrigger(hours=1),
+            id="idempotency.purge",
+            max_instances=1,
+            coalesce=True,
+        )
+        self.scheduler.start()
+        logger.info('{"event": "scheduler_started"}')
+
+    def shutdown(self) -> None:
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+
+    async def sync_team_jobs(self) -> None:
+        """One midnight job per team, in the team's zone; new teams and zone changes follow."""
+        async with self.sessionmaker() as session:
+            teams = (await session.execute(select(Team.id, Team.timezone))).all()
+        for team_id, zone in teams:
+            job_id = f"acwr.advance.{team_id}"
+            trigger = CronTrigger(hour=0, minute=0, second=30, timezone=zone)
+            existing = self.scheduler.get_job(job_id)
+            if existing is not None and str(existing.trigger.timezone) == zone:
+                continue
+            self.scheduler.add_job(
+                self._locked(job_id, self._advance(team_id)),
+                trigger,
+                id=job_id,
+                replace_existing=True,
+                max_instances=1,
+                coalesce=True,
+                misfire_grace_time=3600,
+            )
+
+    def _locked(self, name: str, job: Job) -> Job:
+        async def run() -> None:
+            async with job_lock(self.engine, name) as mine:
+                if not mine:
+                    logger.info('{"event": "job_skipped", "job": "%s"}', name)
+                    return
+                try:
+                    await job()
+                except Exception:
+                    logger.exception('{"event": "job_failed", "job": "%s"}', name)
+
+        return run
+
+    async def _dirty(self) -> None:
+        computed = await recompute_dirty(self.sessionmaker)
+        if computed:
+            logger.info('{"event": "acwr_recomputed", "athlete_days": %d}', computed)
+
+    def _advance(self, team_id: int) -> Job:
+        async def run() -> None:
+            computed = await advance_team(self.sessionmaker, team_id)
+            logger.info(
+                '{"event": "team_advanced", "team_id": %d, "athlete_days": %d}', team_id, computed
+            )
+
+        return run
+
+    async def _purge(self) -> None:
+        await purge_idempotency_keys(self.sessionmaker)

@@ -1,0 +1,253 @@
+"""The demo team, judged the way a coach would judge it: signed in, through the real API."""
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from statistics import mean
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.services import demo
+from app.services.days import today as local_today
+
+TZ = ZoneInfo(demo.TIMEZONE)
+Headers = dict[str, str]
+
+
+@dataclass
+class DemoTeam:
+    client: httpx.AsyncClient
+    logins: list[tuple[str, str]]
+    first: date
+    end: date
+    coach: Headers
+    team_id: int
+    members: list[dict[str, Any]]
+
+    @property
+    def players(self) -> list[dict[str, Any]]:
+        return [m for m in self.members if m["role"] == "PLAYER"]
+
+    def player(self, jersey: int) -> dict[str, Any]:
+        return next(m for m in self.players if m["jersey_number"] == jersey)
+
+    async def get(self, path: str, headers: Headers | None = None, **params: Any) -> Any:
+        response = await self.client.get(path, params=params, headers=headers or self.coach)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    async def sessions(self) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = await self.get(
+            "/performance/sessions",
+            team_id=self.team_id,
+            **{"from": self.first.isoformat()},
+            to=self.end.isoformat(),
+            limit=1000,
+        )
+        return found
+
+    async def loads(self, membership_id: int, first: date, end: date,
+                    headers: Headers | None = None) -> dict[date, int]:
+        rows = await self.get(
+            f"/performance/members/{membership_id}/daily-loads",
+            headers,
+            **{"from": first.isoformat()},
+            to=end.isoformat(),
+        )
+        return {date.fromisoformat(r["date"]): r["internal_load_au"] for r in rows}
+
+
+async def login(client: httpx.AsyncClient, email: str, password: str = demo.PASSWORD) -> Headers:
+    response = await client.post("/auth/token", data={"username": email, "password": password})
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+@pytest.fixture
+async def team(
+    sessionmaker: async_sessionmaker[AsyncSession], client: httpx.AsyncClient
+) -> DemoTeam:
+    today = local_today(TZ)
+    async with sessionmaker.begin() as session:
+        logins = await demo.seed(session, today=today)
+    coach = await login(client, next(email for role, email in logins if role == "COACH"))
+    me = (await client.get("/auth/me", headers=coach)).json()
+    team_id = next(m["team_id"] for m in me["memberships"] if m["role"] == "COACH")
+    response = await client.get(f"/teams/{team_id}/members", params={"limit": 1000}, headers=coach)
+    assert response.status_code == 200, response.text
+    end = today - timedelta(days=1)
+    return DemoTeam(client, logins, end - timedelta(days=demo.DAYS - 1), end, coach, team_id,
+                    response.json())
+
+
+async def session_details(
+    team: DemoTeam, sessions: list[dict[str, Any]], headers: Headers | None = None
+) -> dict[int, tuple[list[dict[str, Any]], list[dict[str, Any]]]]:
+    """Attendance and sRPE of each session, as the caller may see them."""
+    details = {}
+    for s in sessions:
+        attendance = await team.get(f"/performance/sessions/{s['id']}/attendance", headers)
+        srpe = await team.get(f"/performance/sessions/{s['id']}/srpe", headers, limit=1000)
+        details[s["id"]] = (attendance, srpe)
+    return details
+
+
+async def test_every_login_works_with_the_demo_password(team: DemoTeam) -> None:
+    roles = Counter(role for role, _ in team.logins)
+    assert roles["OWNER"] == 1 and roles["COACH"] == 1 and roles["PLAYER"] >= 1
+    for role, email in team.logins:
+        headers = await login(team.client, email)
+        me = await team.get("/auth/me", headers)
+        assert me["email"] == email
+        assert [(m["team_name"], m["role"]) for m in me["memberships"]] == [(demo.TEAM_NAME, role)]
+    wrong = await team.client.post(
+        "/auth/token", data={"username": team.logins[0][1], "password": "not-the-password"}
+    )
+    assert wrong.status_code == 401
+
+
+async def test_squad_is_twenty_numbered_players_and_two_staff(team: DemoTeam) -> None:
+    assert Counter(m["role"] for m in team.members) == {"PLAYER": 20, "COACH": 1, "OWNER": 1}
+    assert all(m["active"] for m in team.members)
+    players = team.players
+    assert sorted(p["jersey_number"] for p in players) == list(range(1, 21))
+    assert {p["primary_position"] for p in players} >= {"Prop", "Hooker", "Lock", "Winger"}
+    refs = [p["external_ref"] for p in players]
+    assert len(set(refs)) == 20 and all(r.startswith("CAT-") for r in refs)
+    names = [p["user"]["full_name"] for p in players]
+    assert len(set(names)) == 20 and all(" " in n for n in names)
+
+
+async def test_calendar_has_sessions_most_days_of_every_type(team: DemoTeam) -> None:
+    sessions = await team.sessions()
+    days = {date.fromisoformat(s["day"]) for s in sessions}
+    assert min(days) >= team.first and max(days) <= team.end
+    assert len(days) >= 0.6 * demo.DAYS, "sessions on most days"
+    assert {s["session_type"] for s in sessions} == {
+        "RECOVERY", "STRENGTH", "CONDITIONING", "TECHNICAL", "TACTICAL", "MATCH"
+    }
+    per_week = Counter(date.fromisoformat(s["day"]).isocalendar()[:2] for s in sessions)
+    full_weeks = [
+        week
+        for week in per_week
+        if team.first <= date.fromisocalendar(*week, 1) <= team.end - timedelta(days=6)
+    ]
+    assert len(full_weeks) >= 15
+    assert all(4 <= per_week[week] <= 7 for week in full_weeks), per_week
+    for s in sessions:
+        start = datetime.fromisoformat(s["start"]).astimezone(TZ)
+        assert start.date().isoformat() == s["day"]
+        assert 45 <= s["duration_min"] <= 100
+        assert 6 <= start.hour <= 20, s
+        if s["session_type"] == "MATCH":
+            assert start.weekday() == 5, "matches are on Saturdays"
+
+
+async def test_attendance_and_srpe_look_like_real_players(team: DemoTeam) -> None:
+    sessions = await team.sessions()
+    types = {s["id"]: s["session_type"] for s in sessions}
+    details = await session_details(team, sessions)
+    statuses: Counter[str] = Counter()
+    attended_without_rpe = attended = 0
+    rpe_by_type: dict[str, list[float]] = defaultdict(list)
+    for session_id, (attendance, srpe) in details.items():
+        assert len(attendance) == 20
+        rated = {r["membership_id"]: r for r in srpe}
+        for row in attendance:
+            statuses[row["status"]] += 1
+            if row["status"] in ("PRESENT", "LATE"):
+                attended += 1
+                attended_without_rpe += row["membership_id"] not in rated
+            else:
+                assert row["membership_id"] not in rated, "no sRPE from a player who was not there"
+        for r in srpe:
+            rpe = Decimal(str(r["rpe_0_10"]))
+            assert rpe == rpe.quantize(Decimal("0.1")) and 0 <= rpe <= 10
+            exact = rpe * r["duration_min"]
+            assert r["load_au"] == int(exact.quantize(Decimal(1), ROUND_HALF_UP))
+            rpe_by_type[types[session_id]].append(float(rpe))
+    total = sum(statuses.values())
+    assert statuses["ABSENT"] > 0 and statuses["EXCUSED"] > 0 and statuses["LATE"] > 0
+    assert statuses["PRESENT"] / total > 0.85, statuses
+    assert 0 < attended_without_rpe < 0.25 * attended
+    means = {kind: mean(values) for kind, values in rpe_by_type.items()}
+    assert means["RECOVERY"] < means["TECHNICAL"] < means["CONDITIONING"] < means["MATCH"], means
+
+
+async def test_a_players_daily_loads_are_their_srpe_summed_per_day(team: DemoTeam) -> None:
+    email = next(e for role, e in team.logins if role == "PLAYER" and "fitzgerald" not in e)
+    headers = await login(team.client, email)
+    me = await team.get("/auth/me", headers)
+    membership_id = me["memberships"][0]["id"]
+    sessions = await team.get(
+        "/performance/sessions", headers, **{"from": team.first.isoformat()},
+        to=team.end.isoformat(), limit=1000,
+    )
+    expected: Counter[date] = Counter()
+    for session_id, (_, srpe) in (await session_details(team, sessions, headers)).items():
+        day = next(date.fromisoformat(s["day"]) for s in sessions if s["id"] == session_id)
+        assert all(r["membership_id"] == membership_id for r in srpe), "a player sees only theirs"
+        expected[day] += sum(r["load_au"] for r in srpe)
+    loads = await team.loads(membership_id, team.first, team.end, headers)
+    assert len(loads) == demo.DAYS
+    assert sum(1 for load in loads.values() if load > 0) >= 0.5 * demo.DAYS
+    assert loads == {day: expected.get(day, 0) for day in loads}
+
+
+async def test_the_spike_player_stands_out(team: DemoTeam) -> None:
+    acute_from = team.end - timedelta(days=6)
+    chronic_from = acute_from - timedelta(days=28)
+    ratios = {}
+    for player in team.players:
+        loads = await team.loads(player["id"], chronic_from, team.end)
+        acute = mean(v for d, v in loads.items() if d >= acute_from)
+        chronic = mean(v for d, v in loads.items() if d < acute_from)
+        assert len(loads) == 35
+        ratios[player["jersey_number"]] = acute / chronic
+    spike = ratios.pop(demo.SPIKE_JERSEY)
+    assert spike >= 1.5, spike
+    assert spike > max(ratios.values()), ratios
+    assert sorted(ratios.values())[len(ratios) // 2] < 1.3, "the rest of the squad is steady"
+    spike_email = next(e for role, e in team.logins if "fitzgerald" in e)
+    assert team.player(demo.SPIKE_JERSEY)["user"]["email"] == spike_email
+
+
+async def test_wellness_is_mostly_green_with_some_bad_mornings(team: DemoTeam) -> None:
+    flags: Counter[str] = Counter()
+    skippers = 0
+    spike_soreness: dict[date, int] = {}
+    for player in team.players:
+        logs = await team.get(
+            f"/performance/members/{player['id']}/wellness",
+            **{"from": team.first.isoformat()}, to=team.end.isoformat(), limit=1000,
+        )
+        assert 0.6 * demo.DAYS <= len(logs) <= demo.DAYS
+        skippers += len(logs) < demo.DAYS
+        for log in logs:
+            items = [log[k] for k in ("sleep_quality", "mood", "soreness", "stress", "fatigue")]
+            assert all(v is None or 1 <= v <= 5 for v in items)
+            flags[log["flag"]] += 1
+            if player["jersey_number"] == demo.SPIKE_JERSEY:
+                spike_soreness[date.fromisoformat(log["date"])] = log["soreness"]
+    assert skippers >= 15, "most players skip a morning now and then"
+    assert flags["red"] > 0 and flags["amber"] > 0
+    assert flags["green"] / sum(flags.values()) > 0.7, flags
+    recent = [v for d, v in spike_soreness.items() if d > team.end - timedelta(days=5)]
+    before = [v for d, v in spike_soreness.items() if d <= team.end - timedelta(days=14)]
+    assert recent and mean(recent) < mean(before) - 0.5, "the spike shows in his soreness"
+
+
+async def test_loading_twice_makes_a_second_team_and_reports_progress(
+    sessionmaker: async_sessionmaker[AsyncSession], team: DemoTeam
+) -> None:
+    steps: list[tuple[int, int, str]] = []
+    async with sessionmaker.begin() as session:
+        logins = await demo.seed(session, lambda d, t, label: steps.append((d, t, label)))
+    assert not {email for _, email in logins} & {email for _, email in team.logins}
+    assert [done for done, _, _ in steps] == list(range(1, len(steps) + 1))
+    assert len(steps) > demo.DAYS and steps[-1][0] == steps[-1][1]

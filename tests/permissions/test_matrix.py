@@ -1,0 +1,355 @@
+"""Who may call what: every route of the contract's core sections, as every kind of caller.
+
+One table, one test. Each row is a route, the request it sends, and the status each actor
+must get, in the column order of ``ACTORS``:
+
+- ``anon`` (``ano``): no credentials;
+- ``player`` (``ply``): the PLAYER whose data the route touches (membership ``{player_m}``);
+- ``mate``: another PLAYER of the same team;
+- ``coach`` and ``owner``: staff of the team;
+- ``other``: the owner of ANOTHER team (staff, but not of this one);
+- ``admin``: a user with ``is_admin`` (staff and owner of every team).
+
+The world is built once; each case runs inside a SAVEPOINT that is rolled back, so a write
+by one actor never changes the answer another actor gets. Every 4xx must be problem+json.
+"""
+
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from argon2 import PasswordHasher
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker
+
+from app.config import Settings
+from app.main import create_app
+from app.services import accounts, tokens
+from tests.conftest import PASSWORD, Actor, Api, Squad
+
+ACTORS = ("anon", "player", "mate", "coach", "owner", "other", "admin")  # the columns of MATRIX
+
+
+@dataclass
+class World:
+    client: httpx.AsyncClient
+    connection: AsyncConnection
+    squad: Squad
+    season_id: int
+    session_id: int  # started, with attendance and sRPE of player and mate
+    fresh_session_id: int  # started, nothing recorded for it yet
+    other_session_id: int  # a started session of the outsider's own team
+    login_email: str  # registered through the API, password PASSWORD
+    refresh_token: str
+
+    def actor(self, name: str) -> Actor | None:
+        s = self.squad
+        return {
+            "anon": None, "player": s.player, "mate": s.teammate, "coach": s.coach,
+            "owner": s.owner, "other": s.outsider, "admin": s.admin,
+        }[name]
+
+    def ids(self) -> dict[str, int]:
+        return {
+            "team": self.squad.team["id"],
+            "season": self.season_id,
+            "session": self.session_id,
+            "fresh_session": self.fresh_session_id,
+            "other_session": self.other_session_id,
+            "player_m": self.squad.player_membership["id"],
+            "mate_m": self.squad.teammate_membership["id"],
+        }
+
+    @asynccontextmanager
+    async def isolated(self) -> AsyncIterator[None]:
+        """Run one case inside a SAVEPOINT that is rolled back: every case sees the same world."""
+        savepoint = await self.connection.begin_nested()
+        try:
+            yield
+        finally:
+            await savepoint.rollback()
+
+
+async def _build(api: Api, client: httpx.AsyncClient, connection: AsyncConnection) -> World:
+    """The squad of ``tests.conftest`` plus a season, two started sessions, sRPE and wellness."""
+    owner, coach, player, teammate, outsider = [
+        await api.user(name) for name in ("owner", "coach", "player", "teammate", "outsider")
+    ]
+    admin = await api.user("admin", admin=True)
+    team = await api.team(owner)
+    coach_m = await api.join(team, owner, coach, role="COACH")
+    player_m = await api.join(team, coach, player)
+    mate_m = await api.join(team, coach, teammate)
+    other_team = await api.team(outsider)
+    squad = Squad(team, owner, coach, player, teammate, outsider, admin, player_m, mate_m, coach_m)
+
+    response = await client.post(
+        f"/teams/{team['id']}/seasons",
+        json={"name": "2025/26", "start_date": "2025-07-01", "end_date": "2026-06-30"},
+        headers=owner.headers,
+    )
+    assert response.status_code == 201, response.text
+    season_id = response.json()["id"]
+    session = await api.session(team, coach)
+    fresh = await api.session(team, coach, start=datetime.now(UTC) - timedelta(hours=5))
+    other = await api.session(other_team, outsider)
+    response = await client.post(
+        f"/performance/sessions/{session['id']}/attendance",
+        json=[
+            {"membership_id": m["id"], "status": "PRESENT", "minutes_participated": 90}
+            for m in (player_m, mate_m)
+        ],
+        headers=coach.headers,
+    )
+    assert response.status_code == 200, response.text
+    yesterday = (datetime.now(UTC) - timedelta(days=1)).date().isoformat()
+    for actor, membership in ((player, player_m), (teammate, mate_m)):
+        response = await client.post(
+            f"/performance/sessions/{session['id']}/srpe",
+            json={"membership_id": membership["id"], "rpe_0_10": 6},
+            headers=actor.headers,
+        )
+        assert response.status_code == 201, response.text
+        response = await client.post(
+            "/performance/wellness",
+            json={"membership_id": membership["id"], "date": yesterday,
+                  "sleep_quality": 4, "mood": 4, "soreness": 3},
+            headers=actor.headers,
+        )
+        assert response.status_code == 201, response.text
+    login_email = f"login-{uuid.uuid4().hex[:8]}@example.com"
+    response = await client.post(
+        "/auth/register", json={"email": login_email, "password": PASSWORD, "full_name": "Login"}
+    )
+    assert response.status_code == 201, response.text
+    async with api.sessionmaker.begin() as db:
+        pair = await tokens.issue(db, api.settings, player.id)
+    return World(client, connection, squad, season_id, session["id"], fresh["id"], other["id"],
+                 login_email, pair.refresh_token)
+
+
+@pytest.fixture(scope="module")
+async def world(engine: AsyncEngine, settings: Settings) -> AsyncIterator[World]:
+    """Built once for the module, inside a transaction rolled back at the end (like
+    ``tests.conftest.sessionmaker``, but module-wide so 200+ cases stay fast).
+
+    Argon2 at its production cost takes a quarter of a second per hash; the register and
+    login rows would spend most of the module's time there, so a cheap hasher stands in.
+    """
+    with pytest.MonkeyPatch.context() as patch:
+        cheap = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+        patch.setattr(accounts, "_hasher", cheap)
+        async with _world(engine, settings) as built:
+            yield built
+
+
+@asynccontextmanager
+async def _world(engine: AsyncEngine, settings: Settings) -> AsyncIterator[World]:
+    async with engine.connect() as connection:
+        transaction = await connection.begin()
+        maker = async_sessionmaker(bind=connection, expire_on_commit=False, autoflush=False,
+                                   join_transaction_mode="create_savepoint")
+        transport = httpx.ASGITransport(app=create_app(settings, maker))
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            yield await _build(Api(client, maker, settings), client, connection)
+        await transaction.rollback()
+
+
+# ---- request bodies: each returns httpx keyword arguments; emails are fresh per call ----
+
+Body = Callable[[World], dict[str, Any]]
+
+
+def _email() -> str:
+    return f"new-{uuid.uuid4().hex[:10]}@example.com"
+
+
+def register(w: World) -> dict[str, Any]:
+    return {"json": {"email": _email(), "password": "long enough pw", "full_name": "New"}}
+
+
+def login(w: World) -> dict[str, Any]:
+    return {"data": {"username": w.login_email, "password": PASSWORD}}
+
+
+def refresh(w: World) -> dict[str, Any]:
+    return {"json": {"refresh_token": w.refresh_token}}
+
+
+def new_team(w: World) -> dict[str, Any]:
+    return {"json": {"name": "Second XV", "timezone": "Europe/London"}}
+
+
+def rename(w: World) -> dict[str, Any]:
+    return {"json": {"name": "Renamed"}}
+
+
+def season(w: World) -> dict[str, Any]:
+    return {"json": {"name": "Pre-season", "start_date": "2026-06-01", "end_date": "2026-07-31"}}
+
+
+def _member(w: World, role: str) -> dict[str, Any]:
+    return {"json": {"email": _email(), "full_name": "Newcomer", "role": role}}
+
+
+def add_player(w: World) -> dict[str, Any]:
+    return _member(w, "PLAYER")
+
+
+def add_coach(w: World) -> dict[str, Any]:
+    return _member(w, "COACH")
+
+
+def add_owner(w: World) -> dict[str, Any]:
+    return _member(w, "OWNER")
+
+
+def jersey(w: World) -> dict[str, Any]:
+    return {"json": {"jersey_number": 11, "primary_position": "Winger"}}
+
+
+def promote(w: World) -> dict[str, Any]:
+    return {"json": {"role": "COACH"}}
+
+
+def retire(w: World) -> dict[str, Any]:
+    return {"json": {"active": False}}
+
+
+def plan(w: World) -> dict[str, Any]:
+    start = datetime.now(UTC) + timedelta(days=1)
+    return {"json": {"team_id": w.squad.team["id"], "title": "Scrums",
+                     "start": start.isoformat(), "end": (start + timedelta(hours=1)).isoformat()}}
+
+
+def retitle(w: World) -> dict[str, Any]:
+    return {"json": {"title": "Lineouts", "notes": "bring tape"}}
+
+
+def attend(w: World) -> dict[str, Any]:
+    return {"json": [{"membership_id": w.squad.player_membership["id"], "status": "LATE",
+                      "minutes_participated": 70}]}
+
+
+def srpe(w: World) -> dict[str, Any]:
+    return {"json": {"membership_id": w.squad.player_membership["id"], "rpe_0_10": 7.5,
+                     "duration_min": 45}}
+
+
+def well(w: World) -> dict[str, Any]:
+    return {"json": {"membership_id": w.squad.player_membership["id"],
+                     "sleep_quality": 4, "mood": 5, "soreness": 3}}
+
+
+# ---- extra checks on 2xx bodies: what a caller sees, not only whether they may look ----
+
+def srpe_rows(w: World, actor: str, body: Any) -> None:
+    """Staff see every member's sRPE; a player sees their own row and nobody else's."""
+    seen = {row["membership_id"] for row in body}
+    ids = w.ids()
+    expected = {"player": {ids["player_m"]}, "mate": {ids["mate_m"]}}.get(
+        actor, {ids["player_m"], ids["mate_m"]}
+    )
+    assert seen == expected, (actor, body)
+
+
+def sessions_seen(w: World, actor: str, body: Any) -> None:
+    """The unfiltered list holds this team's sessions for its members, none for an outsider."""
+    ours = {w.session_id, w.fresh_session_id}
+    seen = {row["id"] for row in body}
+    if actor == "other":
+        assert not ours & seen, body
+    else:
+        assert ours <= seen, body
+
+
+MATRIX: list[tuple[str, str, Body | None]] = [
+    # method and path                                    ano ply mat coa own oth adm  body
+    # operations
+    ("GET /healthz",                                    "200 200 200 200 200 200 200", None),
+    ("GET /readyz",                                     "200 200 200 200 200 200 200", None),
+    ("GET /openapi.json",                               "200 200 200 200 200 200 200", None),
+    # auth
+    ("POST /auth/register",                             "201 201 201 201 201 201 201", register),
+    ("POST /auth/token",                                "200 200 200 200 200 200 200", login),
+    ("POST /auth/refresh",                              "200 200 200 200 200 200 200", refresh),
+    ("GET /auth/me",                                    "401 200 200 200 200 200 200", None),
+    # teams and seasons
+    ("POST /teams",                                     "401 201 201 201 201 201 201", new_team),
+    ("GET /teams",                                      "401 200 200 200 200 200 200", None),
+    ("GET /teams/{team}",                               "401 200 200 200 200 404 200", None),
+    ("PATCH /teams/{team}",                             "401 403 403 403 200 404 200", rename),
+    ("POST /teams/{team}/seasons",                      "401 403 403 201 201 404 201", season),
+    ("GET /teams/{team}/seasons",                       "401 200 200 200 200 404 200", None),
+    # members
+    ("POST /teams/{team}/members",                      "401 403 403 201 201 404 201", add_player),
+    ("POST /teams/{team}/members",                      "401 403 403 403 201 404 201", add_coach),
+    ("POST /teams/{team}/members",                      "401 403 403 403 201 404 201", add_owner),
+    ("GET /teams/{team}/members",                       "401 403 403 200 200 404 200", None),
+    ("PATCH /teams/{team}/members/{player_m}",          "401 403 403 200 200 404 200", jersey),
+    ("PATCH /teams/{team}/members/{player_m}",          "401 403 403 403 200 404 200", promote),
+    ("PATCH /teams/{team}/members/{player_m}",          "401 403 403 403 200 404 200", retire),
+    # sessions and attendance
+    ("POST /performance/sessions",                      "401 403 403 201 201 404 201", plan),
+    ("GET /performance/sessions",                       "401 200 200 200 200 200 200", None),
+    ("GET /performance/sessions?team_id={team}",        "401 200 200 200 200 404 200", None),
+    ("GET /performance/sessions/{session}",             "401 200 200 200 200 404 200", None),
+    ("PATCH /performance/sessions/{session}",           "401 403 403 200 200 404 200", retitle),
+    ("DELETE /performance/sessions/{session}",          "401 403 403 204 204 404 204", None),
+    ("POST /performance/sessions/{session}/attendance", "401 403 403 200 200 404 200", attend),
+    ("GET /performance/sessions/{session}/attendance",  "401 200 200 200 200 404 200", None),
+    # sRPE of the player's membership
+    ("POST /performance/sessions/{fresh_session}/srpe", "401 201 403 201 201 404 201", srpe),
+    ("GET /performance/sessions/{session}/srpe",        "401 200 200 200 200 404 200", None),
+    ("DELETE /performance/sessions/{session}/srpe/{player_m}", "401 204 403 204 204 404 204", None),
+    # ... and into the other team's session: nobody may (for the admin it is bad input)
+    ("POST /performance/sessions/{other_session}/srpe", "401 404 404 404 404 404 422", srpe),
+    # wellness and loads of the player's membership
+    ("POST /performance/wellness",                      "401 201 403 201 201 404 201", well),
+    ("GET /performance/members/{player_m}/wellness",    "401 200 403 200 200 404 200", None),
+    ("GET /performance/members/{player_m}/daily-loads", "401 200 403 200 200 404 200", None),
+]
+
+# Extra checks on a 2xx body, by route: what a caller sees, not only whether they may look.
+CHECKS: dict[str, Callable[[World, str, Any], None]] = {
+    "GET /performance/sessions": sessions_seen,
+    "GET /performance/sessions/{session}/srpe": srpe_rows,
+}
+
+CASES = [
+    pytest.param(route, body, actor, int(expected),
+                 id=f"{route}{'-' + body.__name__ if body else ''}-{actor}")
+    for route, statuses, body in MATRIX
+    for actor, expected in zip(ACTORS, statuses.split(), strict=True)
+]
+
+
+def assert_problem(response: httpx.Response) -> None:
+    assert response.headers["content-type"].startswith("application/problem+json"), response.headers
+    problem = response.json()
+    assert problem["status"] == response.status_code, problem
+    assert problem["title"] and problem["detail"], problem
+
+
+@pytest.mark.parametrize(("route", "body", "actor", "expected"), CASES)
+async def test_permission_matrix(
+    world: World, route: str, body: Body | None, actor: str, expected: int
+) -> None:
+    method, path = route.split(" ", 1)
+    who = world.actor(actor)
+    async with world.isolated():
+        response = await world.client.request(
+            method,
+            path.format(**world.ids()),
+            headers=who.headers if who else {},
+            **(body(world) if body else {}),
+        )
+    assert response.status_code == expected, (actor, route, response.text)
+    if 400 <= response.status_code < 500:
+        assert_problem(response)
+    if route in CHECKS and response.is_success:
+        CHECKS[route](world, actor, response.json())
