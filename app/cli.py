@@ -163,6 +163,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=get_settings().log_level, format="%(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     args = _parser().parse_args(argv)
     run: Callable[[argparse.Namespace], Awaitable[None] | None] = args.run
     result = run(args)

@@ -149,14 +149,14 @@ def _alembic_ini() -> Path:
     return beside_source if beside_source.exists() else Path.cwd() / "alembic.ini"
 
 
-async def migrate(url: str) -> None:
-    """Apply every Alembic migration to ``url`` (what ``loadline db upgrade`` runs)."""
+async def migrate(url: str, revision: str = "head") -> None:
+    """Apply Alembic migrations to ``url`` up to ``revision`` (``loadline db upgrade``)."""
     config = Config(str(_alembic_ini()))
     config.attributes["configure_logger"] = False
     engine = create_engine(url)
     try:
         async with engine.begin() as connection:
             config.attributes["connection"] = connection
-            await connection.run_sync(lambda _: command.upgrade(config, "head"))
+            await connection.run_sync(lambda _: command.upgrade(config, revision))
     finally:
         await engine.dispose()

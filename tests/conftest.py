@@ -105,6 +105,14 @@ async def sessionmaker(engine: AsyncEngine) -> AsyncIterator[async_sessionmaker[
 
 
 @pytest.fixture
+async def empty_database_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
+    """A fresh database with no schema at all, dropped after the test."""
+    url = await create_database(tmp_path_factory)
+    yield url
+    await drop_database(url)
+
+
+@pytest.fixture
 async def committed_db(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[async_sessionmaker[AsyncSession]]:

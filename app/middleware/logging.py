@@ -41,7 +41,7 @@ class RequestLogMiddleware:
                     {
                         "event": "request",
                         "method": scope["method"],
-                        "route": getattr(route, "path", None) or "unmatched",
+                        "route": getattr(route, "path", None) or scope["path"],
                         "status": status,
                         "duration_ms": round((time.perf_counter() - started) * 1000, 2),
                         "request_id": request_id,

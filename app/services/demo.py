@@ -287,13 +287,26 @@ async def _create_people(
     return logins, athletes
 
 
+FORGETFUL_JERSEYS = (7, 14)
+
+
+def _srpe_rate(jersey: int, rng: random.Random) -> float:
+    """Most players rate nearly every session; two forgetful ones leave coverage below 0.9,
+    so the demo shows how missing sRPE greys a player's ACWR zone out."""
+    if jersey == SPIKE_JERSEY:
+        return 1.0
+    if jersey in FORGETFUL_JERSEYS:
+        return rng.uniform(0.7, 0.8)
+    return rng.uniform(0.95, 1.0)
+
+
 def _athlete(membership_id: int, jersey: int, rng: random.Random) -> Athlete:
     """Habits differ: some players rate hard, some forget their RPE, some sleep badly."""
     return Athlete(
         membership_id=membership_id,
         jersey=jersey,
         rpe_offset=rng.gauss(0, 0.45),
-        srpe_rate=1.0 if jersey == SPIKE_JERSEY else rng.uniform(0.78, 0.97),
+        srpe_rate=_srpe_rate(jersey, rng),
         wellness_rate=rng.uniform(0.76, 0.96),
         wellness_base=rng.uniform(3.5, 4.2),
         absence_rate=rng.uniform(0.01, 0.06),

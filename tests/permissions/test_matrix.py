@@ -312,6 +312,8 @@ MATRIX: list[tuple[str, str, Body | None]] = [
     ("POST /performance/wellness",                      "401 201 403 201 201 404 201", well),
     ("GET /performance/members/{player_m}/wellness",    "401 200 403 200 200 404 200", None),
     ("GET /performance/members/{player_m}/daily-loads", "401 200 403 200 200 404 200", None),
+    ("GET /performance/members/{player_m}/acwr",        "401 200 403 200 200 404 200", None),
+    ("GET /performance/members/{player_m}/load-summary", "401 200 403 200 200 404 200", None),
 ]
 
 # Extra checks on a 2xx body, by route: what a caller sees, not only whether they may look.
