@@ -44,5 +44,10 @@ lint: install
 	$(BIN)/ruff format --check app
 	$(BIN)/mypy
 
+## ACWR benchmark on PostgreSQL (server: LOADLINE_BENCH_PG_URL); see docs/PERFORMANCE.md
+## e.g. `make bench BENCH_ARGS="--teams 10"` for a quick smaller run
+bench: install
+	$(BIN)/python -m bench.acwr_bench $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) loadline.db loadline.db-wal loadline.db-shm

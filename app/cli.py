@@ -37,9 +37,12 @@ async def _worker(_: argparse.Namespace) -> None:
     import signal
 
     from app.services.scheduler import Scheduler
+    from app.services.vendors import VendorContext, new_http_client
 
-    engine = create_engine(get_settings().database_url)
-    jobs = Scheduler(engine, create_sessionmaker(engine))
+    settings = get_settings()
+    engine = create_engine(settings.database_url)
+    vendors = VendorContext(settings, new_http_client())
+    jobs = Scheduler(engine, create_sessionmaker(engine), vendors)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -50,6 +53,7 @@ async def _worker(_: argparse.Namespace) -> None:
         await stop.wait()
     finally:
         jobs.shutdown()
+        await vendors.http.aclose()
         await engine.dispose()
 
 
@@ -98,14 +102,39 @@ async def _demo(args: argparse.Namespace) -> None:
 
 
 async def _create_admin(args: argparse.Namespace) -> None:
+    from app.errors import NotFound
     from app.services import accounts
 
     engine = create_engine(get_settings().database_url)
     try:
+        try:
+            async with create_sessionmaker(engine).begin() as session:
+                await accounts.create_admin(session, args.email)
+        except NotFound as exc:
+            raise SystemExit(f"{args.email}: {exc.detail}") from None
+        print(f"{args.email} is an admin.")
+    finally:
+        await engine.dispose()
+
+
+async def _tokens_rotate(_: argparse.Namespace) -> None:
+    """Re-encrypt every stored vendor token and secret under the newest key, in one
+    transaction, so the old key can be removed from ``LOADLINE_TOKEN_KEYS`` afterwards."""
+    from app.services import devices
+    from app.services.crypto import DecryptionError
+
+    settings = get_settings()
+    engine = create_engine(settings.database_url)
+    try:
         async with create_sessionmaker(engine).begin() as session:
-            user = await accounts.create_admin(session, args.email)
-            claimed = "" if user.is_claimed else " (register with this email to set a password)"
-        print(f"{args.email} is an admin{claimed}.")
+            progress = functools.partial(_labelled_progress, "Re-encrypting")
+            total = await devices.reencrypt_secrets(session, settings, progress=progress)
+        print(f"Re-encrypted {total} value(s) under the newest key; older keys may now go.")
+    except DecryptionError:
+        raise SystemExit(
+            "\nA stored value opens with none of LOADLINE_TOKEN_KEYS: keep the old key after "
+            "the new one and run again. Nothing was changed."
+        ) from None
     finally:
         await engine.dispose()
 
@@ -150,6 +179,12 @@ def _parser() -> argparse.ArgumentParser:
     recompute = acwr_commands.add_parser("recompute", help="rebuild ACWR from scratch")
     recompute.add_argument("--team", type=int, help="only this team (default: every team)")
     recompute.set_defaults(run=_acwr_recompute)
+
+    tokens = commands.add_parser("tokens", help="encrypted vendor tokens")
+    tokens_commands = tokens.add_subparsers(dest="tokens_command", required=True)
+    tokens_commands.add_parser(
+        "rotate", help="re-encrypt every stored token under the newest key"
+    ).set_defaults(run=_tokens_rotate)
 
     demo = commands.add_parser("demo", help="load a demo team with months of data")
     demo.add_argument("--if-empty", action="store_true", help="only when there are no users yet")

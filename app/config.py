@@ -24,6 +24,17 @@ class Settings(BaseSettings):
     scheduler: Literal["on", "off"] = "on"
     public_base_url: str = "http://127.0.0.1:8000"
     outbound_allow_private: bool = False
+    whoop_client_id: str = ""
+    whoop_client_secret: str = ""
+    whoop_authorize_url: str = "https://api.prod.whoop.com/oauth/oauth2/auth"
+    whoop_token_url: str = "https://api.prod.whoop.com/oauth/oauth2/token"  # noqa: S105
+    whoop_api_base: str = "https://api.prod.whoop.com/developer"
+    oura_client_id: str = ""
+    oura_client_secret: str = ""
+    oura_authorize_url: str = "https://cloud.ouraring.com/oauth/authorize"
+    oura_token_url: str = "https://api.ouraring.com/oauth/token"  # noqa: S105
+    oura_api_base: str = "https://api.ouraring.com"
+    oura_verification_token: str = ""
     access_token_minutes: int = 15
     refresh_token_days: int = 30
     jwt_audience: str = "loadline"

@@ -26,10 +26,14 @@ from app.models.base import Base
 def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     """Build the engine. SQLite gets foreign keys, WAL and writer serialisation."""
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
+        engine = create_async_engine(
+            url, echo=echo, hide_parameters=True, connect_args={"timeout": 30}
+        )
         _configure_sqlite(engine)
         return engine
-    return create_async_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    return create_async_engine(
+        url, echo=echo, hide_parameters=True, pool_pre_ping=True, pool_size=10, max_overflow=10
+    )
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:
@@ -127,15 +131,33 @@ async def upsert_one(
     return int(row_id), existing is None
 
 
-async def lock_member_days(session: AsyncSession, membership_id: int, days: Iterable[date]) -> None:
+def _team_lock_key(team_id: int) -> int:
+    """A bigint advisory key per team (the one-key space never meets the two-key one)."""
+    return (0x4C4C << 32) | team_id
+
+
+async def lock_team(session: AsyncSession, team_id: int, *, exclusive: bool) -> None:
+    """Every load writer holds its team's lock shared; re-dating a whole team holds it
+    exclusively, so a time-zone change never overwrites a concurrent writer's totals."""
+    if dialect_name(session) != "postgresql":
+        return
+    function = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+    await session.execute(text(f"SELECT {function}(:key)"), {"key": _team_lock_key(team_id)})
+
+
+async def lock_member_days(
+    session: AsyncSession, team_id: int, membership_id: int, days: Iterable[date]
+) -> None:
     """Serialise writers of one member's days until this transaction ends.
 
-    PostgreSQL: a transaction-level advisory lock per (member, day), taken in sorted
-    order so that two writers touching the same two days cannot deadlock.
+    PostgreSQL: the team's lock shared, then a transaction-level advisory lock per
+    (member, day), in sorted order so that two writers touching the same two days cannot
+    deadlock. Taking them again in the same transaction is free.
     SQLite: every transaction already holds the database's write lock (BEGIN IMMEDIATE).
     """
     if dialect_name(session) != "postgresql":
         return
+    await lock_team(session, team_id, exclusive=False)
     for day in sorted(set(days)):
         await session.execute(
             text("SELECT pg_advisory_xact_lock(:member, :day)"),

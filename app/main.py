@@ -5,11 +5,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import httpx
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -18,8 +19,23 @@ from app.db import create_engine, create_sessionmaker
 from app.errors import DomainError
 from app.middleware.idempotency import IdempotencyMiddleware
 from app.middleware.logging import RequestLogMiddleware
-from app.routers import auth, health, loads, members, sessions, srpe, teams, wellness
+from app.routers import (
+    auth,
+    devices,
+    gps,
+    health,
+    hrv,
+    loads,
+    members,
+    sessions,
+    srpe,
+    teams,
+    webhooks,
+    wellness,
+)
+from app.schemas.base import ERROR_DESCRIPTIONS, Problem
 from app.services.scheduler import Scheduler
+from app.services.vendors import VendorContext, new_http_client
 
 PROBLEM = "application/problem+json"
 logger = logging.getLogger("loadline")
@@ -80,9 +96,41 @@ async def _integrity_error(_: Request, exc: Exception) -> JSONResponse:
     return problem(409, "Conflict", "The change conflicts with data already stored")
 
 
+RETRYABLE_SQLSTATES = {"40001", "40P01", "55P03"}  # serialization, deadlock, lock timeout
+
+
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    """A transaction the database chose to abort (deadlock, serialisation, a locked SQLite
+    file) left nothing changed: tell the client to retry instead of calling it a 500."""
+    assert isinstance(exc, DBAPIError)
+    code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    if code in RETRYABLE_SQLSTATES or "database is locked" in str(exc.orig):
+        logger.warning('{"event": "transaction_retry", "sqlstate": "%s"}', code)
+        return problem(
+            503,
+            "Service unavailable",
+            "A concurrent change got in the way; retry the request",
+            headers={"Retry-After": "1"},
+        )
+    return await _unexpected_error(request, exc)
+
+
 async def _unexpected_error(_: Request, exc: Exception) -> JSONResponse:
     logger.exception("unhandled error", exc_info=exc)
     return problem(500, "Internal server error", "Something went wrong on our side")
+
+
+REF = "#/components/schemas/{model}"
+
+
+def _problem_content(operation: dict[str, Any]) -> None:
+    """Every error answer is a Problem, sent as application/problem+json; every operation
+    can answer 422 (FastAPI's own validation-error shape is never sent)."""
+    responses = operation.setdefault("responses", {})
+    responses.setdefault("422", {"description": ERROR_DESCRIPTIONS[422]})
+    for status, response in responses.items():
+        if status[0] in "45":
+            response["content"] = {PROBLEM: {"schema": {"$ref": REF.format(model="Problem")}}}
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:
@@ -107,6 +155,14 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     for path in schema["paths"].values():
         if "post" in path:
             path["post"].setdefault("parameters", []).append(header)
+        for operation in path.values():
+            _problem_content(operation)
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    for name in ("HTTPValidationError", "ValidationError"):
+        components.pop(name, None)
+    components.update(Problem.model_json_schema(ref_template=REF)["$defs"])
+    components["Problem"] = Problem.model_json_schema(ref_template=REF) | {}
+    components["Problem"].pop("$defs", None)
     app.openapi_schema = schema
     return schema
 
@@ -114,9 +170,13 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
 def create_app(
     settings: Settings | None = None,
     sessionmaker: async_sessionmaker[AsyncSession] | None = None,
+    vendor_transport: httpx.AsyncBaseTransport | None = None,
 ) -> FastAPI:
-    """The app. Tests pass their own ``sessionmaker`` (bound to a test transaction)."""
+    """The app. Tests pass their own ``sessionmaker`` (bound to a test transaction) and a
+    ``vendor_transport`` that stands in for the vendors' APIs."""
     settings = settings or get_settings()
+    if settings.secret_key == Settings.model_fields["secret_key"].default:
+        logger.warning('{"event": "insecure_secret_key", "detail": "set LOADLINE_SECRET_KEY"}')
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -125,7 +185,11 @@ def create_app(
             return
         engine = create_engine(settings.database_url, echo=settings.sql_echo)
         app.state.sessionmaker = create_sessionmaker(engine)
-        jobs = Scheduler(engine, app.state.sessionmaker) if settings.scheduler == "on" else None
+        jobs = (
+            Scheduler(engine, app.state.sessionmaker, app.state.vendors)
+            if settings.scheduler == "on"
+            else None
+        )
         if jobs is not None:
             jobs.start()
         try:
@@ -133,6 +197,7 @@ def create_app(
         finally:
             if jobs is not None:
                 jobs.shutdown()
+            await app.state.vendors.http.aclose()
             await engine.dispose()
 
     app = FastAPI(
@@ -143,6 +208,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.vendors = VendorContext(settings, new_http_client(vendor_transport))
     if sessionmaker is not None:
         app.state.sessionmaker = sessionmaker
     for router in (
@@ -154,12 +220,17 @@ def create_app(
         srpe.router,
         wellness.router,
         loads.router,
+        hrv.router,
+        devices.router,
+        webhooks.router,
+        gps.router,
     ):
         app.include_router(router)
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(IntegrityError, _integrity_error)
+    app.add_exception_handler(DBAPIError, _database_error)
     app.add_exception_handler(Exception, _unexpected_error)
     app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(RequestLogMiddleware)

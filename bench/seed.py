@@ -8,10 +8,11 @@ carries ``team_id``), so the engine reads what production would hold.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -98,7 +99,9 @@ async def drop_database(admin_url: str, name: str) -> None:
         await admin.dispose()
 
 
-async def _copy(engine: AsyncEngine, table: str, columns: Sequence[str], records: list[Any]) -> None:
+async def _copy(
+    engine: AsyncEngine, table: str, columns: Sequence[str], records: list[Any]
+) -> None:
     """One ``COPY`` in its own transaction, through the raw asyncpg connection."""
     async with engine.begin() as connection:
         raw = await connection.get_raw_connection()
@@ -107,13 +110,43 @@ async def _copy(engine: AsyncEngine, table: str, columns: Sequence[str], records
         )
 
 
+@contextlib.asynccontextmanager
+async def _foreign_keys_deferred(engine: AsyncEngine, table: str) -> AsyncIterator[None]:
+    """Drop the table's foreign keys for a bulk load and add them back (validated) after.
+
+    Row-by-row foreign-key checks would triple the seeding time; one validation pass at the
+    end checks the same thing. The definitions are read from the catalogue, so whatever the
+    migrations declare is restored exactly.
+    """
+    async with engine.begin() as connection:
+        keys = (
+            await connection.execute(
+                text(
+                    "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint"
+                    " WHERE conrelid = CAST(:table AS regclass) AND contype = 'f'"
+                ),
+                {"table": table},
+            )
+        ).all()
+        for name, _ in keys:
+            await connection.execute(text(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"'))
+    try:
+        yield
+    finally:
+        async with engine.begin() as connection:
+            for name, definition in keys:
+                await connection.execute(
+                    text(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
+                )
+
+
 async def _reset_sequences(engine: AsyncEngine, tables: Sequence[str]) -> None:
     """Explicit ids were copied in; move each serial past them so later inserts work."""
     async with engine.begin() as connection:
         for table in tables:
             await connection.execute(
                 text(
-                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "  # noqa: S608 - our own table names
                     f"(SELECT max(id) FROM {table}))"
                 )
             )
@@ -216,11 +249,12 @@ async def seed(engine: AsyncEngine, scale: Scale, rng: np.random.Generator) -> W
     await _reset_sequences(engine, ("teams", "users", "team_memberships"))
     players = sorted(world.player_team)
     chunk = 1000
-    for start in range(0, len(players), chunk):
-        records = _load_records(world, players[start : start + chunk], rng)
-        await _copy(engine, "daily_loads", DAILY_LOAD_COLUMNS, records)
-        done = min(start + chunk, len(players))
-        log(f"seed: daily loads for {done}/{len(players)} athletes")
+    async with _foreign_keys_deferred(engine, "daily_loads"):
+        for start in range(0, len(players), chunk):
+            records = _load_records(world, players[start : start + chunk], rng)
+            await _copy(engine, "daily_loads", DAILY_LOAD_COLUMNS, records)
+            done = min(start + chunk, len(players))
+            log(f"seed: daily loads for {done}/{len(players)} athletes")
     async with engine.connect() as connection:
         autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
         await autocommit.execute(text("VACUUM ANALYZE"))

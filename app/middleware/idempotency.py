@@ -16,7 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.config import Settings
 from app.errors import Unauthorized
-from app.services import idempotency, tokens
+from app.services import crypto, idempotency, tokens
 
 HEADER = b"idempotency-key"
 MAX_KEY_LENGTH = 255
@@ -47,7 +47,7 @@ class IdempotencyMiddleware:
             return
         body = await _read_body(receive)
         digest = hashlib.sha256(
-            b"\n".join([scope["path"].encode(), scope.get("query_string", b""), body])
+            b"\n".join([scope["path"].encode(), scope.get("query_string", b""), _canonical(body)])
         ).hexdigest()
         await self._run(scope, send, user_id, key, digest, body)
 
@@ -90,7 +90,7 @@ class IdempotencyMiddleware:
                 send,
                 claim.record.status_code or 200,
                 claim.record.content_type,
-                claim.record.body or b"",
+                crypto.decrypt_bytes(scope["app"].state.settings, claim.record.body or b""),
             )
             return
         await self._forward(scope, send, sessionmaker, user_id, key, body)
@@ -105,6 +105,7 @@ class IdempotencyMiddleware:
         body: bytes,
     ) -> None:
         captured: dict[str, Any] = {"status": 500, "content_type": None, "body": b""}
+        held: list[MutableMapping[str, Any]] = []
         sent_body = False
 
         async def replay_receive() -> Message:
@@ -122,7 +123,7 @@ class IdempotencyMiddleware:
                         captured["content_type"] = value.decode("latin-1")
             elif message["type"] == "http.response.body":
                 captured["body"] += message.get("body", b"")
-            await send(message)
+            held.append(message)
 
         try:
             await self.app(scope, replay_receive, capture_send)
@@ -130,6 +131,7 @@ class IdempotencyMiddleware:
             async with sessionmaker.begin() as session:
                 await idempotency.release(session, user_id, key)
             raise
+        # Stored before the answer leaves, so an immediate retry is replayed, not "busy".
         async with sessionmaker.begin() as session:
             if captured["status"] >= 500:
                 await idempotency.release(session, user_id, key)
@@ -140,8 +142,19 @@ class IdempotencyMiddleware:
                     key,
                     captured["status"],
                     captured["content_type"],
-                    captured["body"],
+                    # Encrypted: a stored answer may hold a secret shown once.
+                    crypto.encrypt_bytes(scope["app"].state.settings, captured["body"]),
                 )
+        for message in held:
+            await send(message)
+
+
+def _canonical(body: bytes) -> bytes:
+    """The same JSON with other spacing or key order is the same request."""
+    try:
+        return json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode()
+    except (ValueError, UnicodeDecodeError):
+        return body
 
 
 async def _read_body(receive: Receive) -> bytes:

@@ -2,6 +2,17 @@
 
 from app.models.base import Base
 from app.models.idempotency import IdempotencyKey
+from app.models.integrations import (
+    DailyHRV,
+    DeviceStatus,
+    ExternalLoad,
+    ExternalLoadSource,
+    HrvSource,
+    InboxStatus,
+    LinkedDevice,
+    Provider,
+    WebhookEvent,
+)
 from app.models.performance import (
     ATTENDED,
     AcwrSnapshot,
@@ -27,9 +38,17 @@ __all__ = [
     "Attendance",
     "AttendanceStatus",
     "Base",
+    "DailyHRV",
     "DailyLoad",
+    "DeviceStatus",
+    "ExternalLoad",
+    "ExternalLoadSource",
+    "HrvSource",
     "IdempotencyKey",
+    "InboxStatus",
+    "LinkedDevice",
     "LoadSource",
+    "Provider",
     "RefreshToken",
     "Role",
     "Season",
@@ -39,5 +58,6 @@ __all__ = [
     "TeamMembership",
     "TrainingSession",
     "User",
+    "WebhookEvent",
     "WellnessLog",
 ]

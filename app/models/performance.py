@@ -177,14 +177,15 @@ class AcwrSnapshot(Base):
 
     __tablename__ = "load_acwr"
 
-    membership_id: Mapped[int] = mapped_column(
-        ForeignKey("team_memberships.id", ondelete="CASCADE"), primary_key=True
-    )
+    # No foreign keys: this is derived data rewritten in bulk (millions of rows), and
+    # checking two references per row would double the cost. Memberships and teams are
+    # never deleted by the API (members are deactivated), and a full recompute rebuilds it.
+    membership_id: Mapped[int] = mapped_column(primary_key=True)
     source: Mapped[LoadSource] = mapped_column(
         Enum(LoadSource, native_enum=False, length=16), primary_key=True
     )
     date: Mapped[dt.date] = mapped_column(primary_key=True)
-    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
+    team_id: Mapped[int]
     load: Mapped[float]
     acute_ewma: Mapped[float | None]
     chronic_ewma: Mapped[float | None]

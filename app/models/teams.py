@@ -3,7 +3,7 @@
 import enum
 from datetime import date
 
-from sqlalchemy import CheckConstraint, Enum, ForeignKey, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, Enum, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.models.base import Base, CreatedAt
@@ -50,6 +50,9 @@ class Team(CreatedAt, Base):
     acwr_low: Mapped[float] = mapped_column(default=0.8)
     acwr_high: Mapped[float] = mapped_column(default=1.3)
     acwr_danger: Mapped[float] = mapped_column(default=1.4)
+    gps_webhook_secret_enc: Mapped[str | None] = mapped_column(
+        Text, doc="The GPS webhook signing secret, encrypted; shown once when created."
+    )
 
 
 class Season(CreatedAt, Base):

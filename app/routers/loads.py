@@ -1,24 +1,21 @@
 """Per-member load series: daily loads, ACWR and weekly load summaries."""
 
-from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
+from pydantic_core import to_json
 
 from app.db import Session
 from app.deps import MemberReader
 from app.models import LoadSource
 from app.schemas import performance as schemas
-from app.schemas.base import problem_responses
+from app.schemas.base import FromDay, ToDay, problem_responses
 from app.schemas.teams import AcwrSettings
 from app.services import acwr_snapshots, load_summary
 from app.services import loads as service
 from app.services.days import resolve_range, team_zone
 
 router = APIRouter(prefix="/performance/members/{membership_id}", tags=["loads"])
-
-From = Annotated[date | None, Query(alias="from", description="First day (default: to - 27).")]
-To = Annotated[date | None, Query(description="Last day (default and cap: today, team's zone).")]
 
 
 @router.get(
@@ -28,7 +25,7 @@ To = Annotated[date | None, Query(description="Last day (default and cap: today,
     responses=problem_responses(401, 403, 404, 422),
 )
 async def list_daily_loads(
-    member: MemberReader, session: Session, from_: From = None, to: To = None
+    member: MemberReader, session: Session, from_: FromDay = None, to: ToDay = None
 ) -> list[schemas.DailyLoad]:
     """One entry per day of the range (at most 731 days), 0 for days without load."""
     days = resolve_range(team_zone(member.membership.team), from_, to)
@@ -41,18 +38,19 @@ async def list_daily_loads(
 @router.get(
     "/acwr",
     operation_id="get_acwr",
-    response_model=schemas.Acwr,
-    responses=problem_responses(401, 403, 404, 422),
+    response_model=None,
+    responses=problem_responses(401, 403, 404, 422)
+    | {200: {"model": schemas.Acwr, "description": "One point per day of the range"}},
 )
 async def get_acwr(
     member: MemberReader,
     session: Session,
-    from_: From = None,
-    to: To = None,
+    from_: FromDay = None,
+    to: ToDay = None,
     source: Annotated[LoadSource, Query(description="INTERNAL (sRPE) or EXTERNAL (GPS).")] = (
         LoadSource.INTERNAL
     ),
-) -> schemas.Acwr:
+) -> Response:
     """EWMA acute:chronic workload ratio, one point per day; reflects every committed write.
 
     Zones describe load spikes; they are not injury predictions.
@@ -60,12 +58,16 @@ async def get_acwr(
     team = member.membership.team
     days = resolve_range(team_zone(team), from_, to)
     points = await acwr_snapshots.series(session, team, member.membership.id, source, days)
-    return schemas.Acwr(
-        membership_id=member.membership.id,
-        source=source,
-        settings=AcwrSettings.of(team),
-        points=[schemas.AcwrPoint.model_validate(p) for p in points],
-    )
+    # Serialised straight from the computed values (the schema above documents them): a
+    # year of points is the hot read of dashboards, and validating 365 points again costs
+    # more than computing them.
+    answer = {
+        "membership_id": member.membership.id,
+        "source": source.value,
+        "settings": AcwrSettings.of(team).model_dump(mode="json"),
+        "points": [p._asdict() for p in points],
+    }
+    return Response(to_json(answer), media_type="application/json")
 
 
 @router.get(
@@ -75,7 +77,7 @@ async def get_acwr(
     responses=problem_responses(401, 403, 404, 422),
 )
 async def list_load_summary(
-    member: MemberReader, session: Session, from_: From = None, to: To = None
+    member: MemberReader, session: Session, from_: FromDay = None, to: ToDay = None
 ) -> list[schemas.LoadWeek]:
     """Weekly total, mean, sample SD, monotony and strain (Foster 1998) of internal load.
 

@@ -1,7 +1,6 @@
 """Training sessions and their attendance."""
 
 import builtins
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Query, Response
@@ -9,7 +8,7 @@ from fastapi import APIRouter, Body, Query, Response
 from app.db import Session
 from app.deps import CurrentUser, SessionReader, SessionStaff
 from app.schemas import performance as schemas
-from app.schemas.base import MAX_ID, Limit, Offset, problem_responses
+from app.schemas.base import MAX_ID, FromDay, Limit, Offset, ToDay, problem_responses
 from app.services import sessions as service
 from app.services import teams
 
@@ -44,8 +43,8 @@ async def list(
     team_id: Annotated[
         int | None, Query(ge=-MAX_ID, le=MAX_ID, description="Only this team's sessions.")
     ] = None,
-    from_: Annotated[date | None, Query(alias="from", description="First day, inclusive.")] = None,
-    to: Annotated[date | None, Query(description="Last day, inclusive.")] = None,
+    from_: FromDay = None,
+    to: ToDay = None,
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> builtins.list[schemas.Session]:

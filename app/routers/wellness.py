@@ -1,16 +1,14 @@
 """Morning wellness check-ins."""
 
 import builtins
-from datetime import date
-from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Response
 
 from app.db import Session
 from app.deps import CurrentUser, MemberReader
 from app.models import WellnessLog
 from app.schemas import performance as schemas
-from app.schemas.base import Limit, Offset, problem_responses
+from app.schemas.base import FromDay, Limit, Offset, ToDay, problem_responses
 from app.services import teams
 from app.services import wellness as service
 from app.services.days import resolve_range, team_zone
@@ -62,8 +60,8 @@ async def create(
 async def list(
     member: MemberReader,
     session: Session,
-    from_: Annotated[date | None, Query(alias="from")] = None,
-    to: Annotated[date | None, Query()] = None,
+    from_: FromDay = None,
+    to: ToDay = None,
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> builtins.list[schemas.Wellness]:

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, AwareDatetime, Field, ValidationInfo, field_validator
 
 from app.models import AttendanceStatus, LoadSource, SessionType
-from app.schemas.base import Id, NotNull, Schema, ShortText
+from app.schemas.base import Day, Float, Id, Int, NotNull, Schema, ShortText, Timestamp
 from app.schemas.teams import AcwrSettings
 
 Location = Annotated[str, Field(max_length=255)]
@@ -18,8 +18,8 @@ class SessionCreate(Schema):
     season_id: Id | None = None
     session_type: SessionType = SessionType.TECHNICAL
     title: ShortText
-    start: AwareDatetime = Field(description="RFC 3339 with an offset.")
-    end: AwareDatetime = Field(description="RFC 3339 with an offset; after start.")
+    start: Timestamp
+    end: Timestamp = Field(description="RFC 3339 with an offset; after start.")
     location: Location | None = None
     notes: Notes | None = None
 
@@ -38,8 +38,8 @@ class SessionUpdate(Schema):
     season_id: Id | None = None
     session_type: Annotated[SessionType | None, NotNull] = None
     title: Annotated[ShortText | None, NotNull] = None
-    start: Annotated[AwareDatetime | None, NotNull] = None
-    end: Annotated[AwareDatetime | None, NotNull] = None
+    start: Annotated[Timestamp | None, NotNull] = None
+    end: Annotated[Timestamp | None, NotNull] = None
     location: Location | None = None
     notes: Notes | None = None
 
@@ -61,7 +61,7 @@ class Session(Schema):
 class AttendanceCreate(Schema):
     membership_id: Id
     status: AttendanceStatus = AttendanceStatus.PRESENT
-    minutes_participated: int = Field(0, ge=0, le=600)
+    minutes_participated: Int = Field(0, ge=0, le=600)
 
 
 class Attendance(Schema):
@@ -71,13 +71,13 @@ class Attendance(Schema):
 
 
 def _one_decimal(value: float) -> float:
-    if abs(value * 10 - round(value * 10)) > 1e-6:
+    if abs(value * 10 - round(value * 10)) > 1e-9:
         raise ValueError("rpe_0_10 takes at most one decimal place")
     return round(value, 1)
 
 
 Rpe = Annotated[
-    float,
+    Float,
     Field(ge=0, le=10, json_schema_extra={"multipleOf": 0.1}, description="0.0 to 10.0 (CR-10)."),
     AfterValidator(_one_decimal),
 ]
@@ -86,7 +86,7 @@ Rpe = Annotated[
 class SRPECreate(Schema):
     membership_id: Id
     rpe_0_10: Rpe
-    duration_min: int | None = Field(
+    duration_min: Int | None = Field(
         None,
         ge=1,
         le=600,
@@ -104,13 +104,13 @@ class SRPE(Schema):
     load_au: int = Field(description="round(rpe_0_10 x duration_min), halves rounded up.")
 
 
-WellnessItem = Annotated[int, Field(ge=1, le=5, description="1 to 5, 5 is best.")]
+WellnessItem = Annotated[Int, Field(ge=1, le=5, description="1 to 5, 5 is best.")]
 
 
 class WellnessCreate(Schema):
     membership_id: Id
     date: Annotated[
-        dt.date | None,
+        Day | None,
         Field(description="Defaults to today in the team's zone; not in the future."),
     ] = None
     sleep_quality: WellnessItem

@@ -8,7 +8,7 @@ from pydantic import AfterValidator, EmailStr, Field, ValidationInfo, field_vali
 
 from app import models
 from app.models import AcwrMethod, Role
-from app.schemas.base import NotNull, Schema, ShortText
+from app.schemas.base import Day, Float, Int, NotNull, Schema, ShortText
 
 
 def _known_zone(value: str) -> str:
@@ -21,7 +21,8 @@ def _known_zone(value: str) -> str:
     return value
 
 
-_ZONES = available_timezones() | {"UTC"}
+# "localtime" and "Factory" are not places: the first depends on the host.
+_ZONES = (available_timezones() | {"UTC"}) - {"localtime", "Factory"}
 TimeZone = Annotated[
     str,
     Field(max_length=64, description="IANA time zone name, e.g. Europe/London.", examples=["UTC"]),
@@ -33,11 +34,11 @@ class AcwrSettings(Schema):
     """How ACWR is computed and where its zones lie (team-wide)."""
 
     method: AcwrMethod = AcwrMethod.WILLIAMS
-    acute_days: int = Field(7, ge=1, le=89)
-    chronic_days: int = Field(28, ge=2, le=90)
-    low: float = Field(0.8, gt=0)
-    high: float = Field(1.3, gt=0)
-    danger: float = Field(1.4, gt=0)
+    acute_days: Int = Field(7, ge=1, le=89)
+    chronic_days: Int = Field(28, ge=2, le=90)
+    low: Float = Field(0.8, ge=0.01, le=100)
+    high: Float = Field(1.3, ge=0.01, le=100)
+    danger: Float = Field(1.4, ge=0.01, le=100)
 
     @classmethod
     def of(cls, team: models.Team) -> Self:
@@ -79,11 +80,11 @@ class AcwrSettingsUpdate(Schema):
     """A partial change: only the fields given change; the result is validated whole."""
 
     method: Annotated[AcwrMethod | None, NotNull] = Field(None)
-    acute_days: Annotated[int | None, NotNull] = Field(None, ge=1, le=89)
-    chronic_days: Annotated[int | None, NotNull] = Field(None, ge=2, le=90)
-    low: Annotated[float | None, NotNull] = Field(None, gt=0)
-    high: Annotated[float | None, NotNull] = Field(None, gt=0)
-    danger: Annotated[float | None, NotNull] = Field(None, gt=0)
+    acute_days: Annotated[Int | None, NotNull] = Field(None, ge=1, le=89)
+    chronic_days: Annotated[Int | None, NotNull] = Field(None, ge=2, le=90)
+    low: Annotated[Float | None, NotNull] = Field(None, ge=0.01, le=100)
+    high: Annotated[Float | None, NotNull] = Field(None, ge=0.01, le=100)
+    danger: Annotated[Float | None, NotNull] = Field(None, ge=0.01, le=100)
 
 
 class TeamCreate(Schema):
@@ -119,8 +120,8 @@ class Team(Schema):
 
 class SeasonCreate(Schema):
     name: ShortText
-    start_date: date
-    end_date: date
+    start_date: Day
+    end_date: Day
 
     @field_validator("end_date")
     @classmethod
@@ -150,7 +151,7 @@ class MemberCreate(Schema):
     full_name: str = Field(min_length=1, max_length=200)
     role: Role = Role.PLAYER
     primary_position: str | None = Field(None, max_length=80, examples=["Winger"])
-    jersey_number: int | None = Field(None, ge=0, le=999)
+    jersey_number: Int | None = Field(None, ge=0, le=999)
     external_ref: str | None = Field(
         None, min_length=1, max_length=128, description="The athlete's id in the team's GPS system."
     )
@@ -162,7 +163,7 @@ class MemberUpdate(Schema):
         None, description="false deactivates; the member's data is kept."
     )
     primary_position: str | None = Field(None, max_length=80)
-    jersey_number: int | None = Field(None, ge=0, le=999)
+    jersey_number: Int | None = Field(None, ge=0, le=999)
     external_ref: str | None = Field(None, min_length=1, max_length=128)
 
 

@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
-from app.errors import Conflict, Unauthorized
+from app.errors import Conflict, NotFound, Unauthorized
 from app.models import TeamMembership, User
 
 _hasher = PasswordHasher()
@@ -43,7 +43,7 @@ async def register(session: AsyncSession, *, email: str, password: str, full_nam
 
 async def authenticate(session: AsyncSession, *, email: str, password: str) -> User:
     """The user for these credentials; 401 for a wrong password, unknown or unclaimed email."""
-    user = await get_by_email(session, email)
+    user = await get_by_email(session, email) if "\x00" not in email else None
     stored = user.password_hash if user is not None and user.password_hash else _DUMMY_HASH
     try:
         _hasher.verify(stored, password)
@@ -67,11 +67,13 @@ async def get_memberships(session: AsyncSession, user_id: int) -> list[TeamMembe
 
 
 async def create_admin(session: AsyncSession, email: str) -> User:
-    """Make ``email`` an admin, creating an unclaimed account if there is none."""
+    """Make an existing, claimed account an admin.
+
+    Never an unclaimed one: whoever registered that email first would own the admin.
+    """
     user = await get_by_email(session, email)
-    if user is None:
-        user = User(email=normalise_email(email), full_name=email.split("@")[0])
-        session.add(user)
+    if user is None or not user.is_claimed:
+        raise NotFound("No registered account with this email: register it first")
     user.is_admin = True
     await session.flush()
     return user

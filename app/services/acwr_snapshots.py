@@ -13,10 +13,23 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar, cast
 
 import numpy as np
-from sqlalchemy import delete, func, insert, or_, select, tuple_, update
+from sqlalchemy import (
+    ARRAY,
+    Integer,
+    Table,
+    bindparam,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    tuple_,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import dialect_insert, dialect_name
@@ -61,12 +74,24 @@ def _load_column(source: LoadSource) -> Any:
 
 
 @dataclass
+class _State:
+    """An ``acwr_state`` row as read (locked) at the start of a refresh."""
+
+    first_activity_day: date | None
+    first_load_day: date | None
+    computed_through: date | None
+    acute_ewma: float | None
+    chronic_ewma: float | None
+    dirty_from: date | None
+
+
+@dataclass
 class _Athlete:
     """One athlete's state while a refresh plans and runs."""
 
     membership_id: int
     team_id: int
-    state: AcwrState
+    state: _State
     first_activity: date | None = None
     first_load: date | None = None
     start: date | None = None
@@ -97,6 +122,18 @@ async def refresh(
     the teams, plus anyone marked dirty). ``full`` recomputes from each athlete's first day.
     An athlete that is neither dirty nor behind is left alone, so calling this is cheap.
     """
+    computed, _ = await _refresh(session, teams, source, membership_ids, full, progress)
+    return computed
+
+
+async def _refresh(
+    session: AsyncSession,
+    teams: Sequence[Team],
+    source: LoadSource,
+    membership_ids: Iterable[int] | None,
+    full: bool,
+    progress: Progress | None,
+) -> tuple[int, list[_Athlete]]:
     by_team = {team.id: team for team in teams}
     athletes = await _lock_states(session, by_team, source, membership_ids)
     await _read_first_days(session, [a for a in athletes if full or _needs_first_days(a)], source)
@@ -108,8 +145,8 @@ async def refresh(
         done += len(batch.athletes)
         if progress is not None:
             progress(done, total)
-    await _settle_idle(session, athletes, by_team)
-    return computed
+    await _settle_idle(session, athletes, by_team, source)
+    return computed, athletes
 
 
 async def _lock_states(
@@ -118,40 +155,85 @@ async def _lock_states(
     source: LoadSource,
     membership_ids: Iterable[int] | None,
 ) -> list[_Athlete]:
-    """Create missing state rows, then lock them all (in id order) for this transaction.
+    """Lock the athletes' state rows (in id order) for this transaction, creating missing ones.
 
     The lock makes a concurrent write's dirty mark wait until this refresh has committed,
-    so a mark is never cleared by a refresh that did not see its data.
+    so a mark is never cleared by a refresh that did not see its data. For named athletes
+    whose rows exist (every read of a series), this is a single query.
     """
-    members = select(TeamMembership.id, TeamMembership.team_id).where(
-        TeamMembership.team_id.in_(list(teams))
-    )
     if membership_ids is not None:
-        members = members.where(TeamMembership.id.in_(list(membership_ids)))
-    else:
-        members = members.where(TeamMembership.active.is_(True))
-    wanted = (await session.execute(members)).all()
-    if wanted:
-        await session.execute(
-            dialect_insert(session, AcwrState)
-            .values(
-                [{"membership_id": m, "team_id": t, "source": source} for m, t in sorted(wanted)]
-            )
-            .on_conflict_do_nothing(index_elements=["membership_id", "source"])
+        wanted = sorted(set(membership_ids))
+        athletes = await _select_states(session, teams, source, wanted)
+        missing = set(wanted) - {a.membership_id for a in athletes}
+        if missing:
+            await _create_states(session, teams, source, sorted(missing))
+            athletes += await _select_states(session, teams, source, sorted(missing))
+        return sorted(athletes, key=lambda a: a.membership_id)
+    active = await session.scalars(
+        select(TeamMembership.id).where(
+            TeamMembership.team_id.in_(list(teams)), TeamMembership.active.is_(True)
         )
-    condition: Any = AcwrState.membership_id.in_([m for m, _ in wanted])
-    if membership_ids is None:
-        condition = or_(
-            condition,
-            AcwrState.team_id.in_(list(teams)) & AcwrState.dirty_from.is_not(None),
-        )
-    states = await session.scalars(
-        select(AcwrState)
-        .where(AcwrState.source == source, condition)
-        .order_by(AcwrState.membership_id)
-        .with_for_update()
     )
-    return [_Athlete(s.membership_id, s.team_id, s) for s in states]
+    dirty = await session.scalars(
+        select(AcwrState.membership_id).where(
+            AcwrState.source == source,
+            AcwrState.team_id.in_(list(teams)),
+            AcwrState.dirty_from.is_not(None),
+        )
+    )
+    ids = sorted(set(active) | set(dirty))
+    await _create_states(session, teams, source, ids)
+    return await _select_states(session, teams, source, ids)
+
+
+async def _create_states(
+    session: AsyncSession, teams: dict[int, Team], source: LoadSource, ids: list[int]
+) -> None:
+    for chunk in _chunks(ids, 5000):
+        members = await session.execute(
+            select(TeamMembership.id, TeamMembership.team_id).where(
+                TeamMembership.id.in_(chunk), TeamMembership.team_id.in_(list(teams))
+            )
+        )
+        rows = [{"membership_id": m, "team_id": t, "source": source} for m, t in members.all()]
+        if rows:
+            await session.execute(
+                dialect_insert(session, AcwrState).on_conflict_do_nothing(
+                    index_elements=["membership_id", "source"]
+                ),
+                rows,
+            )
+
+
+async def _select_states(
+    session: AsyncSession, teams: dict[int, Team], source: LoadSource, ids: list[int]
+) -> list[_Athlete]:
+    athletes: list[_Athlete] = []
+    for chunk in _chunks(ids, 5000):
+        rows = await session.execute(
+            select(
+                AcwrState.membership_id,
+                AcwrState.team_id,
+                AcwrState.first_activity_day,
+                AcwrState.first_load_day,
+                AcwrState.computed_through,
+                AcwrState.acute_ewma,
+                AcwrState.chronic_ewma,
+                AcwrState.dirty_from,
+            )
+            .where(
+                AcwrState.source == source,
+                AcwrState.membership_id.in_(chunk),
+                AcwrState.team_id.in_(list(teams)),
+            )
+            .order_by(AcwrState.membership_id)
+            .with_for_update()
+        )
+        athletes.extend(
+            _Athlete(m, t, _State(fa, fl, through, acute, chronic, dirty))
+            for m, t, fa, fl, through, acute, chronic, dirty in rows.all()
+        )
+    return athletes
 
 
 def _needs_first_days(athlete: _Athlete) -> bool:
@@ -161,8 +243,9 @@ def _needs_first_days(athlete: _Athlete) -> bool:
     if state.dirty_from is None:
         athlete.first_activity, athlete.first_load = state.first_activity_day, state.first_load_day
         return False
-    earliest = state.first_load_day or state.first_activity_day
-    if state.dirty_from <= earliest:
+    if state.first_load_day is None:
+        return True  # the first load may have just arrived
+    if state.dirty_from <= state.first_load_day:
         return True
     athlete.first_activity, athlete.first_load = state.first_activity_day, state.first_load_day
     return False
@@ -249,7 +332,9 @@ async def _plan(
 async def _read_prev(session: AsyncSession, athletes: list[_Athlete], source: LoadSource) -> None:
     """Stored averages of the day before each athlete's start, one query per chunk."""
     for chunk in _chunks(athletes, 5000):
-        keys = [(a.membership_id, (a.start or date.min) - timedelta(days=1)) for a in chunk]
+        keys = [
+            (a.membership_id, a.start - timedelta(days=1)) for a in chunk if a.start is not None
+        ]
         rows = await session.execute(
             select(
                 AcwrSnapshot.membership_id,
@@ -270,32 +355,9 @@ async def _compute(session: AsyncSession, batch: _Batch, source: LoadSource) -> 
     params, athletes = batch.params, batch.athletes
     history = params.chronic_days - 1
     window_start = batch.start - timedelta(days=history)
-    days = (batch.end - window_start).days + 1
-    index = {a.membership_id: i for i, a in enumerate(athletes)}
-    loads = np.zeros((len(athletes), days))
-    attended = np.zeros((len(athletes), days), dtype=np.int64)
-    rated = np.zeros((len(athletes), days), dtype=np.int64)
-    column = _load_column(source)
-    for chunk in _chunks(list(index), 5000):
-        rows = await session.execute(
-            select(
-                DailyLoad.membership_id,
-                DailyLoad.date,
-                column,
-                DailyLoad.attended_sessions,
-                DailyLoad.rated_sessions,
-            ).where(
-                DailyLoad.membership_id.in_(chunk),
-                DailyLoad.date >= window_start,
-                DailyLoad.date <= batch.end,
-            )
-        )
-        for membership_id, day, load, went, with_rpe in rows.all():
-            i, j = index[membership_id], (day - window_start).days
-            loads[i, j] = load
-            if source == LoadSource.INTERNAL:
-                attended[i, j], rated[i, j] = went, min(with_rpe, went)
-
+    loads, attended, rated = await _read_loads(
+        session, [a.membership_id for a in athletes], window_start, batch.end, source
+    )
     first = np.array(
         [
             (a.first_load - window_start).days if a.first_load is not None else acwr.NO_D0
@@ -309,105 +371,263 @@ async def _compute(session: AsyncSession, batch: _Batch, source: LoadSource) -> 
         loads, first, attended, rated, params, history, prev_acute, prev_chronic
     )
     stale = delete(AcwrSnapshot).where(
-        AcwrSnapshot.source == source, AcwrSnapshot.membership_id.in_(list(index))
+        AcwrSnapshot.source == source,
+        AcwrSnapshot.membership_id.in_([a.membership_id for a in athletes]),
     )
     if not batch.full:
         stale = stale.where(AcwrSnapshot.date >= batch.start)
     await session.execute(stale)
+    await _drop_rows_before_new_start(session, batch.athletes, source)
     written = await _write_snapshots(session, batch, source, series)
-    await _store_states(session, batch, series)
+    await _store_states(session, batch, source, series)
     return written
 
 
-def _nullable(values: np.ndarray[Any, Any]) -> list[float | None]:
-    return [None if math.isnan(v) else v for v in values.tolist()]
+def _aggregate_loads(column: str) -> Any:
+    return text(
+        f"SELECT membership_id, array_agg(date - CAST(:start AS date)), array_agg({column}), "  # noqa: S608
+        "array_agg(attended_sessions), "
+        "array_agg(LEAST(rated_sessions, attended_sessions)) "
+        "FROM daily_loads WHERE membership_id = ANY(:ids) "
+        "AND date BETWEEN CAST(:start AS date) AND CAST(:end AS date) GROUP BY membership_id"
+    ).bindparams(bindparam("ids", type_=ARRAY(Integer)))
+
+
+# The load column is one of two fixed names, never input.
+_AGGREGATE_LOADS = {
+    LoadSource.INTERNAL: _aggregate_loads("internal_load_au"),
+    LoadSource.EXTERNAL: _aggregate_loads("external_load_pl"),
+}
+
+
+async def _read_loads(
+    session: AsyncSession, ids: list[int], start: date, end: date, source: LoadSource
+) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    """The batch's daily loads and session counts as (athletes, days) arrays.
+
+    PostgreSQL aggregates each athlete's days into arrays, so Python handles one row per
+    athlete rather than one per athlete-day.
+    """
+    days = (end - start).days + 1
+    index = {m: i for i, m in enumerate(ids)}
+    loads = np.zeros((len(ids), days))
+    attended = np.zeros((len(ids), days), dtype=np.int64)
+    rated = np.zeros((len(ids), days), dtype=np.int64)
+    if dialect_name(session) == "postgresql":
+        for chunk in _chunks(ids, 5000):
+            rows = await session.execute(
+                _AGGREGATE_LOADS[source],
+                {"ids": list(chunk), "start": start, "end": end},
+            )
+            for membership_id, offsets, values, went, with_rpe in rows.all():
+                i = index[membership_id]
+                loads[i, offsets] = values
+                attended[i, offsets] = went
+                rated[i, offsets] = with_rpe
+    else:
+        rows = await session.execute(
+            select(
+                DailyLoad.membership_id,
+                DailyLoad.date,
+                _load_column(source),
+                DailyLoad.attended_sessions,
+                DailyLoad.rated_sessions,
+            ).where(
+                DailyLoad.membership_id.in_(ids), DailyLoad.date >= start, DailyLoad.date <= end
+            )
+        )
+        for membership_id, day, load, went, with_rpe in rows.all():
+            i, j = index[membership_id], (day - start).days
+            loads[i, j], attended[i, j], rated[i, j] = load, went, min(with_rpe, went)
+    if source != LoadSource.INTERNAL:
+        attended[:] = rated[:] = 0  # coverage speaks of sRPE; GPS loads have none
+    return loads, attended, rated
+
+
+async def _drop_rows_before_new_start(
+    session: AsyncSession, athletes: list[_Athlete], source: LoadSource
+) -> None:
+    """When an athlete's first activity moved later (its data was deleted or moved), the
+    rows before it describe days that no longer have a load: remove them."""
+    for athlete in athletes:
+        old = athlete.state.first_activity_day
+        if old is not None and athlete.first_activity is not None and athlete.first_activity > old:
+            await session.execute(
+                delete(AcwrSnapshot).where(
+                    AcwrSnapshot.source == source,
+                    AcwrSnapshot.membership_id == athlete.membership_id,
+                    AcwrSnapshot.date < athlete.first_activity,
+                )
+            )
 
 
 async def _write_snapshots(
     session: AsyncSession, batch: _Batch, source: LoadSource, series: acwr.AcwrSeries
 ) -> int:
-    """Bulk-insert the batch's snapshots: ``COPY`` on PostgreSQL, executemany on SQLite."""
-    n_days = series.load.shape[1]
-    dates = [batch.start + timedelta(days=j) for j in range(n_days)]
-    records: list[tuple[Any, ...]] = []
-    for i, athlete in enumerate(batch.athletes):
-        assert athlete.first_activity is not None
-        skip = max(0, (athlete.first_activity - batch.start).days)
-        span = slice(skip, n_days)
-        records.extend(
-            zip(
-                [athlete.membership_id] * (n_days - skip),
-                [source.value] * (n_days - skip),
-                dates[span],
-                [athlete.team_id] * (n_days - skip),
-                series.load[i, span].tolist(),
-                _nullable(series.acute[i, span]),
-                _nullable(series.chronic[i, span]),
-                _nullable(series.ratio[i, span]),
-                _nullable(series.ratio_coupled[i, span]),
-                _nullable(series.ratio_uncoupled[i, span]),
-                series.coverage[i, span].tolist(),
-                strict=True,
-            )
-        )
-    if not records:
+    """Bulk-insert the batch's snapshots from days on which each athlete had activity.
+
+    PostgreSQL gets one ``INSERT ... SELECT FROM unnest(arrays)`` per batch (NaN becomes
+    NULL there); SQLite an executemany.
+    """
+    n_athletes, n_days = series.load.shape
+    offsets = np.arange(n_days)
+    starts = np.array(
+        [max(0, ((a.first_activity or batch.end) - batch.start).days) for a in batch.athletes]
+    )
+    keep = offsets[None, :] >= starts[:, None]
+    if not keep.any():
         return 0
+    ids = np.repeat([a.membership_id for a in batch.athletes], n_days).reshape(keep.shape)[keep]
+    teams = np.repeat([a.team_id for a in batch.athletes], n_days).reshape(keep.shape)[keep]
+    dates = (np.datetime64(batch.start) + np.tile(offsets, n_athletes).reshape(keep.shape))[keep]
+    columns = {
+        "membership_id": ids.tolist(),
+        "date": dates.astype("datetime64[D]").tolist(),
+        "team_id": teams.tolist(),
+        "load": series.load[keep].tolist(),
+        "acute_ewma": series.acute[keep].tolist(),
+        "chronic_ewma": series.chronic[keep].tolist(),
+        "ratio": series.ratio[keep].tolist(),
+        "ratio_coupled": series.ratio_coupled[keep].tolist(),
+        "ratio_uncoupled": series.ratio_uncoupled[keep].tolist(),
+        "coverage": series.coverage[keep].tolist(),
+    }
     if dialect_name(session) == "postgresql":
-        connection = await session.connection()
-        raw = await connection.get_raw_connection()
-        await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
-            AcwrSnapshot.__tablename__, records=records, columns=SNAPSHOT_COLUMNS
-        )
+        await session.execute(_INSERT_SNAPSHOTS, columns | {"source": source.value})
     else:
-        for chunk in _chunks(records, 20000):
-            await session.execute(
-                insert(AcwrSnapshot), [dict(zip(SNAPSHOT_COLUMNS, r, strict=True)) for r in chunk]
-            )
-    return len(records)
+        names = list(columns)
+        rows = [
+            {
+                n: (None if isinstance(v, float) and math.isnan(v) else v)
+                for n, v in zip(names, r, strict=True)
+            }
+            | {"source": source}
+            for r in zip(*columns.values(), strict=True)
+        ]
+        for chunk in _chunks(rows, 5000):
+            await session.execute(insert(AcwrSnapshot), list(chunk))
+    return int(keep.sum())
 
 
-async def _store_states(session: AsyncSession, batch: _Batch, series: acwr.AcwrSeries) -> None:
-    """Record where each athlete now stands, and clear their dirty mark."""
-    for i, athlete in enumerate(batch.athletes):
-        state = athlete.state
-        state.first_activity_day = athlete.first_activity
-        state.first_load_day = athlete.first_load
-        state.computed_through = batch.end
-        last_acute, last_chronic = series.acute[i, -1], series.chronic[i, -1]
-        state.acute_ewma = None if math.isnan(last_acute) else float(last_acute)
-        state.chronic_ewma = None if math.isnan(last_chronic) else float(last_chronic)
-        state.dirty_from = None
-    await session.flush()
+_INSERT_SNAPSHOTS = text(
+    "INSERT INTO load_acwr (membership_id, source, date, team_id, load, acute_ewma, "
+    "chronic_ewma, ratio, ratio_coupled, ratio_uncoupled, coverage) "
+    "SELECT m, CAST(:source AS varchar), d, t, l, NULLIF(a, 'NaN'), NULLIF(c, 'NaN'), "
+    "NULLIF(r, 'NaN'), NULLIF(rc, 'NaN'), NULLIF(ru, 'NaN'), cov FROM unnest("
+    "CAST(:membership_id AS integer[]), CAST(:date AS date[]), CAST(:team_id AS integer[]), "
+    "CAST(:load AS float8[]), CAST(:acute_ewma AS float8[]), CAST(:chronic_ewma AS float8[]), "
+    "CAST(:ratio AS float8[]), CAST(:ratio_coupled AS float8[]), "
+    "CAST(:ratio_uncoupled AS float8[]), CAST(:coverage AS float8[])"
+    ") AS u(m, d, t, l, a, c, r, rc, ru, cov)"
+)
+
+
+async def _store_states(
+    session: AsyncSession, batch: _Batch, source: LoadSource, series: acwr.AcwrSeries
+) -> None:
+    """Record where each athlete now stands, and clear their dirty mark, in one statement."""
+    last_acute, last_chronic = series.acute[:, -1].tolist(), series.chronic[:, -1].tolist()
+    rows = [
+        {
+            "m": athlete.membership_id,
+            "first_activity": athlete.first_activity,
+            "first_load": athlete.first_load,
+            "through": batch.end,
+            "acute": None if math.isnan(acute) else acute,
+            "chronic": None if math.isnan(chronic) else chronic,
+        }
+        for athlete, acute, chronic in zip(batch.athletes, last_acute, last_chronic, strict=True)
+    ]
+    await _update_states(session, source, rows)
+
+
+async def _update_states(
+    session: AsyncSession, source: LoadSource, rows: list[dict[str, Any]]
+) -> None:
+    """Set (first days, computed through, last averages) and clear ``dirty_from``."""
+    if not rows:
+        return
+    if dialect_name(session) == "postgresql":
+        await session.execute(
+            _UPDATE_STATES,
+            {
+                "source": source.value,
+                **{key: [row[key] for row in rows] for key in rows[0]},
+            },
+        )
+        return
+    table = cast(Table, AcwrState.__table__)
+    await session.execute(
+        update(table)
+        .where(table.c.membership_id == bindparam("m"), table.c.source == source.value)
+        .values(
+            first_activity_day=bindparam("first_activity"),
+            first_load_day=bindparam("first_load"),
+            computed_through=bindparam("through"),
+            acute_ewma=bindparam("acute"),
+            chronic_ewma=bindparam("chronic"),
+            dirty_from=None,
+        ),
+        rows,
+    )
+
+
+_UPDATE_STATES = text(
+    "UPDATE acwr_state AS s SET first_activity_day = u.fa, first_load_day = u.fl, "
+    "computed_through = u.th, acute_ewma = u.a, chronic_ewma = u.c, dirty_from = NULL "
+    "FROM unnest(CAST(:m AS integer[]), CAST(:first_activity AS date[]), "
+    "CAST(:first_load AS date[]), CAST(:through AS date[]), CAST(:acute AS float8[]), "
+    "CAST(:chronic AS float8[])) AS u(m, fa, fl, th, a, c) "
+    "WHERE s.membership_id = u.m AND s.source = CAST(:source AS varchar)"
+)
 
 
 async def _settle_idle(
-    session: AsyncSession, athletes: list[_Athlete], teams: dict[int, Team]
+    session: AsyncSession, athletes: list[_Athlete], teams: dict[int, Team], source: LoadSource
 ) -> None:
     """Athletes with nothing to compute: clear their marks and, with no activity, their rows."""
-    for athlete in athletes:
-        if athlete.start is not None:
-            continue
-        state = athlete.state
-        if athlete.first_activity is None and state.first_activity_day is not None:
-            await session.execute(
-                delete(AcwrSnapshot).where(
-                    AcwrSnapshot.membership_id == athlete.membership_id,
-                    AcwrSnapshot.source == state.source,
-                )
+    idle = [a for a in athletes if a.start is None]
+    emptied = [
+        a.membership_id
+        for a in idle
+        if a.first_activity is None and a.state.first_activity_day is not None
+    ]
+    for chunk in _chunks(emptied, 5000):
+        await session.execute(
+            delete(AcwrSnapshot).where(
+                AcwrSnapshot.membership_id.in_(chunk), AcwrSnapshot.source == source
             )
-            state.first_activity_day = state.first_load_day = None
-            state.acute_ewma = state.chronic_ewma = None
-        state.computed_through = today(team_zone(teams[athlete.team_id]))
-        state.dirty_from = None
-    await session.flush()
+        )
+    changed = [
+        a
+        for a in idle
+        if a.state.dirty_from is not None
+        or a.membership_id in emptied
+        or a.state.computed_through != today(team_zone(teams[a.team_id]))
+    ]
+    gone = set(emptied)
+    await _update_states(
+        session,
+        source,
+        [
+            {
+                "m": a.membership_id,
+                "first_activity": None if a.membership_id in gone else a.state.first_activity_day,
+                "first_load": None if a.membership_id in gone else a.state.first_load_day,
+                "through": today(team_zone(teams[a.team_id])),
+                "acute": None if a.membership_id in gone else a.state.acute_ewma,
+                "chronic": None if a.membership_id in gone else a.state.chronic_ewma,
+            }
+            for a in changed
+        ],
+    )
 
 
 def _chunks(items: Sequence[T], size: int) -> list[Sequence[T]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
 
 
-@dataclass(frozen=True)
-class Point:
+class Point(NamedTuple):
     """One day of a member's ACWR series, as the ``acwr`` route answers it."""
 
     date: date
@@ -425,43 +645,39 @@ async def series(
     session: AsyncSession, team: Team, membership_id: int, source: LoadSource, days: DayRange
 ) -> list[Point]:
     """The member's points for the range, after bringing their snapshots up to date."""
-    await refresh(session, [team], source, membership_ids=[membership_id])
-    state = await session.get_one(AcwrState, (membership_id, source))
-    stored = {
-        s.date: s
-        for s in await session.scalars(
-            select(AcwrSnapshot).where(
-                AcwrSnapshot.membership_id == membership_id,
-                AcwrSnapshot.source == source,
-                AcwrSnapshot.date >= days.start,
-                AcwrSnapshot.date <= days.end,
-            )
+    _, athletes = await _refresh(session, [team], source, [membership_id], False, None)
+    first_load_day = athletes[0].first_load if athletes else None
+    rows = await session.execute(
+        select(
+            AcwrSnapshot.date,
+            AcwrSnapshot.load,
+            AcwrSnapshot.acute_ewma,
+            AcwrSnapshot.chronic_ewma,
+            AcwrSnapshot.ratio,
+            AcwrSnapshot.ratio_coupled,
+            AcwrSnapshot.ratio_uncoupled,
+            AcwrSnapshot.coverage,
+        ).where(
+            AcwrSnapshot.membership_id == membership_id,
+            AcwrSnapshot.source == source,
+            AcwrSnapshot.date >= days.start,
+            AcwrSnapshot.date <= days.end,
         )
-    }
+    )
+    stored = {row[0]: tuple(row[1:]) for row in rows.all()}
+    before_start = (0.0, None, None, None, None, None, 1.0)
     all_days = days.days()
-    snaps = [stored.get(day) for day in all_days]
+    values = [stored.get(day, before_start) for day in all_days]
     zones = zones_of(
         params_of(team),
-        state.first_load_day,
+        first_load_day,
         all_days,
-        [s.ratio if s else None for s in snaps],
-        [s.coverage if s else 1.0 for s in snaps],
+        [v[3] for v in values],
+        [float(v[6] or 0.0) for v in values],
     )
     return [
-        Point(
-            day,
-            s.load,
-            s.acute_ewma,
-            s.chronic_ewma,
-            s.ratio,
-            s.ratio_coupled,
-            s.ratio_uncoupled,
-            s.coverage,
-            label,
-        )
-        if s is not None
-        else Point(day, 0.0, None, None, None, None, None, 1.0, label)
-        for day, s, label in zip(all_days, snaps, zones, strict=True)
+        Point(day, *value, label)  # type: ignore[arg-type,call-arg]
+        for day, value, label in zip(all_days, values, zones, strict=True)
     ]
 
 
@@ -486,10 +702,16 @@ def zones_of(
     return [str(label) for label in labels]
 
 
-async def mark_team_dirty(session: AsyncSession, team_id: int) -> None:
-    """After a settings change: every athlete of the team is recomputed from the start."""
-    await session.execute(
-        update(AcwrState)
-        .where(AcwrState.team_id == team_id)
-        .values(dirty_from=date.min, computed_through=None)
+async def recompute_team(session: AsyncSession, team: Team) -> int:
+    """After a settings change: every member of the team, active or not, from the start.
+
+    Goes through :func:`refresh`, which locks state rows in member order like every
+    other writer, so this cannot deadlock with them.
+    """
+    members = list(
+        await session.scalars(select(TeamMembership.id).where(TeamMembership.team_id == team.id))
     )
+    computed = 0
+    for source in LoadSource:
+        computed += await refresh(session, [team], source, membership_ids=members, full=True)
+    return computed

@@ -14,7 +14,7 @@ from sqlalchemy import and_, case, func, or_, select, union
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Select
 
-from app.db import dialect_insert, lock_member_days, upsert
+from app.db import dialect_insert, lock_member_days, lock_team, upsert
 from app.models import (
     ATTENDED,
     AcwrState,
@@ -89,7 +89,7 @@ async def recompute_days(
     wanted = sorted(set(days))
     if not wanted:
         return
-    await lock_member_days(session, membership_id, wanted)
+    await lock_member_days(session, team_id, membership_id, wanted)
     result = await session.execute(_day_totals(team_id, membership_id, wanted))
     totals = {day: (load, attended, rated) for _, day, load, attended, rated in result.all()}
     rows = [_row(team_id, membership_id, day, *totals.get(day, (0, 0, 0))) for day in wanted]
@@ -98,7 +98,11 @@ async def recompute_days(
 
 
 async def redate_team(session: AsyncSession, team: Team) -> None:
-    """Give every session of the team its day in the team's (new) zone, then rebuild totals."""
+    """Give every session of the team its day in the team's (new) zone, then rebuild totals.
+
+    Holds the team's lock exclusively: concurrent load writers wait, then sum afresh.
+    """
+    await lock_team(session, team.id, exclusive=True)
     tz = team_zone(team)
     for training_session in await session.scalars(
         select(TrainingSession).where(TrainingSession.team_id == team.id)

@@ -6,6 +6,7 @@ PostgreSQL, holds an advisory lock while it runs, so two processes never run the
 job at once: the second one skips that run.
 """
 
+import functools
 import hashlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -19,7 +20,8 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.models import AcwrState, LoadSource, Team
-from app.services import acwr_snapshots, idempotency
+from app.services import acwr_snapshots, devices, idempotency, inbox
+from app.services.vendors import VendorContext, gps, oura
 
 logger = logging.getLogger("loadline.jobs")
 Job = Callable[[], Awaitable[None]]
@@ -58,23 +60,35 @@ async def recompute_dirty(sessionmaker: async_sessionmaker[AsyncSession]) -> int
         )
     computed = 0
     for team_id in sorted(team_ids):
-        async with sessionmaker.begin() as session:
-            team = await session.get(Team, team_id)
-            if team is None:
-                continue
-            for source in LoadSource:
-                dirty = await session.scalars(
-                    select(AcwrState.membership_id).where(
-                        AcwrState.team_id == team_id,
-                        AcwrState.source == source,
-                        AcwrState.dirty_from.is_not(None),
-                    )
+        try:
+            computed += await _recompute_team_dirty(sessionmaker, team_id)
+        except Exception:
+            # One team's failure must not keep every other team stale.
+            logger.exception('{"event": "acwr_team_failed", "team_id": %d}', team_id)
+    return computed
+
+
+async def _recompute_team_dirty(
+    sessionmaker: async_sessionmaker[AsyncSession], team_id: int
+) -> int:
+    computed = 0
+    async with sessionmaker.begin() as session:
+        team = await session.get(Team, team_id)
+        if team is None:
+            return 0
+        for source in LoadSource:
+            dirty = await session.scalars(
+                select(AcwrState.membership_id).where(
+                    AcwrState.team_id == team_id,
+                    AcwrState.source == source,
+                    AcwrState.dirty_from.is_not(None),
                 )
-                ids = list(dirty)
-                if ids:
-                    computed += await acwr_snapshots.refresh(
-                        session, [team], source, membership_ids=ids
-                    )
+            )
+            ids = list(dirty)
+            if ids:
+                computed += await acwr_snapshots.refresh(
+                    session, [team], source, membership_ids=ids
+                )
     return computed
 
 
@@ -90,6 +104,11 @@ async def advance_team(sessionmaker: async_sessionmaker[AsyncSession], team_id: 
         return computed
 
 
+def vendor_handlers(ctx: VendorContext) -> dict[str, inbox.Handler]:
+    """Every provider's inbox handler, bound to the vendors' HTTP client and settings."""
+    return {"gps": functools.partial(gps.handle, ctx), **devices.inbox_handlers(ctx)}
+
+
 async def purge_idempotency_keys(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
     async with sessionmaker.begin() as session:
         return await idempotency.purge_expired(session)
@@ -98,9 +117,15 @@ async def purge_idempotency_keys(sessionmaker: async_sessionmaker[AsyncSession])
 class Scheduler:
     """The jobs, wired to one engine. ``start()`` and ``shutdown()`` bracket its life."""
 
-    def __init__(self, engine: AsyncEngine, sessionmaker: async_sessionmaker[AsyncSession]):
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        vendors: VendorContext,
+    ) -> None:
         self.engine = engine
         self.sessionmaker = sessionmaker
+        self.vendors = vendors
         self.scheduler = AsyncIOScheduler(timezone="UTC")
 
     def start(self) -> None:
@@ -117,6 +142,22 @@ class Scheduler:
             self._locked("teams.sync", self.sync_team_jobs),
             IntervalTrigger(minutes=5),
             id="teams.sync",
+            max_instances=1,
+            coalesce=True,
+            next_run_time=datetime.now().astimezone(),
+        )
+        add(
+            self._locked("inbox.process", self._inbox),
+            IntervalTrigger(seconds=15),
+            id="inbox.process",
+            max_instances=1,
+            coalesce=True,
+            next_run_time=datetime.now().astimezone(),
+        )
+        add(
+            self._locked("oura.subscriptions", self._oura_subscriptions),
+            IntervalTrigger(days=1),
+            id="oura.subscriptions",
             max_instances=1,
             coalesce=True,
             next_run_time=datetime.now().astimezone(),
@@ -181,6 +222,16 @@ class Scheduler:
             )
 
         return run
+
+    async def _inbox(self) -> None:
+        """Vendor events: refresh the tokens they will need (committed on their own, since
+        vendors rotate refresh tokens), then process what is due."""
+        await devices.refresh_for_inbox(self.sessionmaker, self.vendors)
+        await inbox.process_due(self.sessionmaker, vendor_handlers(self.vendors))
+
+    async def _oura_subscriptions(self) -> None:
+        if self.vendors.settings.oura_client_id:
+            await oura.ensure_subscriptions(self.vendors)
 
     async def _purge(self) -> None:
         await purge_idempotency_keys(self.sessionmaker)

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Select, select, union
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db import upsert
+from app.db import lock_member_days, upsert
 from app.errors import Conflict, Forbidden, Invalid, NotFound
 from app.models import Attendance, SessionRPE, TeamMembership, TrainingSession, User
 from app.services import loads, teams
@@ -60,6 +60,20 @@ async def create(
     return training_session
 
 
+async def lock_for_write(session: AsyncSession, training_session: TrainingSession) -> None:
+    """Hold the session row (shared) while writing data that depends on its day.
+
+    A concurrent move or delete then waits for this write, or this write waits for it and
+    sees the session's new day: a load is never summed into a day the session left.
+    """
+    await session.execute(
+        select(TrainingSession)
+        .where(TrainingSession.id == training_session.id)
+        .with_for_update(read=True)
+        .execution_options(populate_existing=True)
+    )
+
+
 def _in_utc(fields: dict[str, Any]) -> dict[str, Any]:
     """Times are kept and answered in UTC, whatever offset the client sent."""
     return {
@@ -78,6 +92,8 @@ async def list_sessions(
     limit: int,
     offset: int,
 ) -> list[TrainingSession]:
+    if start is not None and end is not None and start > end:
+        raise Invalid("'from' must not be after 'to'", field=("query", "from"))
     query = visible_sessions(user)
     if team_id is not None:
         await teams.team_access(session, user, team_id)  # 404 for a team that is not theirs
@@ -114,6 +130,12 @@ async def update(
 
 async def delete(session: AsyncSession, access: SessionAccess) -> None:
     training_session = access.training_session
+    # Lock the row first, so no write for this session can commit unseen after the next query.
+    await session.execute(
+        select(TrainingSession.id)
+        .where(TrainingSession.id == training_session.id)
+        .with_for_update()
+    )
     members = await _members_with_data(session, training_session.id)
     await session.delete(training_session)
     await session.flush()
@@ -155,6 +177,7 @@ async def record_attendance(
 ) -> list[Attendance]:
     """Bulk upsert, one row per member; within one request the last entry for a member wins."""
     training_session = access.training_session
+    await lock_for_write(session, training_session)
     wanted = {entry["membership_id"] for entry in entries}
     members = {
         m.id: m
@@ -169,6 +192,11 @@ async def record_attendance(
         if not member.active:
             raise Conflict(f"Membership {member.id} is inactive; it takes no new entries")
     latest = {entry["membership_id"]: entry for entry in entries}
+    for membership_id in sorted(latest):
+        # Before the upsert, so an sRPE write checking for ABSENT cannot slip in between.
+        await lock_member_days(
+            session, training_session.team_id, membership_id, [training_session.day]
+        )
     rows = [
         {
             "team_id": training_session.team_id,

@@ -5,7 +5,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db import upsert_one
+from app.db import lock_member_days, upsert_one
 from app.errors import Conflict, Invalid, NotFound
 from app.models import AttendanceStatus, SessionRPE, TrainingSession
 from app.models.base import utcnow
@@ -35,8 +35,10 @@ async def upsert_srpe(
     membership = member.membership
     if membership.team_id != training_session.team_id:
         raise Invalid("Not a member of this session's team", field=("body", "membership_id"))
+    await sessions.lock_for_write(session, training_session)
     if training_session.start > utcnow():
         raise Conflict("This session has not started yet")
+    await lock_member_days(session, membership.team_id, membership.id, [training_session.day])
     attendance = await sessions.attendance_of(session, training_session.id, membership.id)
     if attendance is not None and attendance.status == AttendanceStatus.ABSENT:
         raise Conflict("This member is marked ABSENT for the session")
@@ -87,6 +89,7 @@ async def list_srpe(
 
 async def delete_srpe(session: AsyncSession, access: SessionAccess, member: MemberAccess) -> None:
     training_session = access.training_session
+    await sessions.lock_for_write(session, training_session)
     stored = await session.scalar(
         select(SessionRPE).where(
             SessionRPE.session_id == training_session.id,

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
 from app.errors import Conflict, Forbidden, Invalid, NotFound
-from app.models import STAFF_ROLES, LoadSource, Role, Season, Team, TeamMembership, User
+from app.models import STAFF_ROLES, Role, Season, Team, TeamMembership, User
 from app.services import accounts, acwr_snapshots, loads
 
 
@@ -101,6 +101,8 @@ async def member_access(
     if membership is None:
         raise NotFound("Membership not found")
     is_self = membership.user_id == user.id
+    if is_self and write and not membership.active:
+        raise Conflict("This membership is inactive; its data is kept but takes no new entries")
     try:
         access = await team_access(session, user, membership.team_id)
     except NotFound:
@@ -145,9 +147,7 @@ async def update_team(
     if zone_changed:
         await loads.redate_team(session, team)
     if settings_changed:
-        await acwr_snapshots.mark_team_dirty(session, team.id)
-        for source in LoadSource:
-            await acwr_snapshots.refresh(session, [team], source)
+        await acwr_snapshots.recompute_team(session, team)
     return team
 
 

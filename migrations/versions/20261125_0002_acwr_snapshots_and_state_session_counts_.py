@@ -49,13 +49,8 @@ def upgrade() -> None:
     sa.Column('ratio_coupled', sa.Double(), nullable=True),
     sa.Column('ratio_uncoupled', sa.Double(), nullable=True),
     sa.Column('coverage', sa.Double(), nullable=False),
-    sa.ForeignKeyConstraint(['membership_id'], ['team_memberships.id'], name=op.f('fk_load_acwr_membership_id_team_memberships'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['team_id'], ['teams.id'], name=op.f('fk_load_acwr_team_id_teams'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('membership_id', 'source', 'date', name=op.f('pk_load_acwr'))
     )
-    with op.batch_alter_table('load_acwr', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_load_acwr_team_id'), ['team_id'], unique=False)
-
     with op.batch_alter_table('daily_loads', schema=None) as batch_op:
         batch_op.add_column(sa.Column('attended_sessions', sa.Integer(), server_default='0', nullable=False))
         batch_op.add_column(sa.Column('rated_sessions', sa.Integer(), server_default='0', nullable=False))
@@ -109,9 +104,6 @@ def downgrade() -> None:
     with op.batch_alter_table('daily_loads', schema=None) as batch_op:
         batch_op.drop_column('rated_sessions')
         batch_op.drop_column('attended_sessions')
-
-    with op.batch_alter_table('load_acwr', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_load_acwr_team_id'))
 
     op.drop_table('load_acwr')
     with op.batch_alter_table('acwr_state', schema=None) as batch_op:

@@ -243,3 +243,37 @@ async def test_load_summary_weeks(client: httpx.AsyncClient, api: Api, squad: Sq
     assert week["monotony"] == pytest.approx(statistics.mean(daily) / statistics.stdev(daily))
     assert week["strain"] == pytest.approx(sum(daily) * week["monotony"])
     assert week["change_pct"] == pytest.approx(100 * (sum(daily) - 300) / 300)
+
+
+async def test_series_starts_when_an_srpe_follows_unrated_attendance(
+    client: httpx.AsyncClient, api: Api, squad: Squad
+) -> None:
+    """The first activity being an attendance without sRPE must not hide the first load."""
+    member = squad.player_membership["id"]
+    first = await api.session(squad.team, squad.coach, start=_at(TODAY - timedelta(days=10)))
+    await client.post(
+        f"/performance/sessions/{first['id']}/attendance",
+        json=[{"membership_id": member, "status": "PRESENT"}],
+        headers=squad.coach.headers,
+    )
+    before = await _acwr(client, squad, TODAY - timedelta(days=10), TODAY)
+    assert before["points"][0]["coverage"] == 0.0
+    assert all(p["acute_ewma"] is None for p in before["points"])
+    await _log(api, squad, TODAY - timedelta(days=5), 5)
+    after = await _acwr(client, squad, TODAY - timedelta(days=5), TODAY)
+    assert after["points"][0]["acute_ewma"] == 300
+    assert after["points"][-1]["acute_ewma"] == pytest.approx(300 * 0.75**5)
+
+
+async def test_deleting_the_first_session_clears_the_days_before_the_new_start(
+    client: httpx.AsyncClient, api: Api, squad: Squad
+) -> None:
+    first = await _log(api, squad, TODAY - timedelta(days=20), 8)
+    await _log(api, squad, TODAY - timedelta(days=10), 5)
+    await _acwr(client, squad, TODAY - timedelta(days=20), TODAY)
+    await client.delete(f"/performance/sessions/{first['id']}", headers=squad.coach.headers)
+    body = await _acwr(client, squad, TODAY - timedelta(days=20), TODAY)
+    old_day = body["points"][0]
+    assert (old_day["load"], old_day["acute_ewma"], old_day["ratio"]) == (0, None, None)
+    new_start = body["points"][10]
+    assert new_start["acute_ewma"] == new_start["chronic_ewma"] == 300

@@ -1,6 +1,7 @@
 """Accounts: register, claim, token, refresh rotation, me."""
 
 import httpx
+import pytest
 
 from tests.conftest import Api, Squad
 
@@ -103,3 +104,26 @@ async def test_bad_bearer_tokens_are_401(client: httpx.AsyncClient, squad: Squad
         response = await client.get("/auth/me", headers={"Authorization": header})
         assert response.status_code == 401, header
     assert (await client.get("/auth/me")).status_code == 401
+
+
+async def test_create_admin_refuses_an_unclaimed_account(
+    client: httpx.AsyncClient, api: Api
+) -> None:
+    """Otherwise whoever registers that email first would own an admin account."""
+    from app.errors import NotFound
+    from app.services import accounts
+
+    owner = await api.user("owner")
+    team = await api.team(owner)
+    await client.post(
+        f"/teams/{team['id']}/members",
+        json={"email": "pending@example.com", "full_name": "Pending", "role": "PLAYER"},
+        headers=owner.headers,
+    )
+    async with api.sessionmaker() as session:
+        with pytest.raises(NotFound):
+            await accounts.create_admin(session, "pending@example.com")
+        with pytest.raises(NotFound):
+            await accounts.create_admin(session, "nobody@example.com")
+        user = await accounts.create_admin(session, owner.email)
+        assert user.is_admin

@@ -51,8 +51,9 @@ class DemoTeam:
         )
         return found
 
-    async def loads(self, membership_id: int, first: date, end: date,
-                    headers: Headers | None = None) -> dict[date, int]:
+    async def loads(
+        self, membership_id: int, first: date, end: date, headers: Headers | None = None
+    ) -> dict[date, int]:
         rows = await self.get(
             f"/performance/members/{membership_id}/daily-loads",
             headers,
@@ -81,8 +82,9 @@ async def team(
     response = await client.get(f"/teams/{team_id}/members", params={"limit": 1000}, headers=coach)
     assert response.status_code == 200, response.text
     end = today - timedelta(days=1)
-    return DemoTeam(client, logins, end - timedelta(days=demo.DAYS - 1), end, coach, team_id,
-                    response.json())
+    return DemoTeam(
+        client, logins, end - timedelta(days=demo.DAYS - 1), end, coach, team_id, response.json()
+    )
 
 
 async def session_details(
@@ -129,7 +131,12 @@ async def test_calendar_has_sessions_most_days_of_every_type(team: DemoTeam) -> 
     assert min(days) >= team.first and max(days) <= team.end
     assert len(days) >= 0.6 * demo.DAYS, "sessions on most days"
     assert {s["session_type"] for s in sessions} == {
-        "RECOVERY", "STRENGTH", "CONDITIONING", "TECHNICAL", "TACTICAL", "MATCH"
+        "RECOVERY",
+        "STRENGTH",
+        "CONDITIONING",
+        "TECHNICAL",
+        "TACTICAL",
+        "MATCH",
     }
     per_week = Counter(date.fromisoformat(s["day"]).isocalendar()[:2] for s in sessions)
     full_weeks = [
@@ -185,8 +192,11 @@ async def test_a_players_daily_loads_are_their_srpe_summed_per_day(team: DemoTea
     me = await team.get("/auth/me", headers)
     membership_id = me["memberships"][0]["id"]
     sessions = await team.get(
-        "/performance/sessions", headers, **{"from": team.first.isoformat()},
-        to=team.end.isoformat(), limit=1000,
+        "/performance/sessions",
+        headers,
+        **{"from": team.first.isoformat()},
+        to=team.end.isoformat(),
+        limit=1000,
     )
     expected: Counter[date] = Counter()
     for session_id, (_, srpe) in (await session_details(team, sessions, headers)).items():
@@ -224,7 +234,9 @@ async def test_wellness_is_mostly_green_with_some_bad_mornings(team: DemoTeam) -
     for player in team.players:
         logs = await team.get(
             f"/performance/members/{player['id']}/wellness",
-            **{"from": team.first.isoformat()}, to=team.end.isoformat(), limit=1000,
+            **{"from": team.first.isoformat()},
+            to=team.end.isoformat(),
+            limit=1000,
         )
         assert 0.6 * demo.DAYS <= len(logs) <= demo.DAYS
         skippers += len(logs) < demo.DAYS

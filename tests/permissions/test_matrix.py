@@ -49,8 +49,13 @@ class World:
     def actor(self, name: str) -> Actor | None:
         s = self.squad
         return {
-            "anon": None, "player": s.player, "mate": s.teammate, "coach": s.coach,
-            "owner": s.owner, "other": s.outsider, "admin": s.admin,
+            "anon": None,
+            "player": s.player,
+            "mate": s.teammate,
+            "coach": s.coach,
+            "owner": s.owner,
+            "other": s.outsider,
+            "admin": s.admin,
         }[name]
 
     def ids(self) -> dict[str, int]:
@@ -116,8 +121,13 @@ async def _build(api: Api, client: httpx.AsyncClient, connection: AsyncConnectio
         assert response.status_code == 201, response.text
         response = await client.post(
             "/performance/wellness",
-            json={"membership_id": membership["id"], "date": yesterday,
-                  "sleep_quality": 4, "mood": 4, "soreness": 3},
+            json={
+                "membership_id": membership["id"],
+                "date": yesterday,
+                "sleep_quality": 4,
+                "mood": 4,
+                "soreness": 3,
+            },
             headers=actor.headers,
         )
         assert response.status_code == 201, response.text
@@ -128,8 +138,17 @@ async def _build(api: Api, client: httpx.AsyncClient, connection: AsyncConnectio
     assert response.status_code == 201, response.text
     async with api.sessionmaker.begin() as db:
         pair = await tokens.issue(db, api.settings, player.id)
-    return World(client, connection, squad, season_id, session["id"], fresh["id"], other["id"],
-                 login_email, pair.refresh_token)
+    return World(
+        client,
+        connection,
+        squad,
+        season_id,
+        session["id"],
+        fresh["id"],
+        other["id"],
+        login_email,
+        pair.refresh_token,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -151,8 +170,12 @@ async def world(engine: AsyncEngine, settings: Settings) -> AsyncIterator[World]
 async def _world(engine: AsyncEngine, settings: Settings) -> AsyncIterator[World]:
     async with engine.connect() as connection:
         transaction = await connection.begin()
-        maker = async_sessionmaker(bind=connection, expire_on_commit=False, autoflush=False,
-                                   join_transaction_mode="create_savepoint")
+        maker = async_sessionmaker(
+            bind=connection,
+            expire_on_commit=False,
+            autoflush=False,
+            join_transaction_mode="create_savepoint",
+        )
         transport = httpx.ASGITransport(app=create_app(settings, maker))
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
             yield await _build(Api(client, maker, settings), client, connection)
@@ -222,8 +245,14 @@ def retire(w: World) -> dict[str, Any]:
 
 def plan(w: World) -> dict[str, Any]:
     start = datetime.now(UTC) + timedelta(days=1)
-    return {"json": {"team_id": w.squad.team["id"], "title": "Scrums",
-                     "start": start.isoformat(), "end": (start + timedelta(hours=1)).isoformat()}}
+    return {
+        "json": {
+            "team_id": w.squad.team["id"],
+            "title": "Scrums",
+            "start": start.isoformat(),
+            "end": (start + timedelta(hours=1)).isoformat(),
+        }
+    }
 
 
 def retitle(w: World) -> dict[str, Any]:
@@ -231,21 +260,50 @@ def retitle(w: World) -> dict[str, Any]:
 
 
 def attend(w: World) -> dict[str, Any]:
-    return {"json": [{"membership_id": w.squad.player_membership["id"], "status": "LATE",
-                      "minutes_participated": 70}]}
+    return {
+        "json": [
+            {
+                "membership_id": w.squad.player_membership["id"],
+                "status": "LATE",
+                "minutes_participated": 70,
+            }
+        ]
+    }
 
 
 def srpe(w: World) -> dict[str, Any]:
-    return {"json": {"membership_id": w.squad.player_membership["id"], "rpe_0_10": 7.5,
-                     "duration_min": 45}}
+    return {
+        "json": {
+            "membership_id": w.squad.player_membership["id"],
+            "rpe_0_10": 7.5,
+            "duration_min": 45,
+        }
+    }
+
+
+def manual_hrv(w: World) -> dict[str, Any]:
+    day = (datetime.now(UTC) - timedelta(days=1)).date().isoformat()
+    return {"json": {"date": day, "rmssd_ms": 62.5}}
+
+
+def gps_csv(w: World) -> dict[str, Any]:
+    csv = "athlete_ref,date,player_load\nnobody,2026-01-05,400\n"
+    return {"files": {"file": ("export.csv", csv.encode(), "text/csv")}}
 
 
 def well(w: World) -> dict[str, Any]:
-    return {"json": {"membership_id": w.squad.player_membership["id"],
-                     "sleep_quality": 4, "mood": 5, "soreness": 3}}
+    return {
+        "json": {
+            "membership_id": w.squad.player_membership["id"],
+            "sleep_quality": 4,
+            "mood": 5,
+            "soreness": 3,
+        }
+    }
 
 
 # ---- extra checks on 2xx bodies: what a caller sees, not only whether they may look ----
+
 
 def srpe_rows(w: World, actor: str, body: Any) -> None:
     """Staff see every member's sRPE; a player sees their own row and nobody else's."""
@@ -270,49 +328,55 @@ def sessions_seen(w: World, actor: str, body: Any) -> None:
 MATRIX: list[tuple[str, str, Body | None]] = [
     # method and path                                    ano ply mat coa own oth adm  body
     # operations
-    ("GET /healthz",                                    "200 200 200 200 200 200 200", None),
-    ("GET /readyz",                                     "200 200 200 200 200 200 200", None),
-    ("GET /openapi.json",                               "200 200 200 200 200 200 200", None),
+    ("GET /healthz", "200 200 200 200 200 200 200", None),
+    ("GET /readyz", "200 200 200 200 200 200 200", None),
+    ("GET /openapi.json", "200 200 200 200 200 200 200", None),
     # auth
-    ("POST /auth/register",                             "201 201 201 201 201 201 201", register),
-    ("POST /auth/token",                                "200 200 200 200 200 200 200", login),
-    ("POST /auth/refresh",                              "200 200 200 200 200 200 200", refresh),
-    ("GET /auth/me",                                    "401 200 200 200 200 200 200", None),
+    ("POST /auth/register", "201 201 201 201 201 201 201", register),
+    ("POST /auth/token", "200 200 200 200 200 200 200", login),
+    ("POST /auth/refresh", "200 200 200 200 200 200 200", refresh),
+    ("GET /auth/me", "401 200 200 200 200 200 200", None),
     # teams and seasons
-    ("POST /teams",                                     "401 201 201 201 201 201 201", new_team),
-    ("GET /teams",                                      "401 200 200 200 200 200 200", None),
-    ("GET /teams/{team}",                               "401 200 200 200 200 404 200", None),
-    ("PATCH /teams/{team}",                             "401 403 403 403 200 404 200", rename),
-    ("POST /teams/{team}/seasons",                      "401 403 403 201 201 404 201", season),
-    ("GET /teams/{team}/seasons",                       "401 200 200 200 200 404 200", None),
+    ("POST /teams", "401 201 201 201 201 201 201", new_team),
+    ("GET /teams", "401 200 200 200 200 200 200", None),
+    ("GET /teams/{team}", "401 200 200 200 200 404 200", None),
+    ("PATCH /teams/{team}", "401 403 403 403 200 404 200", rename),
+    ("POST /teams/{team}/seasons", "401 403 403 201 201 404 201", season),
+    ("GET /teams/{team}/seasons", "401 200 200 200 200 404 200", None),
     # members
-    ("POST /teams/{team}/members",                      "401 403 403 201 201 404 201", add_player),
-    ("POST /teams/{team}/members",                      "401 403 403 403 201 404 201", add_coach),
-    ("POST /teams/{team}/members",                      "401 403 403 403 201 404 201", add_owner),
-    ("GET /teams/{team}/members",                       "401 403 403 200 200 404 200", None),
-    ("PATCH /teams/{team}/members/{player_m}",          "401 403 403 200 200 404 200", jersey),
-    ("PATCH /teams/{team}/members/{player_m}",          "401 403 403 403 200 404 200", promote),
-    ("PATCH /teams/{team}/members/{player_m}",          "401 403 403 403 200 404 200", retire),
+    ("POST /teams/{team}/members", "401 403 403 201 201 404 201", add_player),
+    ("POST /teams/{team}/members", "401 403 403 403 201 404 201", add_coach),
+    ("POST /teams/{team}/members", "401 403 403 403 201 404 201", add_owner),
+    ("GET /teams/{team}/members", "401 403 403 200 200 404 200", None),
+    ("PATCH /teams/{team}/members/{player_m}", "401 403 403 200 200 404 200", jersey),
+    ("PATCH /teams/{team}/members/{player_m}", "401 403 403 403 200 404 200", promote),
+    ("PATCH /teams/{team}/members/{player_m}", "401 403 403 403 200 404 200", retire),
     # sessions and attendance
-    ("POST /performance/sessions",                      "401 403 403 201 201 404 201", plan),
-    ("GET /performance/sessions",                       "401 200 200 200 200 200 200", None),
-    ("GET /performance/sessions?team_id={team}",        "401 200 200 200 200 404 200", None),
-    ("GET /performance/sessions/{session}",             "401 200 200 200 200 404 200", None),
-    ("PATCH /performance/sessions/{session}",           "401 403 403 200 200 404 200", retitle),
-    ("DELETE /performance/sessions/{session}",          "401 403 403 204 204 404 204", None),
+    ("POST /performance/sessions", "401 403 403 201 201 404 201", plan),
+    ("GET /performance/sessions", "401 200 200 200 200 200 200", None),
+    ("GET /performance/sessions?team_id={team}", "401 200 200 200 200 404 200", None),
+    ("GET /performance/sessions/{session}", "401 200 200 200 200 404 200", None),
+    ("PATCH /performance/sessions/{session}", "401 403 403 200 200 404 200", retitle),
+    ("DELETE /performance/sessions/{session}", "401 403 403 204 204 404 204", None),
     ("POST /performance/sessions/{session}/attendance", "401 403 403 200 200 404 200", attend),
-    ("GET /performance/sessions/{session}/attendance",  "401 200 200 200 200 404 200", None),
+    ("GET /performance/sessions/{session}/attendance", "401 200 200 200 200 404 200", None),
     # sRPE of the player's membership
     ("POST /performance/sessions/{fresh_session}/srpe", "401 201 403 201 201 404 201", srpe),
-    ("GET /performance/sessions/{session}/srpe",        "401 200 200 200 200 404 200", None),
+    ("GET /performance/sessions/{session}/srpe", "401 200 200 200 200 404 200", None),
     ("DELETE /performance/sessions/{session}/srpe/{player_m}", "401 204 403 204 204 404 204", None),
     # ... and into the other team's session: nobody may (for the admin it is bad input)
     ("POST /performance/sessions/{other_session}/srpe", "401 404 404 404 404 404 422", srpe),
     # wellness and loads of the player's membership
-    ("POST /performance/wellness",                      "401 201 403 201 201 404 201", well),
-    ("GET /performance/members/{player_m}/wellness",    "401 200 403 200 200 404 200", None),
+    ("POST /performance/wellness", "401 201 403 201 201 404 201", well),
+    ("GET /performance/members/{player_m}/wellness", "401 200 403 200 200 404 200", None),
     ("GET /performance/members/{player_m}/daily-loads", "401 200 403 200 200 404 200", None),
-    ("GET /performance/members/{player_m}/acwr",        "401 200 403 200 200 404 200", None),
+    ("GET /performance/members/{player_m}/acwr", "401 200 403 200 200 404 200", None),
+    ("GET /performance/members/{player_m}/acwr?source=EXTERNAL", "401 200 403 200 200 404 200", None),  # noqa: E501
+    ("POST /performance/members/{player_m}/hrv", "401 201 403 201 201 404 201", manual_hrv),
+    ("GET /performance/members/{player_m}/hrv", "401 200 403 200 200 404 200", None),
+    ("GET /performance/members/{player_m}/devices", "401 200 403 200 200 404 200", None),
+    ("POST /teams/{team}/webhook-secret", "401 403 403 403 201 404 201", None),
+    ("POST /teams/{team}/external-load/import", "401 403 403 200 200 404 200", gps_csv),
     ("GET /performance/members/{player_m}/load-summary", "401 200 403 200 200 404 200", None),
 ]
 
@@ -323,8 +387,13 @@ CHECKS: dict[str, Callable[[World, str, Any], None]] = {
 }
 
 CASES = [
-    pytest.param(route, body, actor, int(expected),
-                 id=f"{route}{'-' + body.__name__ if body else ''}-{actor}")
+    pytest.param(
+        route,
+        body,
+        actor,
+        int(expected),
+        id=f"{route}{'-' + body.__name__ if body else ''}-{actor}",
+    )
     for route, statuses, body in MATRIX
     for actor, expected in zip(ACTORS, statuses.split(), strict=True)
 ]

@@ -52,16 +52,23 @@ class World:
 
     def ids(self) -> dict[str, int]:
         return {
-            "team": self.team_id, "session": self.session["id"], "future": self.future["id"],
-            "player_m": self.player_m, "mate_m": self.mate_m, "foreign_m": self.foreign_m,
-            "foreign_session": self.foreign_session["id"], "unknown": UNKNOWN,
+            "team": self.team_id,
+            "session": self.session["id"],
+            "future": self.future["id"],
+            "player_m": self.player_m,
+            "mate_m": self.mate_m,
+            "foreign_m": self.foreign_m,
+            "foreign_session": self.foreign_session["id"],
+            "unknown": UNKNOWN,
         }
 
-    async def call(self, method: str, path: str, actor: Actor | None = None,
-                   **kwargs: Any) -> httpx.Response:
+    async def call(
+        self, method: str, path: str, actor: Actor | None = None, **kwargs: Any
+    ) -> httpx.Response:
         headers = {**(actor.headers if actor else {}), **kwargs.pop("headers", {})}
-        return await self.client.request(method, path.format(**self.ids()), headers=headers,
-                                         **kwargs)
+        return await self.client.request(
+            method, path.format(**self.ids()), headers=headers, **kwargs
+        )
 
     async def read(self, *paths: str) -> dict[str, Any]:
         """What the admin sees at these paths: re-read before and after a bad request."""
@@ -100,20 +107,29 @@ async def _build(api: Api, client: httpx.AsyncClient, connection: AsyncConnectio
     foreign_session = await api.session(other_team, outsider)
     response = await client.post(
         f"/performance/sessions/{session['id']}/attendance",
-        json=[{"membership_id": m["id"], "status": "PRESENT", "minutes_participated": 60}
-              for m in (player_m, mate_m)],
+        json=[
+            {"membership_id": m["id"], "status": "PRESENT", "minutes_participated": 60}
+            for m in (player_m, mate_m)
+        ],
         headers=coach.headers,
     )
     assert response.status_code == 200, response.text
     response = await client.post(
         f"/performance/sessions/{session['id']}/srpe",
-        json={"membership_id": mate_m["id"], "rpe_0_10": 6}, headers=teammate.headers,
+        json={"membership_id": mate_m["id"], "rpe_0_10": 6},
+        headers=teammate.headers,
     )
     assert response.status_code == 201, response.text
     response = await client.post(
         "/performance/wellness",
-        json={"membership_id": player_m["id"], "date": _days_ago(1).isoformat(),
-              "sleep_quality": 4, "mood": 4, "soreness": 3, "notes": "slept well"},
+        json={
+            "membership_id": player_m["id"],
+            "date": _days_ago(1).isoformat(),
+            "sleep_quality": 4,
+            "mood": 4,
+            "soreness": 3,
+            "notes": "slept well",
+        },
         headers=player.headers,
     )
     assert response.status_code == 201, response.text
@@ -125,8 +141,12 @@ async def world(engine: AsyncEngine, settings: Settings) -> AsyncIterator[World]
     """Built once, in a transaction rolled back at the end (as ``tests.conftest.sessionmaker``)."""
     async with engine.connect() as connection:
         transaction = await connection.begin()
-        maker = async_sessionmaker(bind=connection, expire_on_commit=False, autoflush=False,
-                                   join_transaction_mode="create_savepoint")
+        maker = async_sessionmaker(
+            bind=connection,
+            expire_on_commit=False,
+            autoflush=False,
+            join_transaction_mode="create_savepoint",
+        )
         transport = httpx.ASGITransport(app=create_app(settings, maker))
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
             yield await _build(Api(client, maker, settings), client, connection)
@@ -148,8 +168,9 @@ def _at(hours: float) -> str:
     return (datetime.now(UTC) + timedelta(hours=hours)).isoformat()
 
 
-def assert_problem(response: httpx.Response, status: int,
-                   loc: tuple[str | int, ...] | None = None) -> dict[str, Any]:
+def assert_problem(
+    response: httpx.Response, status: int, loc: tuple[str | int, ...] | None = None
+) -> dict[str, Any]:
     """``status`` as problem+json; for a 422 some error's ``loc`` starts with ``loc``."""
     assert response.status_code == status, response.text
     assert response.headers["content-type"].startswith("application/problem+json"), response.headers
@@ -207,26 +228,51 @@ UNKNOWN_IDS = [
     ("POST", "/teams/{unknown}/members", "admin", member_body, [MEMBERS]),
     ("PATCH", "/teams/{team}/members/{unknown}", "owner", {"jersey_number": 1}, [MEMBERS]),
     ("PATCH", "/teams/{team}/members/{foreign_m}", "owner", {"jersey_number": 1}, [MEMBERS]),
-    ("POST", "/teams/{unknown}/seasons", "admin",
-     {"name": "S", "start_date": "2026-01-01", "end_date": "2026-02-01"}, ["/teams"]),
-    ("POST", "/performance/sessions", "admin",
-     lambda w: session_body(w, team_id=UNKNOWN), [SESSIONS]),
-    ("POST", "/performance/sessions", "coach",
-     lambda w: session_body(w, season_id=UNKNOWN), [SESSIONS]),
+    (
+        "POST",
+        "/teams/{unknown}/seasons",
+        "admin",
+        {"name": "S", "start_date": "2026-01-01", "end_date": "2026-02-01"},
+        ["/teams"],
+    ),
+    (
+        "POST",
+        "/performance/sessions",
+        "admin",
+        lambda w: session_body(w, team_id=UNKNOWN),
+        [SESSIONS],
+    ),
+    (
+        "POST",
+        "/performance/sessions",
+        "coach",
+        lambda w: session_body(w, season_id=UNKNOWN),
+        [SESSIONS],
+    ),
     ("GET", "/performance/sessions?team_id={unknown}", "coach", None, [SESSIONS]),
     ("GET", "/performance/sessions/{unknown}", "coach", None, [SESSIONS]),
     ("PATCH", "/performance/sessions/{unknown}", "coach", {"title": "X"}, [SESSIONS]),
     ("DELETE", "/performance/sessions/{unknown}", "coach", None, [SESSIONS]),
-    ("POST", "/performance/sessions/{unknown}/attendance", "coach",
-     lambda w: [{"membership_id": w.player_m, "status": "ABSENT"}], [ATTENDANCE]),
+    (
+        "POST",
+        "/performance/sessions/{unknown}/attendance",
+        "coach",
+        lambda w: [{"membership_id": w.player_m, "status": "ABSENT"}],
+        [ATTENDANCE],
+    ),
     ("GET", "/performance/sessions/{unknown}/attendance", "coach", None, [ATTENDANCE]),
     ("POST", "/performance/sessions/{unknown}/srpe", "coach", srpe_body, [SRPE, LOADS]),
     ("GET", "/performance/sessions/{unknown}/srpe", "coach", None, [SRPE]),
     ("POST", SRPE, "coach", lambda w: srpe_body(w, membership_id=UNKNOWN), [SRPE]),
     ("DELETE", SRPE + "/{unknown}", "coach", None, [SRPE]),
     ("DELETE", SRPE + "/{player_m}", "coach", None, [SRPE]),  # the player has no sRPE here
-    ("POST", "/performance/wellness", "coach",
-     lambda w: wellness_body(w, membership_id=UNKNOWN), [WELLNESS]),
+    (
+        "POST",
+        "/performance/wellness",
+        "coach",
+        lambda w: wellness_body(w, membership_id=UNKNOWN),
+        [WELLNESS],
+    ),
     ("GET", "/performance/members/{unknown}/wellness", "coach", None, [WELLNESS]),
     ("GET", "/performance/members/{unknown}/daily-loads", "coach", None, [LOADS]),
 ]
@@ -236,8 +282,9 @@ UNKNOWN_IDS = [
     ("method", "path", "actor", "body", "watch"),
     [pytest.param(*case, id=f"{case[0]} {case[1]}") for case in UNKNOWN_IDS],
 )
-async def test_unknown_id_is_404(w: World, method: str, path: str, actor: str, body: Any,
-                                 watch: list[str]) -> None:
+async def test_unknown_id_is_404(
+    w: World, method: str, path: str, actor: str, body: Any, watch: list[str]
+) -> None:
     before = await w.read(*watch)
     payload = body(w) if callable(body) else body
     kwargs = {} if payload is None else {"json": payload}
@@ -248,12 +295,18 @@ async def test_unknown_id_is_404(w: World, method: str, path: str, actor: str, b
 
 # ------------------------------------------------- references across teams, inactive members
 
+
 async def test_attendance_for_a_membership_of_another_team_is_422(w: World) -> None:
     before = await w.read(ATTENDANCE)
-    response = await w.call("POST", ATTENDANCE, w.squad.coach, json=[
-        {"membership_id": w.player_m, "status": "ABSENT"},
-        {"membership_id": w.foreign_m, "status": "PRESENT"},
-    ])
+    response = await w.call(
+        "POST",
+        ATTENDANCE,
+        w.squad.coach,
+        json=[
+            {"membership_id": w.player_m, "status": "ABSENT"},
+            {"membership_id": w.foreign_m, "status": "PRESENT"},
+        ],
+    )
     assert_problem(response, 422, ("body", 1, "membership_id"))
     assert await w.read(ATTENDANCE) == before  # the valid first entry was not written either
 
@@ -265,13 +318,15 @@ INACTIVE_WRITES = [
 ]
 
 
-@pytest.mark.parametrize(("method", "path", "body", "watch"), INACTIVE_WRITES,
-                         ids=["wellness", "srpe", "attendance"])
+@pytest.mark.parametrize(
+    ("method", "path", "body", "watch"), INACTIVE_WRITES, ids=["wellness", "srpe", "attendance"]
+)
 async def test_new_entries_for_an_inactive_membership_are_409(
     w: World, method: str, path: str, body: Callable[[World], Any], watch: list[str]
 ) -> None:
-    response = await w.call("PATCH", "/teams/{team}/members/{player_m}", w.squad.owner,
-                            json={"active": False})
+    response = await w.call(
+        "PATCH", "/teams/{team}/members/{player_m}", w.squad.owner, json={"active": False}
+    )
     assert response.status_code == 200, response.text
     assert response.json()["active"] is False
     before = await w.read(*watch)
@@ -297,12 +352,18 @@ MALFORMED = [
 ]
 
 
-@pytest.mark.parametrize(("method", "path", "watch"), MALFORMED,
-                         ids=[f"{m} {p}" for m, p, _ in MALFORMED])
+@pytest.mark.parametrize(
+    ("method", "path", "watch"), MALFORMED, ids=[f"{m} {p}" for m, p, _ in MALFORMED]
+)
 async def test_malformed_json_is_400(w: World, method: str, path: str, watch: list[str]) -> None:
     before = await w.read(*watch)
-    response = await w.call(method, path, w.squad.owner, content=b'{"title": "Scrums",',
-                            headers={"content-type": "application/json"})
+    response = await w.call(
+        method,
+        path,
+        w.squad.owner,
+        content=b'{"title": "Scrums",',
+        headers={"content-type": "application/json"},
+    )
     assert_problem(response, 400)
     assert await w.read(*watch) == before
 
@@ -311,88 +372,340 @@ async def test_malformed_json_is_400(w: World, method: str, path: str, watch: li
 
 FIELD_RULES = [
     # id, method, path, actor, body, loc, what must stay as it was
-    ("title 121", "POST", "/performance/sessions", "coach",
-     lambda w: session_body(w, title="t" * 121), ("body", "title"), [SESSIONS]),
-    ("title 121 patch", "PATCH", SESSION, "coach",
-     lambda w: {"title": "t" * 121}, ("body", "title"), [SESSIONS]),
-    ("session notes 5001", "POST", "/performance/sessions", "coach",
-     lambda w: session_body(w, notes="n" * 5001), ("body", "notes"), [SESSIONS]),
-    ("session notes 5001 patch", "PATCH", SESSION, "coach",
-     lambda w: {"notes": "n" * 5001}, ("body", "notes"), [SESSIONS]),
-    ("wellness notes 5001", "POST", "/performance/wellness", "player",
-     lambda w: wellness_body(w, notes="n" * 5001), ("body", "notes"), [WELLNESS]),
-    ("member full_name 201", "POST", MEMBERS, "owner",
-     lambda w: member_body(w, full_name="f" * 201), ("body", "full_name"), [MEMBERS]),
-    ("team name 121", "POST", "/teams", "coach",
-     lambda w: {"name": "n" * 121}, ("body", "name"), ["/teams"]),
-    ("naive start", "POST", "/performance/sessions", "coach",
-     lambda w: session_body(w, start="2026-03-01T10:00:00", end="2026-03-01T11:00:00+00:00"),
-     ("body", "start"), [SESSIONS]),
-    ("naive start patch", "PATCH", SESSION, "coach",
-     lambda w: {"start": "2026-03-01T10:00:00"}, ("body", "start"), [SESSIONS, LOADS]),
-    ("end before start patch", "PATCH", SESSION, "coach",
-     lambda w: {"end": (datetime.now(UTC) - timedelta(days=1)).isoformat()}, ("body", "end"),
-     [SESSIONS, LOADS]),
-    ("unknown zone", "POST", "/teams", "coach",
-     lambda w: {"name": "Mars XV", "timezone": "Mars/Olympus_Mons"}, ("body", "timezone"),
-     ["/teams"]),
-    ("unknown zone patch", "PATCH", TEAM, "owner",
-     lambda w: {"timezone": "Europe/Atlantis"}, ("body", "timezone"), [TEAM, SESSIONS]),
-    ("rpe 10.1", "POST", SRPE, "player", lambda w: srpe_body(w, rpe_0_10=10.1),
-     ("body", "rpe_0_10"), [SRPE, LOADS]),
-    ("rpe -0.5", "POST", SRPE, "player", lambda w: srpe_body(w, rpe_0_10=-0.5),
-     ("body", "rpe_0_10"), [SRPE, LOADS]),
-    ("rpe 7.25", "POST", SRPE, "player", lambda w: srpe_body(w, rpe_0_10=7.25),
-     ("body", "rpe_0_10"), [SRPE, LOADS]),
-    ("duration 0", "POST", SRPE, "coach", lambda w: srpe_body(w, duration_min=0),
-     ("body", "duration_min"), [SRPE, LOADS]),
-    ("duration 601", "POST", SRPE, "coach", lambda w: srpe_body(w, duration_min=601),
-     ("body", "duration_min"), [SRPE, LOADS]),
-    ("duration 45.5", "POST", SRPE, "coach", lambda w: srpe_body(w, duration_min=45.5),
-     ("body", "duration_min"), [SRPE, LOADS]),
-    ("sleep_quality 0", "POST", "/performance/wellness", "player",
-     lambda w: wellness_body(w, sleep_quality=0), ("body", "sleep_quality"), [WELLNESS]),
-    ("sleep_quality 6", "POST", "/performance/wellness", "player",
-     lambda w: wellness_body(w, sleep_quality=6), ("body", "sleep_quality"), [WELLNESS]),
-    ("stress 0", "POST", "/performance/wellness", "player",
-     lambda w: wellness_body(w, stress=0), ("body", "stress"), [WELLNESS]),
-    ("fatigue 6", "POST", "/performance/wellness", "coach",
-     lambda w: wellness_body(w, fatigue=6), ("body", "fatigue"), [WELLNESS]),
-    ("wellness tomorrow", "POST", "/performance/wellness", "player",
-     lambda w: wellness_body(w, date=_days_ago(-1).isoformat()), ("body", "date"), [WELLNESS]),
-    ("chronic_days 91", "PATCH", TEAM, "owner",
-     lambda w: {"acwr": {"chronic_days": 91}}, ("body", "acwr", "chronic_days"), [TEAM]),
-    ("null title", "PATCH", SESSION, "coach", lambda w: {"title": None}, ("body", "title"),
-     [SESSIONS]),
-    ("null start", "PATCH", SESSION, "coach", lambda w: {"start": None}, ("body", "start"),
-     [SESSIONS]),
-    ("null session_type", "PATCH", SESSION, "coach", lambda w: {"session_type": None},
-     ("body", "session_type"), [SESSIONS]),
-    ("null team name", "PATCH", TEAM, "owner", lambda w: {"name": None}, ("body", "name"),
-     [TEAM]),
-    ("null acwr low", "PATCH", TEAM, "owner", lambda w: {"acwr": {"low": None}},
-     ("body", "acwr", "low"), [TEAM]),
-    ("null member role", "PATCH", "/teams/{team}/members/{player_m}", "owner",
-     lambda w: {"role": None}, ("body", "role"), [MEMBERS]),
-    ("null member active", "PATCH", "/teams/{team}/members/{player_m}", "owner",
-     lambda w: {"active": None}, ("body", "active"), [MEMBERS]),
-    ("unknown session_type", "POST", "/performance/sessions", "coach",
-     lambda w: session_body(w, session_type="YOGA"), ("body", "session_type"), [SESSIONS]),
-    ("unknown attendance status", "POST", ATTENDANCE, "coach",
-     lambda w: [{"membership_id": w.player_m, "status": "ASLEEP"}], ("body", 0, "status"),
-     [ATTENDANCE]),
-    ("minutes_participated 601", "POST", ATTENDANCE, "coach",
-     lambda w: [{"membership_id": w.player_m, "minutes_participated": 601}],
-     ("body", 0, "minutes_participated"), [ATTENDANCE]),
-    ("unknown field", "POST", "/performance/wellness", "player",
-     lambda w: wellness_body(w, energy=5), ("body", "energy"), [WELLNESS]),
-    ("missing field", "POST", "/performance/wellness", "player",
-     lambda w: {"membership_id": w.player_m, "sleep_quality": 4, "mood": 4},
-     ("body", "soreness"), [WELLNESS]),
-    ("object instead of list", "POST", ATTENDANCE, "coach",
-     lambda w: {"membership_id": w.player_m, "status": "LATE"}, ("body",), [ATTENDANCE]),
-    ("member email", "POST", MEMBERS, "owner",
-     lambda w: member_body(w, email="not-an-email"), ("body", "email"), [MEMBERS]),
+    (
+        "title 121",
+        "POST",
+        "/performance/sessions",
+        "coach",
+        lambda w: session_body(w, title="t" * 121),
+        ("body", "title"),
+        [SESSIONS],
+    ),
+    (
+        "title 121 patch",
+        "PATCH",
+        SESSION,
+        "coach",
+        lambda w: {"title": "t" * 121},
+        ("body", "title"),
+        [SESSIONS],
+    ),
+    (
+        "session notes 5001",
+        "POST",
+        "/performance/sessions",
+        "coach",
+        lambda w: session_body(w, notes="n" * 5001),
+        ("body", "notes"),
+        [SESSIONS],
+    ),
+    (
+        "session notes 5001 patch",
+        "PATCH",
+        SESSION,
+        "coach",
+        lambda w: {"notes": "n" * 5001},
+        ("body", "notes"),
+        [SESSIONS],
+    ),
+    (
+        "wellness notes 5001",
+        "POST",
+        "/performance/wellness",
+        "player",
+        lambda w: wellness_body(w, notes="n" * 5001),
+        ("body", "notes"),
+        [WELLNESS],
+    ),
+    (
+        "member full_name 201",
+        "POST",
+        MEMBERS,
+        "owner",
+        lambda w: member_body(w, full_name="f" * 201),
+        ("body", "full_name"),
+        [MEMBERS],
+    ),
+    (
+        "team name 121",
+        "POST",
+        "/teams",
+        "coach",
+        lambda w: {"name": "n" * 121},
+        ("body", "name"),
+        ["/teams"],
+    ),
+    (
+        "naive start",
+        "POST",
+        "/performance/sessions",
+        "coach",
+        lambda w: session_body(w, start="2026-03-01T10:00:00", end="2026-03-01T11:00:00+00:00"),
+        ("body", "start"),
+        [SESSIONS],
+    ),
+    (
+        "naive start patch",
+        "PATCH",
+        SESSION,
+        "coach",
+        lambda w: {"start": "2026-03-01T10:00:00"},
+        ("body", "start"),
+        [SESSIONS, LOADS],
+    ),
+    (
+        "end before start patch",
+        "PATCH",
+        SESSION,
+        "coach",
+        lambda w: {"end": (datetime.now(UTC) - timedelta(days=1)).isoformat()},
+        ("body", "end"),
+        [SESSIONS, LOADS],
+    ),
+    (
+        "unknown zone",
+        "POST",
+        "/teams",
+        "coach",
+        lambda w: {"name": "Mars XV", "timezone": "Mars/Olympus_Mons"},
+        ("body", "timezone"),
+        ["/teams"],
+    ),
+    (
+        "unknown zone patch",
+        "PATCH",
+        TEAM,
+        "owner",
+        lambda w: {"timezone": "Europe/Atlantis"},
+        ("body", "timezone"),
+        [TEAM, SESSIONS],
+    ),
+    (
+        "rpe 10.1",
+        "POST",
+        SRPE,
+        "player",
+        lambda w: srpe_body(w, rpe_0_10=10.1),
+        ("body", "rpe_0_10"),
+        [SRPE, LOADS],
+    ),
+    (
+        "rpe -0.5",
+        "POST",
+        SRPE,
+        "player",
+        lambda w: srpe_body(w, rpe_0_10=-0.5),
+        ("body", "rpe_0_10"),
+        [SRPE, LOADS],
+    ),
+    (
+        "rpe 7.25",
+        "POST",
+        SRPE,
+        "player",
+        lambda w: srpe_body(w, rpe_0_10=7.25),
+        ("body", "rpe_0_10"),
+        [SRPE, LOADS],
+    ),
+    (
+        "duration 0",
+        "POST",
+        SRPE,
+        "coach",
+        lambda w: srpe_body(w, duration_min=0),
+        ("body", "duration_min"),
+        [SRPE, LOADS],
+    ),
+    (
+        "duration 601",
+        "POST",
+        SRPE,
+        "coach",
+        lambda w: srpe_body(w, duration_min=601),
+        ("body", "duration_min"),
+        [SRPE, LOADS],
+    ),
+    (
+        "duration 45.5",
+        "POST",
+        SRPE,
+        "coach",
+        lambda w: srpe_body(w, duration_min=45.5),
+        ("body", "duration_min"),
+        [SRPE, LOADS],
+    ),
+    (
+        "sleep_quality 0",
+        "POST",
+        "/performance/wellness",
+        "player",
+        lambda w: wellness_body(w, sleep_quality=0),
+        ("body", "sleep_quality"),
+        [WELLNESS],
+    ),
+    (
+        "sleep_quality 6",
+        "POST",
+        "/performance/wellness",
+        "player",
+        lambda w: wellness_body(w, sleep_quality=6),
+        ("body", "sleep_quality"),
+        [WELLNESS],
+    ),
+    (
+        "stress 0",
+        "POST",
+        "/performance/wellness",
+        "player",
+        lambda w: wellness_body(w, stress=0),
+        ("body", "stress"),
+        [WELLNESS],
+    ),
+    (
+        "fatigue 6",
+        "POST",
+        "/performance/wellness",
+        "coach",
+        lambda w: wellness_body(w, fatigue=6),
+        ("body", "fatigue"),
+        [WELLNESS],
+    ),
+    (
+        "wellness tomorrow",
+        "POST",
+        "/performance/wellness",
+        "player",
+        lambda w: wellness_body(w, date=_days_ago(-1).isoformat()),
+        ("body", "date"),
+        [WELLNESS],
+    ),
+    (
+        "chronic_days 91",
+        "PATCH",
+        TEAM,
+        "owner",
+        lambda w: {"acwr": {"chronic_days": 91}},
+        ("body", "acwr", "chronic_days"),
+        [TEAM],
+    ),
+    (
+        "null title",
+        "PATCH",
+        SESSION,
+        "coach",
+        lambda w: {"title": None},
+        ("body", "title"),
+        [SESSIONS],
+    ),
+    (
+        "null start",
+        "PATCH",
+        SESSION,
+        "coach",
+        lambda w: {"start": None},
+        ("body", "start"),
+        [SESSIONS],
+    ),
+    (
+        "null session_type",
+        "PATCH",
+        SESSION,
+        "coach",
+        lambda w: {"session_type": None},
+        ("body", "session_type"),
+        [SESSIONS],
+    ),
+    ("null team name", "PATCH", TEAM, "owner", lambda w: {"name": None}, ("body", "name"), [TEAM]),
+    (
+        "null acwr low",
+        "PATCH",
+        TEAM,
+        "owner",
+        lambda w: {"acwr": {"low": None}},
+        ("body", "acwr", "low"),
+        [TEAM],
+    ),
+    (
+        "null member role",
+        "PATCH",
+        "/teams/{team}/members/{player_m}",
+        "owner",
+        lambda w: {"role": None},
+        ("body", "role"),
+        [MEMBERS],
+    ),
+    (
+        "null member active",
+        "PATCH",
+        "/teams/{team}/members/{player_m}",
+        "owner",
+        lambda w: {"active": None},
+        ("body", "active"),
+        [MEMBERS],
+    ),
+    (
+        "unknown session_type",
+        "POST",
+        "/performance/sessions",
+        "coach",
+        lambda w: session_body(w, session_type="YOGA"),
+        ("body", "session_type"),
+        [SESSIONS],
+    ),
+    (
+        "unknown attendance status",
+        "POST",
+        ATTENDANCE,
+        "coach",
+        lambda w: [{"membership_id": w.player_m, "status": "ASLEEP"}],
+        ("body", 0, "status"),
+        [ATTENDANCE],
+    ),
+    (
+        "minutes_participated 601",
+        "POST",
+        ATTENDANCE,
+        "coach",
+        lambda w: [{"membership_id": w.player_m, "minutes_participated": 601}],
+        ("body", 0, "minutes_participated"),
+        [ATTENDANCE],
+    ),
+    (
+        "unknown field",
+        "POST",
+        "/performance/wellness",
+        "player",
+        lambda w: wellness_body(w, energy=5),
+        ("body", "energy"),
+        [WELLNESS],
+    ),
+    (
+        "missing field",
+        "POST",
+        "/performance/wellness",
+        "player",
+        lambda w: {"membership_id": w.player_m, "sleep_quality": 4, "mood": 4},
+        ("body", "soreness"),
+        [WELLNESS],
+    ),
+    (
+        "object instead of list",
+        "POST",
+        ATTENDANCE,
+        "coach",
+        lambda w: {"membership_id": w.player_m, "status": "LATE"},
+        ("body",),
+        [ATTENDANCE],
+    ),
+    (
+        "member email",
+        "POST",
+        MEMBERS,
+        "owner",
+        lambda w: member_body(w, email="not-an-email"),
+        ("body", "email"),
+        [MEMBERS],
+    ),
 ]
 
 
@@ -400,50 +713,102 @@ FIELD_RULES = [
     ("method", "path", "actor", "body", "loc", "watch"),
     [pytest.param(*case[1:], id=case[0]) for case in FIELD_RULES],
 )
-async def test_field_rule_is_422(w: World, method: str, path: str, actor: str | None,
-                                 body: Callable[[World], Any], loc: tuple[str | int, ...],
-                                 watch: list[str]) -> None:
+async def test_field_rule_is_422(
+    w: World,
+    method: str,
+    path: str,
+    actor: str | None,
+    body: Callable[[World], Any],
+    loc: tuple[str | int, ...],
+    watch: list[str],
+) -> None:
     before = await w.read(*watch)
-    response = await w.call(method, path, getattr(w.squad, actor) if actor else None,
-                            json=body(w))
+    response = await w.call(method, path, getattr(w.squad, actor) if actor else None, json=body(w))
     assert_problem(response, 422, loc)
     assert await w.read(*watch) == before
 
 
-@pytest.mark.parametrize(("field", "value"), [
-    ("password", "x" * 7),
-    ("full_name", "f" * 201),
-    ("full_name", ""),
-    ("email", "not-an-email"),
-], ids=["password 7", "full_name 201", "full_name empty", "email"])
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("password", "x" * 7),
+        ("full_name", "f" * 201),
+        ("full_name", ""),
+        ("email", "not-an-email"),
+    ],
+    ids=["password 7", "full_name 201", "full_name empty", "email"],
+)
 async def test_register_rule_is_422(w: World, field: str, value: str) -> None:
     email = f"new-{uuid.uuid4().hex[:8]}@example.com"
     body = {"email": email, "password": "long enough pw", "full_name": "New", field: value}
     response = await w.call("POST", "/auth/register", json=body)
     assert_problem(response, 422, ("body", field))
-    login = await w.call("POST", "/auth/token",
-                         data={"username": body["email"], "password": body["password"]})
+    login = await w.call(
+        "POST", "/auth/token", data={"username": body["email"], "password": body["password"]}
+    )
     assert_problem(login, 401)  # no account was made
 
 
 CROSS_FIELD_RULES = [
     # id, method, path, body, loc prefix, any of these fields named
-    ("end before start", "POST", "/performance/sessions",
-     lambda w: session_body(w, start=_at(25), end=_at(24)), ("body",), {"end", "start"}),
-    ("end equals start", "POST", "/performance/sessions",
-     lambda w: session_body(w, start="2026-03-01T10:00:00+00:00", end="2026-03-01T11:00:00+01:00"),
-     ("body",), {"end", "start"}),
-    ("acute_days = chronic_days", "PATCH", TEAM, lambda w: {"acwr": {"acute_days": 28}},
-     ("body", "acwr"), {"acute_days", "chronic_days"}),
-    ("acute_days > chronic_days", "PATCH", TEAM,
-     lambda w: {"acwr": {"acute_days": 21, "chronic_days": 14}},
-     ("body", "acwr"), {"acute_days", "chronic_days"}),
-    ("low = high", "PATCH", TEAM, lambda w: {"acwr": {"low": 1.3}},
-     ("body", "acwr"), {"low", "high"}),
-    ("low > high", "PATCH", TEAM, lambda w: {"acwr": {"low": 1.2, "high": 1.0}},
-     ("body", "acwr"), {"low", "high"}),
-    ("high > danger", "PATCH", TEAM, lambda w: {"acwr": {"high": 1.5}},
-     ("body", "acwr"), {"high", "danger"}),
+    (
+        "end before start",
+        "POST",
+        "/performance/sessions",
+        lambda w: session_body(w, start=_at(25), end=_at(24)),
+        ("body",),
+        {"end", "start"},
+    ),
+    (
+        "end equals start",
+        "POST",
+        "/performance/sessions",
+        lambda w: session_body(
+            w, start="2026-03-01T10:00:00+00:00", end="2026-03-01T11:00:00+01:00"
+        ),
+        ("body",),
+        {"end", "start"},
+    ),
+    (
+        "acute_days = chronic_days",
+        "PATCH",
+        TEAM,
+        lambda w: {"acwr": {"acute_days": 28}},
+        ("body", "acwr"),
+        {"acute_days", "chronic_days"},
+    ),
+    (
+        "acute_days > chronic_days",
+        "PATCH",
+        TEAM,
+        lambda w: {"acwr": {"acute_days": 21, "chronic_days": 14}},
+        ("body", "acwr"),
+        {"acute_days", "chronic_days"},
+    ),
+    (
+        "low = high",
+        "PATCH",
+        TEAM,
+        lambda w: {"acwr": {"low": 1.3}},
+        ("body", "acwr"),
+        {"low", "high"},
+    ),
+    (
+        "low > high",
+        "PATCH",
+        TEAM,
+        lambda w: {"acwr": {"low": 1.2, "high": 1.0}},
+        ("body", "acwr"),
+        {"low", "high"},
+    ),
+    (
+        "high > danger",
+        "PATCH",
+        TEAM,
+        lambda w: {"acwr": {"high": 1.5}},
+        ("body", "acwr"),
+        {"high", "danger"},
+    ),
 ]
 
 
@@ -452,8 +817,12 @@ CROSS_FIELD_RULES = [
     [pytest.param(*case[1:], id=case[0]) for case in CROSS_FIELD_RULES],
 )
 async def test_cross_field_rule_is_422_naming_a_field(
-    w: World, method: str, path: str, body: Callable[[World], Any],
-    prefix: tuple[str, ...], fields: set[str],
+    w: World,
+    method: str,
+    path: str,
+    body: Callable[[World], Any],
+    prefix: tuple[str, ...],
+    fields: set[str],
 ) -> None:
     watch = [TEAM, SESSIONS]
     before = await w.read(*watch)
@@ -491,8 +860,9 @@ async def test_series_range(w: World, path: str) -> None:
     backwards = f"{path}?from={today}&to={today - timedelta(days=1)}"
     problem = assert_problem(await w.call("GET", backwards, w.squad.coach), 422, ("query",))
     assert_names(problem, ("query",), {"from", "to"})
-    longest = await w.call("GET", f"{path}?from={today - timedelta(days=730)}&to={today}",
-                           w.squad.coach)
+    longest = await w.call(
+        "GET", f"{path}?from={today - timedelta(days=730)}&to={today}", w.squad.coach
+    )
     assert longest.status_code == 200, longest.text
     if path == LOADS:
         days = [row["date"] for row in longest.json()]
@@ -507,19 +877,28 @@ HUGE_IDS = [
     ("GET", "/teams/{huge}", None, ("path", "team_id")),
     ("GET", "/performance/sessions?team_id={huge}", None, ("query", "team_id")),
     ("GET", "/performance/members/{huge}/daily-loads", None, ("path", "membership_id")),
-    ("POST", "/performance/wellness", lambda w, n: wellness_body(w, membership_id=n),
-     ("body", "membership_id")),
+    (
+        "POST",
+        "/performance/wellness",
+        lambda w, n: wellness_body(w, membership_id=n),
+        ("body", "membership_id"),
+    ),
     ("POST", SRPE, lambda w, n: srpe_body(w, membership_id=n), ("body", "membership_id")),
     ("POST", ATTENDANCE, lambda w, n: [{"membership_id": n}], ("body", 0, "membership_id")),
 ]
 
 
 @pytest.mark.parametrize("huge", [2**31, 2**63], ids=["2^31", "2^63"])
-@pytest.mark.parametrize(("method", "path", "body", "loc"),
-                         [pytest.param(*c, id=f"{c[0]} {c[1]}") for c in HUGE_IDS])
+@pytest.mark.parametrize(
+    ("method", "path", "body", "loc"), [pytest.param(*c, id=f"{c[0]} {c[1]}") for c in HUGE_IDS]
+)
 async def test_an_id_beyond_the_integer_columns_is_not_a_server_error(
-    w: World, method: str, path: str, body: Callable[[World, int], Any] | None,
-    loc: tuple[str | int, ...], huge: int,
+    w: World,
+    method: str,
+    path: str,
+    body: Callable[[World, int], Any] | None,
+    loc: tuple[str | int, ...],
+    huge: int,
 ) -> None:
     """Unknown (404) or invalid (422), never a 5xx: PostgreSQL ids are int4, SQLite's int8."""
     kwargs = {} if body is None else {"json": body(w, huge)}
@@ -531,59 +910,109 @@ async def test_an_id_beyond_the_integer_columns_is_not_a_server_error(
 # ------------------------------------------------------------- limits are inclusive
 
 BOUNDARIES = [
-    ("title 120", "POST", "/performance/sessions", "coach",
-     lambda w: session_body(w, title="t" * 120, notes="n" * 5000), 201),
+    (
+        "title 120",
+        "POST",
+        "/performance/sessions",
+        "coach",
+        lambda w: session_body(w, title="t" * 120, notes="n" * 5000),
+        201,
+    ),
     ("full_name 200", "POST", MEMBERS, "coach", lambda w: member_body(w, full_name="f" * 200), 201),
-    ("rpe 10.0, 600 min", "POST", SRPE, "player",
-     lambda w: srpe_body(w, rpe_0_10=10.0, duration_min=600), 201),
-    ("rpe 0, 1 min", "POST", SRPE, "player", lambda w: srpe_body(w, rpe_0_10=0, duration_min=1),
-     201),
-    ("items 1 and 5, today", "POST", "/performance/wellness", "player",
-     lambda w: wellness_body(w, sleep_quality=1, mood=5, soreness=1, stress=5, fatigue=1,
-                             date=datetime.now(UTC).date().isoformat(), notes="n" * 5000), 201),
-    ("acute 89, chronic 90", "PATCH", TEAM, "owner",
-     lambda w: {"acwr": {"acute_days": 89, "chronic_days": 90}}, 200),
+    (
+        "rpe 10.0, 600 min",
+        "POST",
+        SRPE,
+        "player",
+        lambda w: srpe_body(w, rpe_0_10=10.0, duration_min=600),
+        201,
+    ),
+    (
+        "rpe 0, 1 min",
+        "POST",
+        SRPE,
+        "player",
+        lambda w: srpe_body(w, rpe_0_10=0, duration_min=1),
+        201,
+    ),
+    (
+        "items 1 and 5, today",
+        "POST",
+        "/performance/wellness",
+        "player",
+        lambda w: wellness_body(
+            w,
+            sleep_quality=1,
+            mood=5,
+            soreness=1,
+            stress=5,
+            fatigue=1,
+            date=datetime.now(UTC).date().isoformat(),
+            notes="n" * 5000,
+        ),
+        201,
+    ),
+    (
+        "acute 89, chronic 90",
+        "PATCH",
+        TEAM,
+        "owner",
+        lambda w: {"acwr": {"acute_days": 89, "chronic_days": 90}},
+        200,
+    ),
     ("high = danger", "PATCH", TEAM, "owner", lambda w: {"acwr": {"high": 1.4}}, 200),
     ("nullable notes", "PATCH", SESSION, "coach", lambda w: {"notes": None}, 200),
 ]
 
 
-@pytest.mark.parametrize(("method", "path", "actor", "body", "status"),
-                         [pytest.param(*c[1:], id=c[0]) for c in BOUNDARIES])
-async def test_values_at_the_limits_are_accepted(w: World, method: str, path: str, actor: str,
-                                                 body: Callable[[World], Any],
-                                                 status: int) -> None:
+@pytest.mark.parametrize(
+    ("method", "path", "actor", "body", "status"),
+    [pytest.param(*c[1:], id=c[0]) for c in BOUNDARIES],
+)
+async def test_values_at_the_limits_are_accepted(
+    w: World, method: str, path: str, actor: str, body: Callable[[World], Any], status: int
+) -> None:
     response = await w.call(method, path, getattr(w.squad, actor), json=body(w))
     assert response.status_code == status, response.text
 
 
 async def test_limit_1000_is_accepted(w: World) -> None:
-    for path in ("/performance/sessions?limit=1000", MEMBERS + "?limit=1000",
-                 SRPE + "?limit=1000", WELLNESS + "?limit=1000"):
+    for path in (
+        "/performance/sessions?limit=1000",
+        MEMBERS + "?limit=1000",
+        SRPE + "?limit=1000",
+        WELLNESS + "?limit=1000",
+    ):
         response = await w.call("GET", path, w.squad.coach)
         assert response.status_code == 200, (path, response.text)
 
 
 # ---------------------------------------------------------- conflicts with state -> 409
 
+
 async def test_duplicate_register_is_409(w: World) -> None:
     player = w.squad.player
     me = await w.call("GET", "/auth/me", player)
     for email in (player.email, player.email.upper()):
-        response = await w.call("POST", "/auth/register", json={
-            "email": email, "password": "another password", "full_name": "Impostor"})
+        response = await w.call(
+            "POST",
+            "/auth/register",
+            json={"email": email, "password": "another password", "full_name": "Impostor"},
+        )
         assert_problem(response, 409)
     assert (await w.call("GET", "/auth/me", player)).json() == me.json()
-    login = await w.call("POST", "/auth/token",
-                         data={"username": player.email, "password": PASSWORD})
+    login = await w.call(
+        "POST", "/auth/token", data={"username": player.email, "password": PASSWORD}
+    )
     assert login.status_code == 200, login.text  # the old password still works
 
 
 async def test_duplicate_member_is_409(w: World) -> None:
     before = await w.read(MEMBERS)
     for email in (w.squad.teammate.email, w.squad.teammate.email.upper()):
-        response = await w.call("POST", MEMBERS, w.squad.owner,
-                                json=member_body(w, email=email, role="COACH"))
+        response = await w.call(
+            "POST", MEMBERS, w.squad.owner, json=member_body(w, email=email, role="COACH")
+        )
         assert_problem(response, 409)
     assert await w.read(MEMBERS) == before
 
@@ -592,15 +1021,17 @@ async def test_srpe_before_the_session_started_is_409(w: World) -> None:
     watch = ["/performance/sessions/{future}/srpe", LOADS]
     before = await w.read(*watch)
     for actor in (w.squad.player, w.squad.coach):
-        response = await w.call("POST", "/performance/sessions/{future}/srpe", actor,
-                                json=srpe_body(w))
+        response = await w.call(
+            "POST", "/performance/sessions/{future}/srpe", actor, json=srpe_body(w)
+        )
         assert_problem(response, 409)
     assert await w.read(*watch) == before
 
 
 async def test_srpe_for_an_absent_member_is_409(w: World) -> None:
-    response = await w.call("POST", ATTENDANCE, w.squad.coach,
-                            json=[{"membership_id": w.player_m, "status": "ABSENT"}])
+    response = await w.call(
+        "POST", ATTENDANCE, w.squad.coach, json=[{"membership_id": w.player_m, "status": "ABSENT"}]
+    )
     assert response.status_code == 200, response.text
     before = await w.read(SRPE, LOADS)
     for actor in (w.squad.player, w.squad.coach):
@@ -618,24 +1049,35 @@ Request = Callable[[World], Awaitable[httpx.Response]]
 
 def _post(path: str, actor: str, body: Callable[[World], Any], key: str) -> Request:
     async def send(w: World) -> httpx.Response:
-        return await w.call("POST", path, getattr(w.squad, actor), json=body(w),
-                            headers={"Idempotency-Key": key})
+        return await w.call(
+            "POST", path, getattr(w.squad, actor), json=body(w), headers={"Idempotency-Key": key}
+        )
+
     return send
 
 
 IDEMPOTENT = [
     # id, path, actor, body, the list that must hold one new row, status of the first answer
-    ("session", "/performance/sessions", "coach",
-     lambda w: session_body(w, start="2026-03-01T10:00:00+01:00", end="2026-03-01T11:30:00+01:00"),
-     SESSIONS, 201),
+    (
+        "session",
+        "/performance/sessions",
+        "coach",
+        lambda w: session_body(
+            w, start="2026-03-01T10:00:00+01:00", end="2026-03-01T11:30:00+01:00"
+        ),
+        SESSIONS,
+        201,
+    ),
     ("srpe", SRPE, "player", srpe_body, SRPE, 201),
     ("wellness", "/performance/wellness", "player", wellness_body, WELLNESS, 201),
     ("member", MEMBERS, "coach", lambda w: member_body(w, email="fixed@example.com"), MEMBERS, 201),
 ]
 
 
-@pytest.mark.parametrize(("path", "actor", "body", "listing", "status"),
-                         [pytest.param(*c[1:], id=c[0]) for c in IDEMPOTENT])
+@pytest.mark.parametrize(
+    ("path", "actor", "body", "listing", "status"),
+    [pytest.param(*c[1:], id=c[0]) for c in IDEMPOTENT],
+)
 async def test_idempotency_key_replays_the_first_answer(
     w: World, path: str, actor: str, body: Callable[[World], Any], listing: str, status: int
 ) -> None:
@@ -653,13 +1095,22 @@ async def test_idempotency_key_replays_the_first_answer(
 
 async def test_idempotency_key_with_another_body_is_422(w: World) -> None:
     key = f"key-{uuid.uuid4().hex}"
-    first = await w.call("POST", "/performance/sessions", w.squad.coach,
-                         json=session_body(w, title="Scrums"), headers={"Idempotency-Key": key})
+    first = await w.call(
+        "POST",
+        "/performance/sessions",
+        w.squad.coach,
+        json=session_body(w, title="Scrums"),
+        headers={"Idempotency-Key": key},
+    )
     assert first.status_code == 201, first.text
     before = await w.read(SESSIONS)
-    response = await w.call("POST", "/performance/sessions", w.squad.coach,
-                            json=session_body(w, title="Lineouts"),
-                            headers={"Idempotency-Key": key})
+    response = await w.call(
+        "POST",
+        "/performance/sessions",
+        w.squad.coach,
+        json=session_body(w, title="Lineouts"),
+        headers={"Idempotency-Key": key},
+    )
     assert_problem(response, 422, ("header", "Idempotency-Key"))
     assert await w.read(SESSIONS) == before
     titles = [s["title"] for s in before[SESSIONS] if s["team_id"] == w.team_id]
@@ -671,9 +1122,13 @@ async def test_idempotency_keys_are_per_user(w: World) -> None:
     key = f"key-{uuid.uuid4().hex}"
     before = (await w.read(SESSIONS))[SESSIONS]
     for staff, title in ((w.squad.coach, "Scrums"), (w.squad.owner, "Lineouts")):
-        response = await w.call("POST", "/performance/sessions", staff,
-                                json=session_body(w, title=title),
-                                headers={"Idempotency-Key": key})
+        response = await w.call(
+            "POST",
+            "/performance/sessions",
+            staff,
+            json=session_body(w, title=title),
+            headers={"Idempotency-Key": key},
+        )
         assert response.status_code == 201, response.text
         assert response.json()["title"] == title
     assert len((await w.read(SESSIONS))[SESSIONS]) == len(before) + 2

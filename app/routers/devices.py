@@ -1,0 +1,114 @@
+"""Linked devices: connect a Whoop or Oura account (OAuth2), list and unlink them."""
+
+import builtins
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+
+from app.db import Session
+from app.deps import CurrentUser, MemberReader, MemberWriter
+from app.models import LinkedDevice
+from app.schemas import devices as schemas
+from app.schemas.base import MAX_ID, PathId, problem_responses
+from app.services import devices as service
+from app.services import teams
+from app.services.vendors import VendorContext
+
+router = APIRouter(tags=["devices"])
+
+ProviderName = Annotated[str, Path(description="`whoop` or `oura`; any other is a 404.")]
+QueryId = Annotated[int, Query(ge=-MAX_ID, le=MAX_ID, description="An id (a 32-bit integer).")]
+OAuthParam = Annotated[str | None, Query(max_length=2000)]
+
+
+def get_vendors(request: Request) -> VendorContext:
+    vendors: VendorContext = request.app.state.vendors
+    return vendors
+
+
+Vendors = Annotated[VendorContext, Depends(get_vendors)]
+
+
+def device_out(device: LinkedDevice) -> schemas.Device:
+    """Only these fields leave the service: the tokens never do."""
+    return schemas.Device(
+        id=device.id,
+        provider=device.provider,
+        external_user_id=device.external_user_id,
+        status=device.status,
+        linked_at=device.linked_at,
+    )
+
+
+@router.get(
+    "/integrations/{provider}/authorize",
+    operation_id="authorize_device",
+    response_model=schemas.AuthorizationUrl,
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+async def authorize(
+    provider: ProviderName,
+    membership_id: QueryId,
+    user: CurrentUser,
+    session: Session,
+    vendors: Vendors,
+) -> schemas.AuthorizationUrl:
+    """The vendor's consent page for this athlete (``provider`` is ``whoop`` or ``oura``).
+
+    The caller must be allowed to write for the membership; the ``state`` in the URL is
+    signed, bound to the membership and expires in ten minutes.
+    """
+    kind = service.provider_from_path(provider)
+    member = await teams.member_access(session, user, membership_id, write=True)
+    link = service.LinkState(kind, member.membership.id, user.id)
+    return schemas.AuthorizationUrl(authorization_url=service.authorization_url(vendors, link))
+
+
+@router.get(
+    "/integrations/{provider}/callback",
+    operation_id="complete_device_link",
+    response_model=schemas.Device,
+    responses=problem_responses(400, 403, 404, 409, 422, 502),
+)
+async def callback(
+    provider: ProviderName,
+    session: Session,
+    vendors: Vendors,
+    code: OAuthParam = None,
+    state: OAuthParam = None,
+    error: OAuthParam = None,
+) -> schemas.Device:
+    """Where the vendor sends the athlete back: no bearer token, the signed ``state`` instead.
+
+    Exchanges the code, reads the athlete's vendor user id and stores the link. A bad or
+    expired state is a 400; a vendor failure is a 502 (linking again may work).
+    """
+    kind = service.provider_from_path(provider)
+    device = await service.complete_link(
+        session, vendors, kind, code=code, state=state, error=error
+    )
+    return device_out(device)
+
+
+@router.get(
+    "/performance/members/{membership_id}/devices",
+    operation_id="list_devices",
+    response_model=builtins.list[schemas.Device],
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def list(member: MemberReader, session: Session) -> builtins.list[schemas.Device]:
+    """The member's linked accounts, oldest first (``reauth_required`` ones included)."""
+    found = await service.list_devices(session, member.membership.id)
+    return [device_out(device) for device in found]
+
+
+@router.delete(
+    "/performance/members/{membership_id}/devices/{device_id}",
+    operation_id="delete_device",
+    status_code=204,
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+async def delete(member: MemberWriter, device_id: PathId, session: Session) -> Response:
+    """Unlink: the tokens are deleted; HRV already received from the device is kept."""
+    await service.delete_device(session, member.membership.id, device_id)
+    return Response(status_code=204)

@@ -1,0 +1,134 @@
+"""The durable webhook inbox: store first, acknowledge, then process with retries.
+
+A receiver calls :func:`store` inside its request and answers at once; a job calls
+:func:`process_due`, which hands each due event to its provider's handler in its own
+transaction. A handler raises :class:`RetryLater` for a passing failure (a vendor's 429
+or 5xx, honouring ``Retry-After``); any other exception counts as a failed attempt too.
+After ``MAX_ATTEMPTS`` the event ends ``failed`` with its last error, visible to admins,
+never dropped.
+"""
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.db import dialect_insert
+from app.models import InboxStatus, WebhookEvent
+from app.models.base import utcnow
+
+logger = logging.getLogger("loadline.inbox")
+
+MAX_ATTEMPTS = 8
+FIRST_RETRY = timedelta(seconds=30)
+LONGEST_WAIT = timedelta(hours=1)
+BATCH = 50
+
+Handler = Callable[[AsyncSession, WebhookEvent], Awaitable[None]]
+
+
+class RetryLater(Exception):
+    """A passing failure: try this event again after ``delay`` (or the usual backoff)."""
+
+    def __init__(self, message: str, delay: timedelta | None = None) -> None:
+        super().__init__(message)
+        self.delay = delay
+
+
+async def store(
+    session: AsyncSession, provider: str, event_key: str, body: bytes, team_id: int | None = None
+) -> bool:
+    """Keep the event unless it is already in; returns whether it is new (duplicates: False)."""
+    result = await session.execute(
+        dialect_insert(session, WebhookEvent)
+        .values(
+            provider=provider,
+            event_key=event_key,
+            body=body,
+            team_id=team_id,
+            received_at=utcnow(),
+            next_attempt_at=utcnow(),
+            status=InboxStatus.PENDING,
+            attempts=0,
+        )
+        .on_conflict_do_nothing(index_elements=["provider", "event_key"])
+        .returning(WebhookEvent.id)
+    )
+    return result.scalar_one_or_none() is not None
+
+
+def backoff(attempts: int) -> timedelta:
+    """30 s, 1 min, 2 min, ... doubling, at most an hour between tries."""
+    wait: timedelta = FIRST_RETRY * (2 ** max(attempts - 1, 0))
+    return min(wait, LONGEST_WAIT)
+
+
+async def process_due(
+    sessionmaker: async_sessionmaker[AsyncSession], handlers: Mapping[str, Handler]
+) -> int:
+    """Process the events that are due, each in its own transaction; returns how many ran."""
+    async with sessionmaker() as session:
+        due = list(
+            await session.scalars(
+                select(WebhookEvent.id)
+                .where(
+                    WebhookEvent.status == InboxStatus.PENDING,
+                    WebhookEvent.next_attempt_at <= utcnow(),
+                )
+                .order_by(WebhookEvent.next_attempt_at, WebhookEvent.id)
+                .limit(BATCH)
+            )
+        )
+    for event_id in due:
+        await _process_one(sessionmaker, handlers, event_id)
+    return len(due)
+
+
+async def _process_one(
+    sessionmaker: async_sessionmaker[AsyncSession], handlers: Mapping[str, Handler], event_id: int
+) -> None:
+    error: str | None = None
+    delay: timedelta | None = None
+    try:
+        async with sessionmaker.begin() as session:
+            event = await session.get(WebhookEvent, event_id, with_for_update={"skip_locked": True})
+            if event is None or event.status != InboxStatus.PENDING:
+                return
+            handler = handlers.get(event.provider)
+            if handler is None:
+                raise LookupError(f"no handler for provider {event.provider!r}")
+            event.last_error = None  # a handler may note what it skipped
+            await handler(session, event)
+            event.status = InboxStatus.DONE
+            event.attempts += 1
+            event.processed_at = utcnow()
+            return
+    except RetryLater as exc:
+        error, delay = str(exc), exc.delay
+    except Exception as exc:  # any failure is recorded on the event, never lost
+        error = f"{type(exc).__name__}: {exc}"
+    await _record_failure(sessionmaker, event_id, error, delay)
+
+
+async def _record_failure(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    event_id: int,
+    error: str,
+    delay: timedelta | None,
+) -> None:
+    async with sessionmaker.begin() as session:
+        event = await session.get(WebhookEvent, event_id)
+        if event is None:
+            return
+        event.attempts += 1
+        event.last_error = error[:2000]
+        if event.attempts >= MAX_ATTEMPTS:
+            event.status = InboxStatus.FAILED
+            logger.warning(
+                '{"event": "webhook_failed", "id": %d, "provider": "%s"}', event.id, event.provider
+            )
+        else:
+            wait = max(delay or timedelta(0), backoff(event.attempts))
+            event.next_attempt_at = utcnow() + min(wait, LONGEST_WAIT * 6)

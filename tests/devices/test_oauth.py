@@ -1,0 +1,402 @@
+"""Connecting Whoop and Oura accounts (OAuth2), listing and unlinking them, token refresh."""
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.config import Settings
+from app.models import (
+    DeviceStatus,
+    LinkedDevice,
+    Provider,
+    Role,
+    Team,
+    TeamMembership,
+    User,
+)
+from app.services import crypto, devices
+from app.services.vendors import VendorContext, new_http_client
+from tests.conftest import Squad
+from tests.devices import fake_vendor as fv
+
+PROVIDERS = ["whoop", "oura"]
+
+
+@pytest.fixture
+def app_settings(settings: Settings) -> Settings:
+    return fv.vendor_settings(settings)
+
+
+@pytest.fixture
+def fake() -> fv.FakeVendors:
+    return fv.FakeVendors()
+
+
+@pytest.fixture
+def app(
+    app_settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], fake: fv.FakeVendors
+) -> FastAPI:
+    return fv.build_app(app_settings, sessionmaker, fake)
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async for client in fv.app_client(app):
+        yield client
+
+
+@pytest.fixture
+def ctx(app: FastAPI) -> VendorContext:
+    vendors: VendorContext = app.state.vendors
+    return vendors
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+async def test_connect_end_to_end(
+    client: httpx.AsyncClient,
+    fake: fv.FakeVendors,
+    squad: Squad,
+    provider: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    member_id = squad.player_membership["id"]
+    response = await fv.connect(client, fake, provider, squad.player, member_id)
+
+    assert response.status_code == 200, response.text
+    device = response.json()
+    assert set(device) == {"id", "provider", "external_user_id", "status", "linked_at"}
+    assert device["provider"] == provider.upper()
+    assert device["external_user_id"] == fake.vendor(provider).user_id
+    assert device["status"] == "active"
+    listed = await client.get(
+        f"/performance/members/{member_id}/devices", headers=squad.coach.headers
+    )
+    assert listed.status_code == 200
+    assert listed.json() == [device]
+    for secret in fake.secrets_issued:
+        assert secret not in response.text and secret not in listed.text
+        assert secret not in caplog.text
+    assert any("device_linked" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+async def test_authorize_url_carries_the_vendor_parameters(
+    client: httpx.AsyncClient, squad: Squad, provider: str
+) -> None:
+    response = await client.get(
+        f"/integrations/{provider}/authorize",
+        params={"membership_id": squad.player_membership["id"]},
+        headers=squad.player.headers,
+    )
+    url = urlsplit(response.json()["authorization_url"])
+    params = {k: v[0] for k, v in parse_qs(url.query).items()}
+    assert url.netloc == f"{provider}.test"
+    assert params["response_type"] == "code"
+    assert params["client_id"] == f"{provider}-client-id"
+    assert params["redirect_uri"] == f"http://testserver/integrations/{provider}/callback"
+    assert len(params["state"]) >= 8  # Whoop requires eight characters or more
+    if provider == "whoop":
+        assert {"offline", "read:recovery", "read:sleep"} <= set(params["scope"].split())
+    else:
+        assert set(params["scope"].split()) == {"personal", "daily"}
+    assert "secret" not in response.text
+
+
+async def test_whoop_refresh_token_needs_offline_scope(
+    client: httpx.AsyncClient,
+    fake: fv.FakeVendors,
+    squad: Squad,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    await fv.connect(client, fake, "whoop", squad.player, squad.player_membership["id"])
+    device_id = (await _devices(sessionmaker))[0].id
+    row = await fv.device_row(sessionmaker, device_id)
+    assert row.refresh_token_enc is not None  # the fake only issues one for ``offline``
+    assert "offline" in row.scopes.split()
+
+
+async def test_who_may_start_linking(client: httpx.AsyncClient, squad: Squad) -> None:
+    url = "/integrations/whoop/authorize"
+    member = {"membership_id": squad.player_membership["id"]}
+    assert (await client.get(url, params=member)).status_code == 401
+    assert (await client.get(url, params=member, headers=squad.teammate.headers)).status_code == 403
+    assert (await client.get(url, params=member, headers=squad.outsider.headers)).status_code == 404
+    assert (await client.get(url, params=member, headers=squad.coach.headers)).status_code == 200
+    coach_member = {"membership_id": squad.coach_membership["id"]}
+    assert (
+        await client.get(url, params=coach_member, headers=squad.coach.headers)
+    ).status_code == 200
+    unknown = await client.get(
+        "/integrations/fitbit/authorize", params=member, headers=squad.player.headers
+    )
+    assert unknown.status_code == 404
+    assert unknown.headers["content-type"] == "application/problem+json"
+    missing = await client.get(url, headers=squad.player.headers)
+    assert missing.status_code == 422
+
+
+async def test_unconfigured_vendor_is_not_found(
+    squad: Squad, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    app = fv.build_app(settings, sessionmaker, fv.FakeVendors())  # no client ids at all
+    async for bare in fv.app_client(app):
+        response = await bare.get(
+            "/integrations/oura/authorize",
+            params={"membership_id": squad.player_membership["id"]},
+            headers=squad.player.headers,
+        )
+        assert response.status_code == 404
+
+
+async def test_bad_or_expired_state_is_400(
+    client: httpx.AsyncClient,
+    squad: Squad,
+    app_settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    link = devices.LinkState(Provider.WHOOP, squad.player_membership["id"], squad.player.id)
+    good = devices.sign_state(app_settings, link)
+    forged = devices.sign_state(
+        app_settings.model_copy(update={"secret_key": "another-secret-key-entirely"}), link
+    )
+    monkeypatch.setattr(devices, "STATE_LIFETIME", timedelta(seconds=-1))
+    expired = devices.sign_state(app_settings, link)
+    monkeypatch.undo()
+    cases = {
+        "no state": {"code": "abc"},
+        "garbage": {"code": "abc", "state": "not-a-state"},
+        "forged": {"code": "abc", "state": forged},
+        "expired": {"code": "abc", "state": expired},
+        "tampered": {"code": "abc", "state": good[:-2] + ("AA" if good[-2:] != "AA" else "BB")},
+    }
+    for name, params in cases.items():
+        response = await client.get("/integrations/whoop/callback", params=params)
+        assert response.status_code == 400, (name, response.text)
+        assert response.headers["content-type"] == "application/problem+json"
+    other_vendor = await client.get(
+        "/integrations/oura/callback", params={"code": "a", "state": good}
+    )
+    assert other_vendor.status_code == 400
+
+
+async def test_declined_or_refused_code_is_400(
+    client: httpx.AsyncClient, squad: Squad, app_settings: Settings, fake: fv.FakeVendors
+) -> None:
+    link = devices.LinkState(Provider.OURA, squad.player_membership["id"], squad.player.id)
+    state = devices.sign_state(app_settings, link)
+    declined = await client.get(
+        "/integrations/oura/callback", params={"error": "access_denied", "state": state}
+    )
+    assert declined.status_code == 400
+    refused = await client.get(
+        "/integrations/oura/callback", params={"code": "never-issued", "state": state}
+    )
+    assert refused.status_code == 400
+    assert "invalid_grant" in refused.json()["detail"]
+
+
+async def test_vendor_down_during_link_is_502(
+    client: httpx.AsyncClient, squad: Squad, fake: fv.FakeVendors
+) -> None:
+    fake.oura.fail("/oauth/token", 503)
+    response = await fv.connect(client, fake, "oura", squad.player, squad.player_membership["id"])
+    assert response.status_code == 502
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_relinking_replaces_the_link(
+    client: httpx.AsyncClient,
+    fake: fv.FakeVendors,
+    squad: Squad,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    app_settings: Settings,
+) -> None:
+    member_id = squad.player_membership["id"]
+    first = (await fv.connect(client, fake, "oura", squad.player, member_id)).json()
+    second = (await fv.connect(client, fake, "oura", squad.player, member_id)).json()
+    assert first["id"] == second["id"]
+    row = await fv.device_row(sessionmaker, first["id"])
+    assert (
+        crypto.decrypt(app_settings, row.access_token_enc) == fake.oura.issued[-1]["access_token"]
+    )
+
+
+async def test_unlinking(client: httpx.AsyncClient, fake: fv.FakeVendors, squad: Squad) -> None:
+    member_id = squad.player_membership["id"]
+    device = (await fv.connect(client, fake, "whoop", squad.player, member_id)).json()
+    url = f"/performance/members/{member_id}/devices/{device['id']}"
+    assert (await client.delete(url, headers=squad.teammate.headers)).status_code == 403
+    assert (await client.delete(url)).status_code == 401
+    other = f"/performance/members/{squad.teammate_membership['id']}/devices/{device['id']}"
+    assert (await client.delete(other, headers=squad.coach.headers)).status_code == 404
+    assert (await client.delete(url, headers=squad.player.headers)).status_code == 204
+    assert (await client.delete(url, headers=squad.player.headers)).status_code == 404
+    listed = await client.get(
+        f"/performance/members/{member_id}/devices", headers=squad.player.headers
+    )
+    assert listed.json() == []
+
+
+async def test_listing_needs_read_access(client: httpx.AsyncClient, squad: Squad) -> None:
+    url = f"/performance/members/{squad.player_membership['id']}/devices"
+    assert (await client.get(url)).status_code == 401
+    assert (await client.get(url, headers=squad.teammate.headers)).status_code == 403
+    assert (await client.get(url, headers=squad.outsider.headers)).status_code == 404
+    assert (await client.get(url, headers=squad.player.headers)).json() == []
+
+
+# --- refresh ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+async def test_refresh_rotates_the_pair(
+    client: httpx.AsyncClient,
+    fake: fv.FakeVendors,
+    squad: Squad,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    ctx: VendorContext,
+    app_settings: Settings,
+    provider: str,
+) -> None:
+    vendor = fake.vendor(provider)
+    device_id = (
+        await fv.connect(client, fake, provider, squad.player, squad.player_membership["id"])
+    ).json()["id"]
+    old = vendor.issued[-1]
+    await fv.expire_device(sessionmaker, device_id)
+    vendor.expire_access_tokens()
+
+    async with sessionmaker.begin() as session:
+        token = await devices.access_token(ctx, session, device_id)
+
+    new = vendor.issued[-1]
+    assert token == new["access_token"] != old["access_token"]
+    row = await fv.device_row(sessionmaker, device_id)
+    assert crypto.decrypt(app_settings, row.access_token_enc) == new["access_token"]
+    assert crypto.decrypt(app_settings, row.refresh_token_enc or "") == new["refresh_token"]
+    assert row.expires_at is not None and row.expires_at > datetime.now(UTC) + timedelta(minutes=50)
+    refresh_requests = [r for r in vendor.requests if r.url.path.endswith("/token")]
+    # The old refresh token was single-use: the vendor refuses it from now on.
+    async with httpx.AsyncClient(transport=httpx.MockTransport(fake)) as http:
+        again = await http.post(
+            app_settings.whoop_token_url if provider == "whoop" else app_settings.oura_token_url,
+            data={
+                "grant_type": "refresh_token",
+                "refresh_token": old["refresh_token"],
+                "client_id": vendor.client_id,
+                "client_secret": vendor.client_secret,
+            },
+        )
+    assert (again.status_code, again.json()["error"]) == (400, "invalid_grant")
+    if provider == "whoop":
+        assert parse_qs(refresh_requests[-1].content.decode())["scope"] == ["offline"]
+
+
+async def test_refused_refresh_marks_reauth_required(
+    client: httpx.AsyncClient,
+    fake: fv.FakeVendors,
+    squad: Squad,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    ctx: VendorContext,
+) -> None:
+    member_id = squad.player_membership["id"]
+    device_id = (await fv.connect(client, fake, "oura", squad.player, member_id)).json()["id"]
+    await fv.expire_device(sessionmaker, device_id)
+    fake.oura.refuse_refresh = True
+
+    async with sessionmaker.begin() as session:
+        with pytest.raises(devices.DeviceUnusable) as raised:
+            await devices.access_token(ctx, session, device_id)
+    for secret in fake.secrets_issued:
+        assert secret not in str(raised.value)
+
+    listed = await client.get(
+        f"/performance/members/{member_id}/devices", headers=squad.player.headers
+    )
+    assert listed.json()[0]["status"] == "reauth_required"
+    linked_again = await fv.connect(client, fake, "oura", squad.player, member_id)
+    assert linked_again.json()["status"] == "active"
+
+
+async def test_refresh_job_commits_each_device_on_its_own(
+    client: httpx.AsyncClient,
+    fake: fv.FakeVendors,
+    squad: Squad,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    ctx: VendorContext,
+) -> None:
+    whoop_id = (
+        await fv.connect(client, fake, "whoop", squad.player, squad.player_membership["id"])
+    ).json()["id"]
+    oura_id = (
+        await fv.connect(client, fake, "oura", squad.teammate, squad.teammate_membership["id"])
+    ).json()["id"]
+    await fv.expire_device(sessionmaker, whoop_id)
+    await fv.expire_device(sessionmaker, oura_id)
+    fake.oura.refuse_refresh = True
+    fake.whoop.fail("/oauth/oauth2/token", 503)
+
+    assert await devices.refresh_expiring(sessionmaker, ctx) == 0
+    assert (await fv.device_row(sessionmaker, oura_id)).status == DeviceStatus.REAUTH_REQUIRED
+    assert (await fv.device_row(sessionmaker, whoop_id)).status == DeviceStatus.ACTIVE
+
+    assert await devices.refresh_expiring(sessionmaker, ctx) == 1  # Whoop is back
+    assert await devices.refresh_expiring(sessionmaker, ctx) == 0  # nothing expiring now
+
+
+async def test_concurrent_refreshes_spend_the_refresh_token_once(
+    committed_db: async_sessionmaker[AsyncSession], app_settings: Settings
+) -> None:
+    """Two workers find the same expired token: the row lock lets one refresh, the other
+    then sees the new pair. Oura's single-use refresh tokens would fail the second one."""
+    fake = fv.FakeVendors()
+    ctx = VendorContext(app_settings, new_http_client(httpx.MockTransport(fake)))
+    pair = fake.oura.issue("personal daily")
+    async with committed_db.begin() as session:
+        device_id = await _seed_device(session, app_settings, pair)
+
+    async def worker() -> str:
+        async with committed_db.begin() as session:
+            return await devices.access_token(ctx, session, device_id)
+
+    first, second = await asyncio.gather(worker(), worker())
+
+    assert first == second == fake.oura.issued[-1]["access_token"]
+    assert len(fake.oura.issued) == 2  # the link's pair and exactly one refresh
+    assert fake.oura.calls("/oauth/token") == 1
+
+
+async def _seed_device(session: AsyncSession, settings: Settings, pair: dict[str, str]) -> int:
+    user = User(email="racer@example.com", full_name="Racer", password_hash="x")
+    team = Team(name="Racers", timezone="UTC")
+    session.add_all([user, team])
+    await session.flush()
+    membership = TeamMembership(team_id=team.id, user_id=user.id, role=Role.PLAYER)
+    session.add(membership)
+    await session.flush()
+    device = LinkedDevice(
+        team_id=team.id,
+        membership_id=membership.id,
+        provider=Provider.OURA,
+        external_user_id=fv.OURA_USER_ID,
+        access_token_enc=crypto.encrypt(settings, pair["access_token"]),
+        refresh_token_enc=crypto.encrypt(settings, pair["refresh_token"]),
+        expires_at=datetime.now(UTC) - timedelta(minutes=5),
+    )
+    session.add(device)
+    await session.flush()
+    return device.id
+
+
+async def _devices(sessionmaker: async_sessionmaker[AsyncSession]) -> list[LinkedDevice]:
+    async with sessionmaker() as session:
+        return list(await session.scalars(select(LinkedDevice).order_by(LinkedDevice.id)))
