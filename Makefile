@@ -48,6 +48,7 @@ lint: install
 ## e.g. `make bench BENCH_ARGS="--teams 10"` for a quick smaller run
 bench: install
 	$(BIN)/python -m bench.acwr_bench $(BENCH_ARGS)
+	$(BIN)/python -m bench.webhooks_bench
 
 clean:
 	rm -rf $(VENV) loadline.db loadline.db-wal loadline.db-shm

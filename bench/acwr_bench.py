@@ -33,7 +33,7 @@ from typing import Any
 
 import httpx
 import numpy as np
-from sqlalchemy import select, text, update
+from sqlalchemy import event, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.config import Settings
@@ -116,26 +116,61 @@ async def bounded(label: str, work: Awaitable[dict[str, Any]], seconds: float) -
     return {**result, "machine_load_before": before, "machine_load_after": machine_load()}
 
 
-@contextlib.contextmanager
-def profiled(name: str, enabled: bool) -> Iterator[None]:
-    """With ``--profile``, cProfile the block and keep the stats beside the results.
+class Profiler:
+    """``--profile``: cProfile plus per-statement SQL time for each step; a no-op otherwise.
 
-    Profiling slows Python code down, so profiled runs report where time goes, not timings.
+    cProfile alone misleads on asyncio code (time spent awaiting the database is smeared
+    over the event loop), so each section also reports wall time per SQL statement, taken
+    from SQLAlchemy's cursor events; what is left is Python (and raw driver calls such as
+    COPY, which those events do not see). Profiled timings are slower than real ones.
     """
-    if not enabled:
-        yield
-        return
-    profiler = cProfile.Profile()
-    profiler.enable()
-    try:
-        yield
-    finally:
-        profiler.disable()
+
+    def __init__(self, engine: AsyncEngine | None) -> None:
+        self.enabled = engine is not None
+        self.statements: dict[str, list[float]] = {}
+        if engine is not None:
+            event.listen(engine.sync_engine, "before_cursor_execute", self._before)
+            event.listen(engine.sync_engine, "after_cursor_execute", self._after)
+
+    def _before(self, conn: Any, *_: Any) -> None:
+        conn.info["bench_started"] = time.perf_counter()
+
+    def _after(self, conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if not self.enabled or "bench_started" not in conn.info:
+            return
+        key = " ".join(statement.split())[:110]
+        entry = self.statements.setdefault(key, [0, 0.0])
+        entry[0] += 1
+        entry[1] += time.perf_counter() - conn.info.pop("bench_started")
+
+    @contextlib.contextmanager
+    def section(self, name: str) -> Iterator[None]:
+        if not self.enabled:
+            yield
+            return
+        self.statements.clear()
+        profiler = cProfile.Profile()
+        began = time.perf_counter()
+        profiler.enable()
+        try:
+            yield
+        finally:
+            profiler.disable()
+            self._report(name, time.perf_counter() - began, profiler)
+
+    def _report(self, name: str, wall: float, profiler: cProfile.Profile) -> None:
         path = RESULTS.parent / f"{name}.prof"
         path.parent.mkdir(parents=True, exist_ok=True)
         profiler.dump_stats(path)
-        log(f"profile of {name} written to {path}")
-        pstats.Stats(profiler).sort_stats("cumulative").print_stats(30)
+        in_sql = sum(total for _, total in self.statements.values())
+        print(
+            f"\n== {name}: {wall:.2f} s wall, {in_sql:.2f} s in SQL statements, rest "
+            f"{wall - in_sql:.2f} s (Python, raw COPY); cProfile data in {path}"
+        )
+        ranked = sorted(self.statements.items(), key=lambda item: -item[1][1])
+        for statement, (count, total) in ranked[:12]:
+            print(f"{total:9.3f} s {count:6d}x  {statement}")
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(15)
 
 
 async def vacuum_analyze(engine: AsyncEngine, *tables: str) -> None:
@@ -159,11 +194,11 @@ def percentile(values: list[float], q: float) -> float:
 
 
 async def full_recompute(
-    sessionmaker: async_sessionmaker[AsyncSession], teams: list[Team], opts: Options
+    sessionmaker: async_sessionmaker[AsyncSession], teams: list[Team], prof: Profiler
 ) -> dict[str, Any]:
     """Every athlete from their first day, one transaction, committed: the rebuild path."""
     async with sessionmaker() as session:
-        with profiled("full_recompute", opts.profile):
+        with prof.section("full_recompute"):
             began = time.perf_counter()
             days = await acwr_snapshots.refresh(
                 session, teams, LoadSource.INTERNAL, full=True, progress=Progress("full")
@@ -197,11 +232,11 @@ async def rewind_one_day(engine: AsyncEngine, world: World) -> None:
 
 
 async def nightly_advance(
-    sessionmaker: async_sessionmaker[AsyncSession], teams: list[Team], opts: Options
+    sessionmaker: async_sessionmaker[AsyncSession], teams: list[Team], prof: Profiler
 ) -> dict[str, Any]:
     """One ``refresh`` (not full) that moves every athlete from yesterday to today."""
     async with sessionmaker() as session:
-        with profiled("nightly_advance", opts.profile):
+        with prof.section("nightly_advance"):
             began = time.perf_counter()
             days = await acwr_snapshots.refresh(
                 session, teams, LoadSource.INTERNAL, progress=Progress("advance")
@@ -276,13 +311,14 @@ async def late_writes(
     world: World,
     opts: Options,
     rng: random.Random,
+    prof: Profiler,
 ) -> dict[str, Any]:
     """:func:`late_write` on different athletes (after one warm-up); median and p99 in ms."""
     by_id = {team.id: team for team in teams}
     members = rng.sample(sorted(world.player_team), opts.late_writes + 1)
     await late_write(sessionmaker, by_id, world, members[0])
     timings = []
-    with profiled("late_write", opts.profile):
+    with prof.section("late_write"):
         for membership_id in members[1:]:
             timings.append(1000 * await late_write(sessionmaker, by_id, world, membership_id))
     return {
@@ -316,6 +352,7 @@ async def acwr_route(
     world: World,
     opts: Options,
     rng: random.Random,
+    prof: Profiler,
 ) -> dict[str, Any]:
     """``GET /performance/members/{id}/acwr`` for 365 days, as each team's coach; p50/p99."""
     params = {"from": world.first_day.isoformat(), "to": world.today.isoformat()}
@@ -327,7 +364,7 @@ async def acwr_route(
             team_id: {"Authorization": f"Bearer {tokens.encode_access_token(settings, user)}"}
             for team_id, user in world.coach_user.items()
         }
-        with profiled("acwr_route", opts.profile):
+        with prof.section("acwr_route"):
             for n, membership_id in enumerate(members):
                 began = time.perf_counter()
                 response = await client.get(
@@ -354,11 +391,12 @@ async def seed_baseline(
     world: World,
     opts: Options,
     rng: random.Random,
+    prof: Profiler,
 ) -> dict[str, Any]:
     """The seed's per-day loop on as many athletes as fit in the time budget."""
     await seed_way.create_scratch_table(engine)
     members = rng.sample(sorted(world.player_team), len(world.player_team))
-    with profiled("seed_way", opts.profile):
+    with prof.section("seed_way"):
         athletes, days, seconds = await seed_way.run_sample(
             sessionmaker, members, world.first_day, world.today, opts.seed_budget_s
         )
@@ -461,15 +499,16 @@ async def measure(engine: AsyncEngine, url: str, world: World, opts: Options) ->
     sessionmaker = create_sessionmaker(engine)
     rng = random.Random(opts.rng_seed)
     teams = await load_teams(sessionmaker)
+    prof = Profiler(engine if opts.profile else None)
     limit = opts.step_timeout_s
     results: dict[str, Any] = {}
     results["full_recompute"] = await bounded(
-        "full recompute", full_recompute(sessionmaker, teams, opts), limit
+        "full recompute", full_recompute(sessionmaker, teams, prof), limit
     )
     await vacuum_analyze(engine, "load_acwr", "acwr_state")
     await rewind_one_day(engine, world)
     results["nightly_advance"] = await bounded(
-        "nightly advance", nightly_advance(sessionmaker, teams, opts), limit
+        "nightly advance", nightly_advance(sessionmaker, teams, prof), limit
     )
     await settle_external(sessionmaker, teams)
     await rewind_one_day(engine, world)
@@ -477,13 +516,13 @@ async def measure(engine: AsyncEngine, url: str, world: World, opts: Options) ->
         "nightly advance per team", nightly_per_team(sessionmaker, world), limit
     )
     results["late_write_30_days_back"] = await bounded(
-        "late writes", late_writes(sessionmaker, teams, world, opts, rng), limit
+        "late writes", late_writes(sessionmaker, teams, world, opts, rng, prof), limit
     )
     results["acwr_route_365_days"] = await bounded(
-        "acwr route", acwr_route(sessionmaker, url, world, opts, rng), limit
+        "acwr route", acwr_route(sessionmaker, url, world, opts, rng, prof), limit
     )
     results["seed_way"] = await bounded(
-        "seed's way", seed_baseline(engine, sessionmaker, world, opts, rng), limit
+        "seed's way", seed_baseline(engine, sessionmaker, world, opts, rng, prof), limit
     )
     results["ratio_to_seed"] = (
         results["full_recompute"]["athlete_days_per_s"] / results["seed_way"]["athlete_days_per_s"]
@@ -540,9 +579,10 @@ def parse_args() -> Options:
 
 
 def git_revision() -> str:
+    """Which code the figures belong to; ``-dirty`` says the working tree had changes."""
     with contextlib.suppress(OSError, subprocess.CalledProcessError):
         return subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],  # noqa: S607 - developer tool, fixed args
+            ["git", "describe", "--always", "--dirty"],  # noqa: S607 - developer tool, fixed args
             capture_output=True,
             text=True,
             check=True,
