@@ -32,7 +32,7 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         _configure_sqlite(engine)
         return engine
     return create_async_engine(
-        url, echo=echo, hide_parameters=True, pool_pre_ping=True, pool_size=10, max_overflow=10
+        url, echo=echo, hide_parameters=True, pool_size=10, max_overflow=10, pool_recycle=1800
     )
 
 

@@ -5,7 +5,7 @@ from typing import Any
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import aliased, contains_eager, joinedload
 
 from app.errors import Conflict, Forbidden, Invalid, NotFound
 from app.models import STAFF_ROLES, Role, Season, Team, TeamMembership, User
@@ -57,17 +57,20 @@ async def team_access(session: AsyncSession, user: User, team_id: int) -> TeamAc
     ).first()
     if row is None:
         raise NotFound("Team not found")
-    team, membership = row
-    if user.is_admin:
-        return TeamAccess(team, user, membership, is_staff=True, is_owner=True)
-    if membership is None:
+    access = _rights(row[0], user, row[1])
+    if access is None:
         raise NotFound("Team not found")
+    return access
+
+
+def _rights(team: Team, user: User, own: TeamMembership | None) -> TeamAccess | None:
+    """The caller's rights given their active membership of the team (None: no rights)."""
+    if user.is_admin:
+        return TeamAccess(team, user, own, is_staff=True, is_owner=True)
+    if own is None:
+        return None
     return TeamAccess(
-        team,
-        user,
-        membership,
-        is_staff=membership.role in STAFF_ROLES,
-        is_owner=membership.role == Role.OWNER,
+        team, user, own, is_staff=own.role in STAFF_ROLES, is_owner=own.role == Role.OWNER
     )
 
 
@@ -93,22 +96,29 @@ async def member_access(
     Read: the member's own user, or staff of the team. Write: the member's own user when
     the membership is a PLAYER one, or staff. A write for an inactive membership is a 409.
     """
-    membership = await session.scalar(
-        select(TeamMembership)
-        .options(joinedload(TeamMembership.team))
-        .where(TeamMembership.id == membership_id)
-    )
-    if membership is None:
+    own = aliased(TeamMembership)
+    row = (
+        await session.execute(
+            select(TeamMembership, Team, own)
+            .join(Team, Team.id == TeamMembership.team_id)
+            .options(contains_eager(TeamMembership.team))
+            .outerjoin(
+                own,
+                (own.team_id == Team.id) & (own.user_id == user.id) & own.active.is_(True),
+            )
+            .where(TeamMembership.id == membership_id)
+        )
+    ).first()
+    if row is None:
         raise NotFound("Membership not found")
+    membership, team, caller = row
     is_self = membership.user_id == user.id
     if is_self and write and not membership.active:
         raise Conflict("This membership is inactive; its data is kept but takes no new entries")
-    try:
-        access = await team_access(session, user, membership.team_id)
-    except NotFound:
-        if not is_self or write:
-            raise NotFound("Membership not found") from None
-        access = TeamAccess(membership.team, user, membership, is_staff=False, is_owner=False)
+    found = _rights(team, user, caller)
+    if found is None and (not is_self or write):
+        raise NotFound("Membership not found")
+    access = found or TeamAccess(team, user, membership, is_staff=False, is_owner=False)
     allowed = access.is_staff or (is_self and (not write or membership.role == Role.PLAYER))
     if not allowed:
         raise Forbidden("You may not access this member's data")
