@@ -66,19 +66,24 @@ async def _acwr_recompute(args: argparse.Namespace) -> None:
 
     engine = create_engine(get_settings().database_url)
     try:
-        async with create_sessionmaker(engine).begin() as session:
+        sessionmaker = create_sessionmaker(engine)
+        async with sessionmaker() as session:
             query = select(Team).order_by(Team.id)
             if args.team is not None:
                 query = query.where(Team.id == args.team)
             teams = list(await session.scalars(query))
-            if not teams:
-                raise SystemExit(f"No team with id {args.team}")
-            total = 0
-            for source in LoadSource:
-                progress = functools.partial(_labelled_progress, f"ACWR {source.value.lower()}")
-                total += await acwr_snapshots.refresh(
-                    session, teams, source, full=True, progress=progress
-                )
+        if not teams:
+            raise SystemExit(f"No team with id {args.team}")
+        total = 0
+        for source in LoadSource:
+            progress = functools.partial(_labelled_progress, f"ACWR {source.value.lower()}")
+            total += await acwr_snapshots.rebuild(
+                sessionmaker,
+                teams,
+                source,
+                workers=1 if engine.dialect.name == "sqlite" else 2,
+                progress=progress,
+            )
         print(f"Recomputed {total} athlete-days for {len(teams)} team(s).")
     finally:
         await engine.dispose()

@@ -20,13 +20,16 @@ from app.errors import DomainError
 from app.middleware.idempotency import IdempotencyMiddleware
 from app.middleware.logging import RequestLogMiddleware
 from app.routers import (
+    alerts,
     auth,
+    calendar,
     devices,
     gps,
     health,
     hrv,
     loads,
     members,
+    roster,
     sessions,
     srpe,
     teams,
@@ -224,6 +227,9 @@ def create_app(
         devices.router,
         webhooks.router,
         gps.router,
+        roster.router,
+        alerts.router,
+        calendar.router,
     ):
         app.include_router(router)
     app.add_exception_handler(DomainError, _domain_error)

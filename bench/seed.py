@@ -51,6 +51,7 @@ class Scale:
 
     @property
     def athletes(self) -> int:
+        """Players only; the coach of each team is a member too but has no loads."""
         return self.teams * self.players_per_team
 
 
@@ -68,6 +69,7 @@ class World:
 
     @property
     def first_day(self) -> date:
+        """The first seeded day, so that the last one is today."""
         return self.today - timedelta(days=self.scale.days - 1)
 
 

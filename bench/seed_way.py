@@ -58,16 +58,19 @@ _DDL = (
 
 
 async def create_scratch_table(engine: AsyncEngine) -> None:
+    """Create the scratch ``LoadACWR`` in the benchmark's database only."""
     async with engine.begin() as connection:
         for statement in _DDL:
             await connection.execute(text(statement))
 
 
 def ewma(prev: float, x_t: float, alpha: float) -> float:
+    """The seed's ``ewma``, unchanged."""
     return alpha * x_t + (1 - alpha) * prev
 
 
 def alpha_from_halflife(hl_days: float) -> float:
+    """The seed's ``alpha_from_halflife``, unchanged."""
     return 1 - math.exp(math.log(0.5) / hl_days)
 
 

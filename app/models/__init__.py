@@ -1,5 +1,6 @@
 """All models, imported here so Alembic and the metadata see every table."""
 
+from app.models.alerts import Alert, AlertKind, Severity
 from app.models.base import Base
 from app.models.idempotency import IdempotencyKey
 from app.models.integrations import (
@@ -35,6 +36,8 @@ __all__ = [
     "AcwrMethod",
     "AcwrSnapshot",
     "AcwrState",
+    "Alert",
+    "AlertKind",
     "Attendance",
     "AttendanceStatus",
     "Base",
@@ -54,6 +57,7 @@ __all__ = [
     "Season",
     "SessionRPE",
     "SessionType",
+    "Severity",
     "Team",
     "TeamMembership",
     "TrainingSession",

@@ -50,6 +50,14 @@ class Team(CreatedAt, Base):
     acwr_low: Mapped[float] = mapped_column(default=0.8)
     acwr_high: Mapped[float] = mapped_column(default=1.3)
     acwr_danger: Mapped[float] = mapped_column(default=1.4)
+    # A unique index, not a constraint: SQLite adds an index in place, while a new
+    # constraint would rebuild the table (and, with foreign keys on, cascade deletes).
+    calendar_token_hash: Mapped[str | None] = mapped_column(
+        String(64),
+        index=True,
+        unique=True,
+        doc="SHA-256 of the calendar feed token; the token is shown once.",
+    )
     gps_webhook_secret_enc: Mapped[str | None] = mapped_column(
         Text, doc="The GPS webhook signing secret, encrypted; shown once when created."
     )

@@ -8,6 +8,8 @@ in batches that share settings and start day: one query reads the batch's daily 
 and one bulk write (``COPY`` on PostgreSQL) stores the snapshots.
 """
 
+import asyncio
+import functools
 import itertools
 import math
 from collections import defaultdict
@@ -31,7 +33,7 @@ from sqlalchemy import (
     tuple_,
     update,
 )
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db import dialect_insert, dialect_name
 from app.models import AcwrSnapshot, AcwrState, DailyLoad, LoadSource, Team, TeamMembership
@@ -125,6 +127,37 @@ async def refresh(
     """
     computed, _ = await _refresh(session, teams, source, membership_ids, full, progress)
     return computed
+
+
+async def rebuild(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    teams: Sequence[Team],
+    source: LoadSource,
+    *,
+    workers: int = 2,
+    progress: Progress | None = None,
+) -> int:
+    """Recompute every athlete of these teams from scratch (``loadline acwr recompute``).
+
+    The teams are split among ``workers`` transactions on their own connections, so the
+    database ingests one batch while Python computes the next: on two cores this overlap
+    is most of the speed. Each worker commits on its own; a rebuild can simply be rerun.
+    """
+    groups = [list(teams[i::workers]) for i in range(workers) if teams[i::workers]]
+    totals = dict.fromkeys(range(len(groups)), (0, 0))
+
+    def report(i: int, done: int, total: int) -> None:
+        totals[i] = (done, total)
+        if progress is not None:
+            progress(sum(d for d, _ in totals.values()), sum(t for _, t in totals.values()))
+
+    async def run(i: int, group: list[Team]) -> int:
+        async with sessionmaker.begin() as session:
+            return await refresh(
+                session, group, source, full=True, progress=functools.partial(report, i)
+            )
+
+    return sum(await asyncio.gather(*(run(i, g) for i, g in enumerate(groups))))
 
 
 async def _refresh(

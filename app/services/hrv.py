@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db import upsert_one
 from app.models import DailyHRV, HrvSource, TeamMembership
 from app.models.base import utcnow
+from app.services import alerts
 from app.services.days import DayRange
 
 Flag = Literal["below", "normal", "above"]
@@ -283,7 +284,9 @@ async def record(
         conflict=["membership_id", "date", "source"],
         update=["rmssd_ms", "ln_rmssd", "updated_at"],
     )
-    return await session.get_one(DailyHRV, row_id, populate_existing=True), created
+    row = await session.get_one(DailyHRV, row_id, populate_existing=True)
+    await alerts.on_hrv(session, membership, day)
+    return row, created
 
 
 async def _readings(

@@ -20,7 +20,7 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.models import AcwrState, LoadSource, Team
-from app.services import acwr_snapshots, devices, idempotency, inbox
+from app.services import acwr_snapshots, alerts, devices, idempotency, inbox
 from app.services.vendors import VendorContext, gps, oura
 
 logger = logging.getLogger("loadline.jobs")
@@ -213,6 +213,10 @@ class Scheduler:
         computed = await recompute_dirty(self.sessionmaker)
         if computed:
             logger.info('{"event": "acwr_recomputed", "athlete_days": %d}', computed)
+        # Right after the refresh, so ACWR alerts follow a write within a minute.
+        raised = await alerts.raise_due_alerts(self.sessionmaker)
+        if raised:
+            logger.info('{"event": "alerts_raised", "count": %d}', raised)
 
     def _advance(self, team_id: int) -> Job:
         async def run() -> None:

@@ -10,6 +10,7 @@ from app.db import upsert_one
 from app.errors import Invalid
 from app.models import WellnessLog
 from app.models.base import utcnow
+from app.services import alerts
 from app.services.days import DayRange, team_zone, today
 from app.services.teams import MemberAccess
 
@@ -56,7 +57,9 @@ async def upsert_wellness(
         conflict=["membership_id", "date"],
         update=[*ITEMS, "notes", "updated_at"],
     )
-    return await session.get_one(WellnessLog, row_id, populate_existing=True), created
+    log = await session.get_one(WellnessLog, row_id, populate_existing=True)
+    await alerts.on_wellness(session, membership, log)
+    return log, created
 
 
 async def list_wellness(

@@ -2,13 +2,11 @@
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -28,35 +26,6 @@ from tests.conftest import Squad
 from tests.devices import fake_vendor as fv
 
 PROVIDERS = ["whoop", "oura"]
-
-
-@pytest.fixture
-def app_settings(settings: Settings) -> Settings:
-    return fv.vendor_settings(settings)
-
-
-@pytest.fixture
-def fake() -> fv.FakeVendors:
-    return fv.FakeVendors()
-
-
-@pytest.fixture
-def app(
-    app_settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], fake: fv.FakeVendors
-) -> FastAPI:
-    return fv.build_app(app_settings, sessionmaker, fake)
-
-
-@pytest.fixture
-async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async for client in fv.app_client(app):
-        yield client
-
-
-@pytest.fixture
-def ctx(app: FastAPI) -> VendorContext:
-    vendors: VendorContext = app.state.vendors
-    return vendors
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)

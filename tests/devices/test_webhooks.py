@@ -6,13 +6,11 @@ read ``daily_hrv`` directly, which also shows the source (WHOOP, OURA).
 
 import logging
 import time
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import Settings
@@ -21,35 +19,6 @@ from app.services import crypto, devices, inbox
 from app.services.vendors import VendorContext, oura
 from tests.conftest import Api, Squad
 from tests.devices import fake_vendor as fv
-
-
-@pytest.fixture
-def app_settings(settings: Settings) -> Settings:
-    return fv.vendor_settings(settings)
-
-
-@pytest.fixture
-def fake() -> fv.FakeVendors:
-    return fv.FakeVendors()
-
-
-@pytest.fixture
-def app(
-    app_settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], fake: fv.FakeVendors
-) -> FastAPI:
-    return fv.build_app(app_settings, sessionmaker, fake)
-
-
-@pytest.fixture
-async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async for client in fv.app_client(app):
-        yield client
-
-
-@pytest.fixture
-def ctx(app: FastAPI) -> VendorContext:
-    vendors: VendorContext = app.state.vendors
-    return vendors
 
 
 @pytest.fixture

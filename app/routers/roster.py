@@ -1,0 +1,96 @@
+"""Coach views: the roster with each player's status, and the morning dashboard."""
+
+import datetime as dt
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from app.db import Session
+from app.deps import StaffOf
+from app.schemas import roster as schemas
+from app.schemas.alerts import Alert
+from app.schemas.base import MAX_DATE, MIN_DATE, problem_responses
+from app.services import roster as service
+
+router = APIRouter(tags=["coach"])
+
+
+def _entry(player: service.PlayerStatus) -> schemas.RosterEntry:
+    membership, user = player.membership, player.user
+    acwr, entry = player.latest_acwr, player.wellness_today
+    return schemas.RosterEntry(
+        membership_id=membership.id,
+        user=schemas.RosterUser(id=user.id, full_name=user.full_name, email=user.email),
+        role=membership.role,
+        primary_position=membership.primary_position,
+        jersey_number=membership.jersey_number,
+        latest_acwr=schemas.LatestAcwr(date=acwr.date, ratio=acwr.ratio, zone=acwr.zone)
+        if acwr
+        else None,
+        wellness_today=schemas.WellnessToday(date=entry.date, total=entry.total, flag=entry.flag)
+        if entry
+        else None,
+        hrv_flag=player.hrv_flag,
+        status=player.status,
+    )
+
+
+@router.get(
+    "/teams/{team_id}/roster",
+    operation_id="get_roster",
+    response_model=list[schemas.RosterEntry],
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def get_roster(access: StaffOf, session: Session) -> list[schemas.RosterEntry]:
+    """The team's active players with their latest ACWR, today's wellness, HRV flag and status.
+
+    Staff only. The number of SQL statements does not depend on the team's size.
+    """
+    return [_entry(p) for p in await service.player_statuses(session, access.team)]
+
+
+@router.get(
+    "/teams/{team_id}/dashboard",
+    operation_id="get_dashboard",
+    response_model=schemas.Dashboard,
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def get_dashboard(
+    access: StaffOf,
+    session: Session,
+    date: Annotated[
+        dt.date | None,
+        Query(
+            ge=MIN_DATE,
+            le=MAX_DATE,
+            description="The report's day (default today in the team's zone; not in the future).",
+        ),
+    ] = None,
+) -> schemas.Dashboard:
+    """The morning report: status, today's check-in, 28-day attendance and compliance per
+    player, who has not checked in, and the team's open (unacknowledged) alerts."""
+    data = await service.dashboard(session, access.team, date)
+    return schemas.Dashboard(
+        date=data.date,
+        players=[
+            schemas.DashboardPlayer(
+                membership_id=p.player.membership.id,
+                full_name=p.player.user.full_name,
+                status=p.player.status,
+                wellness_submitted=p.wellness_submitted,
+                attendance=schemas.AttendanceCounts(
+                    present=p.attendance.present,
+                    late=p.attendance.late,
+                    absent=p.attendance.absent,
+                    excused=p.attendance.excused,
+                    rate=p.attendance.rate,
+                ),
+                compliance=schemas.Compliance(
+                    srpe=p.attendance.srpe_compliance, wellness=p.wellness_compliance
+                ),
+            )
+            for p in data.players
+        ],
+        wellness_missing=data.wellness_missing,
+        open_alerts=[Alert.model_validate(a) for a in data.open_alerts],
+    )

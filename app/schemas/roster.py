@@ -1,0 +1,86 @@
+"""Coach views: the roster with each player's status, and the morning dashboard."""
+
+import datetime as dt
+from typing import Literal
+
+from pydantic import Field
+
+from app.models import Role
+from app.schemas.alerts import Alert
+from app.schemas.base import Schema
+
+Status = Literal["green", "amber", "red", "no_data"]
+STATUS_DESCRIPTION = (
+    "The worst of the signals that have data: ACWR zone danger -> red, high or low -> amber, "
+    "optimal -> green; the wellness flag of the day; HRV below -> amber, otherwise green. "
+    "An ACWR zone of insufficient_data, a missing wellness entry and an HRV flag that cannot "
+    "be computed count as no data for that signal (never as green); no_data when no signal "
+    "has data."
+)
+
+
+class RosterUser(Schema):
+    id: int
+    full_name: str
+    email: str
+
+
+class LatestAcwr(Schema):
+    date: dt.date
+    ratio: float | None
+    zone: str = Field(description="low, optimal, high, danger or insufficient_data.")
+
+
+class WellnessToday(Schema):
+    date: dt.date
+    total: int
+    flag: Literal["red", "amber", "green"]
+
+
+class RosterEntry(Schema):
+    membership_id: int
+    user: RosterUser
+    role: Role
+    primary_position: str | None
+    jersey_number: int | None
+    latest_acwr: LatestAcwr | None = Field(
+        description="The newest internal-load (sRPE) ACWR snapshot, up to today."
+    )
+    wellness_today: WellnessToday | None
+    hrv_flag: Literal["below", "normal", "above"] | None = Field(
+        description="Today's HRV flag (7-day rolling ln rMSSD against the 60-day baseline)."
+    )
+    status: Status = Field(description=STATUS_DESCRIPTION)
+
+
+class AttendanceCounts(Schema):
+    present: int
+    late: int
+    absent: int
+    excused: int
+    rate: float | None = Field(
+        description="(present + late) / all recorded; null when nothing is recorded."
+    )
+
+
+class Compliance(Schema):
+    srpe: float | None = Field(
+        description="Share of attended sessions (present or late) with an sRPE; null when none."
+    )
+    wellness: float = Field(description="Share of the 28 days with a wellness entry.")
+
+
+class DashboardPlayer(Schema):
+    membership_id: int
+    full_name: str
+    status: Status = Field(description=STATUS_DESCRIPTION)
+    wellness_submitted: bool
+    attendance: AttendanceCounts
+    compliance: Compliance
+
+
+class Dashboard(Schema):
+    date: dt.date
+    players: list[DashboardPlayer]
+    wellness_missing: list[int]
+    open_alerts: list[Alert]
