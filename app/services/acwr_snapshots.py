@@ -693,8 +693,7 @@ async def series(
     session: AsyncSession, team: Team, membership_id: int, source: LoadSource, days: DayRange
 ) -> list[Point]:
     """The member's points for the range, after bringing their snapshots up to date."""
-    _, athletes = await _refresh(session, [team], source, [membership_id], False, None)
-    first_load_day = athletes[0].first_load if athletes else None
+    first_load_day = await _current_first_load(session, team, membership_id, source)
     rows = await session.execute(
         select(
             AcwrSnapshot.date,
@@ -727,6 +726,28 @@ async def series(
         Point(day, *value, label)  # type: ignore[arg-type,call-arg]
         for day, value, label in zip(all_days, values, zones, strict=True)
     ]
+
+
+async def _current_first_load(
+    session: AsyncSession, team: Team, membership_id: int, source: LoadSource
+) -> date | None:
+    """The athlete's first load day, after making sure their snapshots are current.
+
+    Reads the state without a lock first: when it is clean and up to today (the common
+    case), nothing is written and the read stays a plain read. Otherwise it refreshes,
+    which locks and recomputes.
+    """
+    row = (
+        await session.execute(
+            select(
+                AcwrState.first_load_day, AcwrState.computed_through, AcwrState.dirty_from
+            ).where(AcwrState.membership_id == membership_id, AcwrState.source == source)
+        )
+    ).first()
+    if row is not None and row[2] is None and row[1] == today(team_zone(team)):
+        return row[0]
+    _, athletes = await _refresh(session, [team], source, [membership_id], False, None)
+    return athletes[0].first_load if athletes else None
 
 
 def zones_of(

@@ -376,6 +376,11 @@ MATRIX: list[tuple[str, str, Body | None]] = [
     ("GET /performance/members/{player_m}/hrv", "401 200 403 200 200 404 200", None),
     ("GET /performance/members/{player_m}/devices", "401 200 403 200 200 404 200", None),
     ("POST /teams/{team}/webhook-secret", "401 403 403 403 201 404 201", None),
+    ("GET /teams/{team}/roster", "401 403 403 200 200 404 200", None),
+    ("GET /teams/{team}/dashboard", "401 403 403 200 200 404 200", None),
+    ("GET /teams/{team}/alerts", "401 403 403 200 200 404 200", None),
+    ("GET /teams/{team}/alerts?status=all", "401 403 403 200 200 404 200", None),
+    ("POST /teams/{team}/calendar-token", "401 403 403 201 201 404 201", None),
     ("POST /teams/{team}/external-load/import", "401 403 403 200 200 404 200", gps_csv),
     ("GET /performance/members/{player_m}/load-summary", "401 200 403 200 200 404 200", None),
 ]
