@@ -11,7 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app.config import Settings
 from app.db import Session
-from app.errors import Unauthorized
+from app.errors import Forbidden, Unauthorized
 from app.models import User
 from app.schemas.base import PathId
 from app.services import sessions, teams, tokens
@@ -44,6 +44,15 @@ async def get_current_user(
 
 
 CurrentUser = Annotated[User, Depends(get_current_user, scope="function")]
+
+
+async def _admin(user: CurrentUser) -> User:
+    if not user.is_admin:
+        raise Forbidden("Only administrators may do this")
+    return user
+
+
+Admin = Annotated[User, Depends(_admin, scope="function")]
 
 
 async def _member_of(team_id: PathId, user: CurrentUser, session: Session) -> TeamAccess:

@@ -20,6 +20,7 @@ from app.errors import DomainError
 from app.middleware.idempotency import IdempotencyMiddleware
 from app.middleware.logging import RequestLogMiddleware
 from app.routers import (
+    admin,
     alerts,
     auth,
     calendar,
@@ -230,6 +231,7 @@ def create_app(
         roster.router,
         alerts.router,
         calendar.router,
+        admin.router,
     ):
         app.include_router(router)
     app.add_exception_handler(DomainError, _domain_error)

@@ -206,19 +206,19 @@ async def full_recompute(
     prof: Profiler,
     name: str = "full_recompute",
 ) -> dict[str, Any]:
-    """Every athlete from their first day, one transaction, committed: the rebuild path.
+    """Every athlete from their first day, committed: what ``loadline acwr recompute`` runs
+    (``acwr_snapshots.rebuild``: two workers, so PostgreSQL ingests one batch while Python
+    computes the next).
 
     Run first on an empty snapshot table (what the 0002 upgrade's backfill does), then again
-    over a full one (``loadline acwr recompute --full``), which must replace every row.
+    over a full one, which must replace every row.
     """
-    async with sessionmaker() as session:
-        with prof.section(name):
-            began = time.perf_counter()
-            days = await acwr_snapshots.refresh(
-                session, teams, LoadSource.INTERNAL, full=True, progress=Progress(name)
-            )
-            await session.commit()
-            seconds = time.perf_counter() - began
+    with prof.section(name):
+        began = time.perf_counter()
+        days = await acwr_snapshots.rebuild(
+            sessionmaker, teams, LoadSource.INTERNAL, workers=2, progress=Progress(name)
+        )
+        seconds = time.perf_counter() - began
     return {"seconds": seconds, "athlete_days": days, "athlete_days_per_s": days / seconds}
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db import dialect_insert
+from app.errors import Conflict, NotFound
 from app.models import InboxStatus, WebhookEvent
 from app.models.base import utcnow
 
@@ -132,3 +133,27 @@ async def _record_failure(
         else:
             wait = max(delay or timedelta(0), backoff(event.attempts))
             event.next_attempt_at = utcnow() + min(wait, LONGEST_WAIT * 6)
+
+
+async def list_events(
+    session: AsyncSession, status: InboxStatus | None, *, limit: int, offset: int
+) -> list[WebhookEvent]:
+    """Events for administrators, newest first (e.g. the ``failed`` ones to look into)."""
+    query = select(WebhookEvent).order_by(WebhookEvent.received_at.desc(), WebhookEvent.id.desc())
+    if status is not None:
+        query = query.where(WebhookEvent.status == status)
+    return list(await session.scalars(query.limit(limit).offset(offset)))
+
+
+async def retry(session: AsyncSession, event_id: int) -> WebhookEvent:
+    """Put a failed event back in the queue, due now, with a fresh count of attempts."""
+    event = await session.get(WebhookEvent, event_id, with_for_update=True)
+    if event is None:
+        raise NotFound("Webhook event not found")
+    if event.status != InboxStatus.FAILED:
+        raise Conflict("Only a failed event can be retried")
+    event.status = InboxStatus.PENDING
+    event.attempts = 0
+    event.next_attempt_at = utcnow()
+    await session.flush()
+    return event
