@@ -5,7 +5,6 @@ mistake in the service's signing scheme cannot cancel itself out. After a delive
 acknowledged, the inbox job is run by hand and its effect read back through the API.
 """
 
-import functools
 import hashlib
 import hmac
 import json
@@ -22,8 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import Settings
 from app.models import ExternalLoad, InboxStatus, Team, WebhookEvent
-from app.services import inbox
-from app.services.vendors import VendorContext, gps, new_http_client
+from app.services import inbox, scheduler
+from app.services.vendors import VendorContext, new_http_client
 from tests.conftest import Squad
 
 REF = "CAT-0009"
@@ -85,7 +84,8 @@ async def process(
     ctx = VendorContext(settings, http)
 
     async def run() -> int:
-        return await inbox.process_due(sessionmaker, {"gps": functools.partial(gps.handle, ctx)})
+        # The scheduler's own handler map, so the wiring of the inbox job is tested too.
+        return await inbox.process_due(sessionmaker, scheduler.vendor_handlers(ctx))
 
     yield run
     await http.aclose()
