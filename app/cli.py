@@ -92,6 +92,8 @@ async def _acwr_recompute(args: argparse.Namespace) -> None:
 async def _demo(args: argparse.Namespace) -> None:
     from app.services import accounts, demo
 
+    logging.getLogger("loadline.alerts").setLevel(logging.WARNING)  # the demo raises dozens
+
     engine = create_engine(get_settings().database_url)
     try:
         async with create_sessionmaker(engine).begin() as session:

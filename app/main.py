@@ -30,6 +30,8 @@ from app.routers import (
     hrv,
     loads,
     members,
+    outbound,
+    reports,
     roster,
     sessions,
     srpe,
@@ -231,6 +233,8 @@ def create_app(
         roster.router,
         alerts.router,
         calendar.router,
+        outbound.router,
+        reports.router,
         admin.router,
     ):
         app.include_router(router)

@@ -14,6 +14,12 @@ from app.models.integrations import (
     Provider,
     WebhookEvent,
 )
+from app.models.outbound import (
+    DeliveryStatus,
+    OutboundDelivery,
+    OutboundMemberStatus,
+    OutboundWebhook,
+)
 from app.models.performance import (
     ATTENDED,
     AcwrSnapshot,
@@ -43,6 +49,7 @@ __all__ = [
     "Base",
     "DailyHRV",
     "DailyLoad",
+    "DeliveryStatus",
     "DeviceStatus",
     "ExternalLoad",
     "ExternalLoadSource",
@@ -51,6 +58,9 @@ __all__ = [
     "InboxStatus",
     "LinkedDevice",
     "LoadSource",
+    "OutboundDelivery",
+    "OutboundMemberStatus",
+    "OutboundWebhook",
     "Provider",
     "RefreshToken",
     "Role",

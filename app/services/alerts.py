@@ -37,7 +37,7 @@ from app.models import (
     WellnessLog,
 )
 from app.models.base import utcnow
-from app.services import acwr, acwr_snapshots, hrv, teams, wellness
+from app.services import acwr, acwr_snapshots, hrv, outbound, teams, wellness
 from app.services.days import DayRange, team_zone, today
 
 logger = logging.getLogger("loadline.alerts")
@@ -89,7 +89,25 @@ async def raise_alert(
         kind.value,
         membership.id,
     )
+    await outbound.enqueue(session, alert.team_id, outbound.ALERT_CREATED, alert_data(alert))
     return alert
+
+
+def alert_data(alert: Alert) -> dict[str, Any]:
+    """The alert as the ``alert.created`` webhook sends it (the same fields as the API)."""
+    return {
+        "id": alert.id,
+        "team_id": alert.team_id,
+        "membership_id": alert.membership_id,
+        "kind": alert.kind.value,
+        "date": alert.date.isoformat(),
+        "severity": alert.severity.value,
+        "message": alert.message,
+        "evidence": alert.evidence,
+        "created_at": alert.created_at.isoformat(),
+        "acknowledged_at": None,
+        "acknowledged_by": None,
+    }
 
 
 # --- rules raised by writes -------------------------------------------------------------
@@ -176,6 +194,7 @@ async def raise_due_alerts(
                 if team is None:
                     continue
                 raised += await _team_alerts(session, team, now)
+                await outbound.track_statuses(session, team)
         except Exception:
             logger.exception('{"event": "alerts_team_failed", "team_id": %d}', team_id)
     return raised

@@ -1,12 +1,16 @@
-"""A believable demo team: four months of sessions, attendance, sRPE and wellness.
+"""A believable demo team: four months of sessions, attendance, sRPE, wellness, HRV and GPS.
 
 ``loadline demo`` loads it so a new install shows something worth looking at: a rugby
 squad training five days a week around Saturday matches, a few absences, players who
 forget to log, the odd bad morning, and one player whose load spikes after coming back
-from injury (the case ACWR exists to catch). Everything comes from one seeded
-``random.Random`` so the same seed and day give the same data.
+from injury (the case ACWR exists to catch). On top of that: morning HRV from WHOOP, Oura
+or typed in by hand (the spike player's trending down), GPS summaries of every field
+session, ACWR snapshots of both load sources, and the alerts the rules would have raised
+over the last two weeks, a few of them already acknowledged by the coach. Everything
+comes from seeded ``random.Random`` instances so the same seed and day give the same data.
 """
 
+import math
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -15,25 +19,38 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert, select
+from sqlalchemy import and_, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db import upsert
 from app.models import (
     ATTENDED,
+    AcwrSnapshot,
+    AcwrState,
+    Alert,
+    AlertKind,
     Attendance,
     AttendanceStatus,
     Base,
+    DailyHRV,
+    DailyLoad,
+    ExternalLoad,
+    ExternalLoadSource,
+    HrvSource,
+    LoadSource,
     Role,
     Season,
     SessionRPE,
     SessionType,
+    Severity,
     Team,
     TeamMembership,
     TrainingSession,
     User,
     WellnessLog,
 )
-from app.services import accounts, loads
+from app.models.base import utcnow
+from app.services import accounts, acwr, acwr_snapshots, alerts, hrv, loads
 from app.services.days import day_of
 from app.services.days import today as local_today
 from app.services.srpe import load_au
@@ -161,7 +178,7 @@ async def seed(
     tz = ZoneInfo(TIMEZONE)
     end = (today or local_today(tz)) - timedelta(days=1)
     first = end - timedelta(days=DAYS - 1)
-    report = _Reporter(progress, total=DAYS + 4)
+    report = _Reporter(progress, total=DAYS + 8)
 
     team_id, season_id = await _create_team(session, first, end)
     domain = await _free_domain(session)
@@ -191,6 +208,9 @@ async def seed(
         )
         report.step("Training days")
 
+    # The newer signals draw from their own generator, so the data above stays as it was.
+    extra = random.Random(seed * 7919 + 1)
+    rows.wellness.extend(_this_morning(team_id, end, athletes, extra))
     await _insert(session, Attendance, rows.attendance)
     await _insert(session, SessionRPE, rows.srpe)
     await _insert(session, WellnessLog, rows.wellness)
@@ -198,6 +218,23 @@ async def seed(
     await loads.rebuild_team(session, team_id)
     await session.flush()
     report.step("Daily loads")
+
+    hrv_rows = _hrv_rows(team_id, days, end, by_day, athletes, extra)
+    await _insert(session, DailyHRV, hrv_rows)
+    report.step("HRV")
+    plan_of = {sid: (day, plan) for day in days for sid, plan in by_day[day]}
+    gps = _gps_rows(team_id, rows.attendance, plan_of, athletes, end, extra)
+    await _insert(session, ExternalLoad, gps)
+    await _store_external(session, team_id, gps)
+    report.step("GPS")
+    team = await session.get_one(Team, team_id)
+    for source in LoadSource:
+        await acwr_snapshots.refresh(session, [team], source)
+    report.step("ACWR")
+    await _raise_alerts(session, team, end, rows.wellness, hrv_rows)
+    await _acknowledge_some(session, team_id, end, extra)
+    await session.flush()
+    report.step("Alerts")
     return logins
 
 
@@ -592,3 +629,372 @@ async def _insert(session: AsyncSession, model: type[Base], rows: Sequence[dict[
     """Bulk insert in batches, so no single statement grows past a driver's limits."""
     for index in range(0, len(rows), 2000):
         await session.execute(insert(model), list(rows[index : index + 2000]))
+
+
+# --- this morning's check-ins ----------------------------------------------------------
+
+BAD_MORNING_JERSEY = 4
+"""Reports a tight hamstring this morning: a red check-in on today's dashboard."""
+POOR_SLEEP_JERSEY = 13
+"""Slept badly last night: an amber check-in on today's dashboard."""
+
+
+def _this_morning(
+    team_id: int, end: date, athletes: Sequence[Athlete], rng: random.Random
+) -> list[dict[str, Any]]:
+    """Today's wellness (the day after the last training day), so the morning dashboard is
+    not empty: most players have checked in, two red (the spike player's legs are heavy)
+    and one amber."""
+    day = end + timedelta(days=1)
+    entries = []
+    for athlete in athletes:
+        wellness = _wellness(athlete, day, end, set(), rng)
+        if athlete.jersey == BAD_MORNING_JERSEY:
+            wellness = _scripted(rng, soreness=1, note="Tight hamstring, iced it last night")
+        elif athlete.jersey == SPIKE_JERSEY:
+            wellness = _scripted(rng, fatigue=1, soreness=2, note="Legs heavy, hamstring tight")
+        elif athlete.jersey == POOR_SLEEP_JERSEY:
+            wellness = _scripted(rng, sleep_quality=2, note="Poor sleep, baby up all night")
+        elif wellness is not None:
+            # The other mornings of the squad are fine today: keep them at 3 or better.
+            wellness = {k: max(3, v) if isinstance(v, int) else v for k, v in wellness.items()}
+        if wellness is not None:
+            entries.append(
+                {
+                    "team_id": team_id,
+                    "membership_id": athlete.membership_id,
+                    "date": day,
+                    **wellness,
+                }
+            )
+    return entries
+
+
+def _scripted(rng: random.Random, note: str, **items: int) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        item: rng.choice((3, 4)) for item in ("sleep_quality", "mood", "soreness", "stress")
+    }
+    values["fatigue"] = 3
+    return values | items | {"notes": note}
+
+
+# --- HRV ------------------------------------------------------------------------------
+
+DEVICE_PLAYERS = 10  # WHOOP or Oura, the spike player among them
+MANUAL_PLAYERS = 4  # type their morning reading in by hand
+HRV_NOISE_LN = 0.07  # day-to-day spread of ln rMSSD
+HRV_AFTER = {SessionType.MATCH: 0.14, SessionType.CONDITIONING: 0.06}
+HRV_SPIKE_SLIDE_LN = 0.035  # per day of the spike player's last 10 days
+
+
+def _hrv_rows(
+    team_id: int,
+    days: Sequence[date],
+    end: date,
+    by_day: dict[date, list[tuple[int, Plan]]],
+    athletes: Sequence[Athlete],
+    rng: random.Random,
+) -> list[dict[str, Any]]:
+    """Morning rMSSD for about two thirds of the squad, through this morning.
+
+    Each player has their own level (40-110 ms) and wobbles around it day to day; the
+    morning after a match (or hard conditioning) is lower. The spike player's values slide
+    over his last ten days, so his 7-day mean falls below his baseline band.
+    """
+    spike = next(a for a in athletes if a.jersey == SPIKE_JERSEY)
+    others = [a for a in athletes if a.jersey != SPIKE_JERSEY]
+    picked = rng.sample(others, DEVICE_PLAYERS - 1 + MANUAL_PLAYERS)
+    sources = {spike.membership_id: HrvSource.WHOOP}
+    for index, athlete in enumerate(picked[: DEVICE_PLAYERS - 1]):
+        sources[athlete.membership_id] = HrvSource.OURA if index % 2 else HrvSource.WHOOP
+    for athlete in picked[DEVICE_PLAYERS - 1 :]:
+        sources[athlete.membership_id] = HrvSource.MANUAL
+    mornings = [*days, end + timedelta(days=1)]
+    out: list[dict[str, Any]] = []
+    for athlete in athletes:
+        source = sources.get(athlete.membership_id)
+        if source is None:
+            continue
+        level = math.log(rng.uniform(50, 95))
+        rate = 0.62 if source == HrvSource.MANUAL else 0.93
+        drift = 0.0
+        for day in mornings:
+            drift = 0.8 * drift + rng.gauss(0, 0.015)  # a slow wander, week to week
+            if rng.random() > rate:
+                continue
+            yesterday = {p.session_type for _, p in by_day.get(day - timedelta(days=1), [])}
+            ln = level + drift + rng.gauss(0, HRV_NOISE_LN)
+            ln -= max((HRV_AFTER.get(kind, 0.0) for kind in yesterday), default=0.0)
+            if _phase(athlete, day, end) == "injured":
+                ln -= 0.05
+            days_left = (end - day).days
+            if athlete.jersey == SPIKE_JERSEY and days_left < SPIKE_RETURN_DAYS:
+                ln -= HRV_SPIKE_SLIDE_LN * (SPIKE_RETURN_DAYS - days_left)
+            rmssd = round(min(110.0, max(40.0, math.exp(ln))), 1)
+            out.append(
+                {
+                    "team_id": team_id,
+                    "membership_id": athlete.membership_id,
+                    "date": day,
+                    "rmssd_ms": rmssd,
+                    "ln_rmssd": math.log(rmssd),
+                    "source": source,
+                }
+            )
+    return out
+
+
+# --- GPS ------------------------------------------------------------------------------
+
+# Per minute on the pitch: PlayerLoad, metres, share of them at high speed, sprints.
+GPS_BY_TYPE = {
+    SessionType.MATCH: (10.5, 88.0, 0.12, 1.0),
+    SessionType.CONDITIONING: (8.0, 78.0, 0.10, 0.6),
+    SessionType.TACTICAL: (6.2, 66.0, 0.06, 0.3),
+    SessionType.TECHNICAL: (5.0, 55.0, 0.04, 0.15),
+}
+WARM_UP = (20, 3.0, 50.0)  # minutes, PlayerLoad and metres per minute
+BACKS = frozenset({9, 10, 11, 12, 13, 14, 15, 20})
+
+
+def _gps_rows(
+    team_id: int,
+    attendance: Sequence[dict[str, Any]],
+    plan_of: dict[int, tuple[date, Plan]],
+    athletes: Sequence[Athlete],
+    end: date,
+    rng: random.Random,
+) -> list[dict[str, Any]]:
+    """One GPS summary per attended field session (the gym and the pool have none)."""
+    by_id = {a.membership_id: a for a in athletes}
+    engine = {a.membership_id: rng.gauss(1.0, 0.06) for a in athletes}
+    out: list[dict[str, Any]] = []
+    for row in attendance:
+        day, plan = plan_of[row["session_id"]]
+        work = GPS_BY_TYPE.get(plan.session_type)
+        played = row["minutes_participated"]
+        if work is None or row["status"] not in ATTENDED or played < 1:
+            continue
+        athlete = by_id[row["membership_id"]]
+        per_min_load, per_min_m, hsr_share, sprints_per_10 = work
+        intensity = engine[athlete.membership_id] * rng.gauss(1.0, 0.07)
+        phase = _phase(athlete, day, end)
+        if phase == "rehab":
+            intensity *= 0.7
+        elif phase == "return":
+            intensity *= 1.15
+        back = athlete.jersey in BACKS
+        warm_minutes, warm_load, warm_m = WARM_UP
+        bench = max(0, plan.minutes - played) if plan.session_type == SessionType.MATCH else 0
+        metres = warm_minutes * warm_m + bench * 20.0
+        metres += played * per_min_m * intensity * (1.08 if back else 1.0)
+        player_load = warm_minutes * warm_load + played * per_min_load * intensity
+        player_load *= 1.0 if back else 1.05  # forwards' contact work reads as load
+        hsr = metres * hsr_share * (1.6 if back else 1.0) * rng.gauss(1.0, 0.1)
+        sprints = played / 10 * sprints_per_10 * (1.8 if back else 1.0) * rng.gauss(1.0, 0.2)
+        out.append(
+            {
+                "team_id": team_id,
+                "membership_id": athlete.membership_id,
+                "date": day,
+                "source": ExternalLoadSource.CSV,
+                "event_key": f"demo:{row['session_id']}:{athlete.membership_id}",
+                "player_load": round(player_load, 1),
+                "distance_m": round(min(9000.0, max(3000.0, metres))),
+                "hsr_m": round(max(0.0, hsr)),
+                "sprints": max(0, round(sprints)),
+            }
+        )
+    return out
+
+
+async def _store_external(
+    session: AsyncSession, team_id: int, gps: Sequence[dict[str, Any]]
+) -> None:
+    """Each member's daily external load: the sum of their GPS loads that day, as
+    ``external_loads.recompute_external`` would store it (rounded to 2 decimals)."""
+    totals: dict[tuple[int, date], float] = {}
+    for row in gps:
+        key = (row["membership_id"], row["date"])
+        totals[key] = totals.get(key, 0.0) + row["player_load"]
+    rows = [
+        {
+            "team_id": team_id,
+            "membership_id": member,
+            "date": day,
+            "internal_load_au": 0,
+            "external_load_pl": round(total, 2),
+            "attended_sessions": 0,
+            "rated_sessions": 0,
+        }
+        for (member, day), total in sorted(totals.items())
+    ]
+    for start in range(0, len(rows), 1000):
+        await session.execute(
+            upsert(
+                session,
+                DailyLoad,
+                rows[start : start + 1000],
+                conflict=["membership_id", "date"],
+                update=["external_load_pl"],
+            )
+        )
+
+
+# --- alerts ---------------------------------------------------------------------------
+
+ALERT_DAYS = 14
+"""The alerts of the last two weeks are raised, as if the rules had been running."""
+
+
+async def _raise_alerts(
+    session: AsyncSession,
+    team: Team,
+    end: date,
+    wellness_rows: Sequence[dict[str, Any]],
+    hrv_rows: Sequence[dict[str, Any]],
+) -> None:
+    """Raise what the rules would have raised over the last ``ALERT_DAYS`` days and this
+    morning, through the alert service, so messages and evidence are the real ones."""
+    players = {
+        m.id: m
+        for m in await session.scalars(
+            select(TeamMembership).where(
+                TeamMembership.team_id == team.id, TeamMembership.role == Role.PLAYER
+            )
+        )
+    }
+    since = end - timedelta(days=ALERT_DAYS - 1)
+    for row in wellness_rows:
+        if row["date"] >= since:
+            log = WellnessLog(**row)
+            await alerts.on_wellness(session, players[row["membership_id"]], log)
+    values: dict[int, dict[date, float]] = {}
+    for row in hrv_rows:
+        values.setdefault(row["membership_id"], {})[row["date"]] = row["rmssd_ms"]
+    for membership_id, by_day in values.items():
+        for day, rmssd in sorted(by_day.items()):
+            if day >= since and hrv.drop_check(day, rmssd, by_day) is not None:
+                await alerts.on_hrv(session, players[membership_id], day)
+    await _acwr_history_alerts(session, team, players, since, end)
+    # Each player's newest day: ACWR, HRV below normal, and missing sRPE (14 days back).
+    await alerts._team_alerts(session, team, utcnow())
+
+
+async def _acwr_history_alerts(
+    session: AsyncSession,
+    team: Team,
+    players: dict[int, TeamMembership],
+    since: date,
+    end: date,
+) -> None:
+    """``ACWR_HIGH``/``ACWR_DANGER`` of the days before the newest, as the periodic job
+    would have raised them day after day (same evidence as ``alerts._acwr_alerts``)."""
+    source = LoadSource.INTERNAL
+    rows = await session.execute(
+        select(
+            AcwrSnapshot.membership_id,
+            AcwrSnapshot.date,
+            AcwrSnapshot.load,
+            AcwrSnapshot.acute_ewma,
+            AcwrSnapshot.chronic_ewma,
+            AcwrSnapshot.ratio,
+            AcwrSnapshot.coverage,
+            AcwrState.first_load_day,
+        )
+        .outerjoin(
+            AcwrState,
+            and_(
+                AcwrState.membership_id == AcwrSnapshot.membership_id,
+                AcwrState.source == source,
+            ),
+        )
+        .where(
+            AcwrSnapshot.team_id == team.id,
+            AcwrSnapshot.source == source,
+            AcwrSnapshot.date >= since,
+            AcwrSnapshot.date <= end,
+        )
+        .order_by(AcwrSnapshot.membership_id, AcwrSnapshot.date)
+    )
+    params = acwr_snapshots.params_of(team)
+    for membership_id, day, load, acute, chronic, ratio, coverage, first_load in rows.all():
+        zone = acwr_snapshots.zones_of(params, first_load, [day], [ratio], [coverage])[0]
+        if zone == acwr.DANGER:
+            kind, severity, limit = AlertKind.ACWR_DANGER, Severity.RED, params.danger
+        elif zone == acwr.HIGH:
+            kind, severity, limit = AlertKind.ACWR_HIGH, Severity.AMBER, params.high
+        else:
+            continue
+        evidence = {
+            "rule": "acwr_zone",
+            "params": {
+                "source": source.value,
+                "method": params.method,
+                "acute_days": params.acute_days,
+                "chronic_days": params.chronic_days,
+                "high": params.high,
+                "danger": params.danger,
+                "min_coverage": acwr.MIN_COVERAGE,
+            },
+            "inputs": {
+                "date": day.isoformat(),
+                "load": load,
+                "acute": acute,
+                "chronic": chronic,
+                "ratio": ratio,
+                "coverage": coverage,
+                "first_load_day": first_load.isoformat() if first_load else None,
+                "zone": zone,
+            },
+        }
+        await alerts.raise_alert(
+            session,
+            players[membership_id],
+            kind,
+            day,
+            severity,
+            f"ACWR {ratio:.2f} on {day.isoformat()} is above {limit:g} ({zone})",
+            evidence,
+        )
+
+
+ACK_NOTES = (
+    "Spoke to him at training, reminded him to log",
+    "Checked in with physio, nothing to worry about",
+    "Seen, keeping an eye on it",
+)
+
+
+async def _acknowledge_some(
+    session: AsyncSession, team_id: int, end: date, rng: random.Random
+) -> None:
+    """The coach has already dealt with a few of the older alerts (the newest stay open)."""
+    coach = await session.scalar(
+        select(TeamMembership.user_id).where(
+            TeamMembership.team_id == team_id, TeamMembership.role == Role.COACH
+        )
+    )
+    older = list(
+        await session.execute(
+            select(Alert.id, Alert.kind, Alert.date)
+            .where(Alert.team_id == team_id, Alert.date <= end - timedelta(days=4))
+            .order_by(Alert.date, Alert.id)
+        )
+    )
+    missing = [i for i, kind, _ in older if kind == AlertKind.MISSING_SRPE]
+    chosen = rng.sample(missing, min(3, len(missing)))
+    reds = [i for i, kind, _ in older if kind == AlertKind.WELLNESS_RED]
+    chosen += reds[:1]  # the oldest red morning was followed up (today's reds stay open)
+    tz = ZoneInfo(TIMEZONE)
+    for alert_id, _, day in (row for row in older if row[0] in chosen):
+        seen = datetime.combine(day + timedelta(days=1), time(8, rng.randint(0, 59)), tz)
+        await session.execute(
+            update(Alert)
+            .where(Alert.id == alert_id)
+            .values(
+                acknowledged_at=min(seen.astimezone(UTC), utcnow()),
+                acknowledged_by=coach,
+                note=rng.choice(ACK_NOTES),
+            )
+        )

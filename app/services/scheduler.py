@@ -20,7 +20,7 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.models import AcwrState, LoadSource, Team
-from app.services import acwr_snapshots, alerts, devices, idempotency, inbox
+from app.services import acwr_snapshots, alerts, devices, idempotency, inbox, outbound
 from app.services.vendors import VendorContext, gps, oura
 
 logger = logging.getLogger("loadline.jobs")
@@ -155,6 +155,14 @@ class Scheduler:
             next_run_time=datetime.now().astimezone(),
         )
         add(
+            self._locked("outbound.deliver", self._outbound),
+            IntervalTrigger(seconds=15),
+            id="outbound.deliver",
+            max_instances=1,
+            coalesce=True,
+            next_run_time=datetime.now().astimezone(),
+        )
+        add(
             self._locked("oura.subscriptions", self._oura_subscriptions),
             IntervalTrigger(days=1),
             id="oura.subscriptions",
@@ -232,6 +240,9 @@ class Scheduler:
         vendors rotate refresh tokens), then process what is due."""
         await devices.refresh_for_inbox(self.sessionmaker, self.vendors)
         await inbox.process_due(self.sessionmaker, vendor_handlers(self.vendors))
+
+    async def _outbound(self) -> None:
+        await outbound.deliver_due(self.sessionmaker, self.vendors.http, self.vendors.settings)
 
     async def _oura_subscriptions(self) -> None:
         if self.vendors.settings.oura_client_id:

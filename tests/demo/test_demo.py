@@ -263,3 +263,91 @@ async def test_loading_twice_makes_a_second_team_and_reports_progress(
     assert not {email for _, email in logins} & {email for _, email in team.logins}
     assert [done for done, _, _ in steps] == list(range(1, len(steps) + 1))
     assert len(steps) > demo.DAYS and steps[-1][0] == steps[-1][1]
+
+
+async def test_hrv_sits_in_a_believable_band_and_the_spike_player_drops_below(
+    team: DemoTeam,
+) -> None:
+    today = team.end + timedelta(days=1)
+    with_hrv = 0
+    for player in team.players:
+        days = await team.get(
+            f"/performance/members/{player['id']}/hrv",
+            **{"from": team.first.isoformat()},
+            to=today.isoformat(),
+        )
+        values = [d["rmssd_ms"] for d in days if d["rmssd_ms"] is not None]
+        if not values:
+            continue
+        with_hrv += 1
+        assert all(40 <= v <= 110 for v in values)
+        assert len(values) >= 0.5 * demo.DAYS, "most mornings"
+        assert len(set(values)) > 0.5 * len(values), "values vary day to day"
+        if player["jersey_number"] == demo.SPIKE_JERSEY:
+            by_day = {date.fromisoformat(d["date"]): d for d in days}
+            recent = [by_day[team.end - timedelta(days=n)]["flag"] for n in range(3)]
+            assert "below" in recent, recent
+            early = [
+                d["rmssd_ms"]
+                for day, d in by_day.items()
+                if d["rmssd_ms"] is not None and day < team.end - timedelta(days=20)
+            ]
+            late = [d["rmssd_ms"] for d in days[-5:] if d["rmssd_ms"] is not None]
+            assert late and mean(late) < mean(early)
+    assert 10 <= with_hrv <= 18, "most of the squad measure HRV"
+
+
+async def test_gps_gives_every_player_an_external_acwr(team: DemoTeam) -> None:
+    today = team.end + timedelta(days=1)
+    spike_ratio = None
+    for player in team.players:
+        acwr = await team.get(
+            f"/performance/members/{player['id']}/acwr",
+            source="EXTERNAL",
+            **{"from": (team.end - timedelta(days=13)).isoformat()},
+            to=today.isoformat(),
+        )
+        assert acwr["source"] == "EXTERNAL"
+        points = acwr["points"]
+        assert len(points) == 15
+        assert all(p["ratio"] is not None for p in points), player["jersey_number"]
+        assert sum(p["load"] for p in points) > 0
+        if player["jersey_number"] == demo.SPIKE_JERSEY:
+            spike_ratio = points[-2]["ratio"]
+    assert spike_ratio is not None and spike_ratio > 1.3, spike_ratio
+
+
+async def test_open_alerts_show_what_the_rules_would_have_raised(team: DemoTeam) -> None:
+    spike = team.player(demo.SPIKE_JERSEY)["id"]
+    open_alerts = await team.get(f"/teams/{team.team_id}/alerts", limit=500)
+    every = await team.get(f"/teams/{team.team_id}/alerts", status="all", limit=500)
+    kinds = Counter(a["kind"] for a in open_alerts)
+    assert kinds["WELLNESS_RED"] >= 1 and kinds["MISSING_SRPE"] >= 1, kinds
+    assert any(
+        a["membership_id"] == spike and a["kind"] in ("ACWR_HIGH", "ACWR_DANGER")
+        for a in open_alerts
+    )
+    assert any(a["membership_id"] == spike and a["kind"] == "HRV_BELOW_NORMAL" for a in every)
+    for a in every:
+        assert set(a["evidence"]) == {"rule", "params", "inputs"}, a
+        assert a["evidence"]["inputs"]["date"] == a["date"]
+        assert (
+            team.end - timedelta(days=20)
+            <= date.fromisoformat(a["date"])
+            <= team.end + timedelta(days=1)
+        )
+    acknowledged = [a for a in every if a["acknowledged_at"] is not None]
+    assert 1 <= len(acknowledged) < len(every) / 2, "the coach has seen to a few"
+    assert len(every) == len(open_alerts) + len(acknowledged)
+    assert len({(a["membership_id"], a["kind"], a["date"]) for a in every}) == len(every)
+
+
+async def test_the_roster_has_red_amber_and_green_players(team: DemoTeam) -> None:
+    roster = await team.get(f"/teams/{team.team_id}/roster")
+    assert len(roster) == 20
+    statuses = Counter(p["status"] for p in roster)
+    assert statuses["red"] >= 1 and statuses["amber"] >= 1 and statuses["green"] >= 5, statuses
+    spike = next(p for p in roster if p["jersey_number"] == demo.SPIKE_JERSEY)
+    assert spike["status"] == "red" and spike["hrv_flag"] == "below", spike
+    dashboard = await team.get(f"/teams/{team.team_id}/dashboard")
+    assert dashboard["open_alerts"], "the morning report lists the open alerts"

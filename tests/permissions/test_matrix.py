@@ -381,6 +381,9 @@ MATRIX: list[tuple[str, str, Body | None]] = [
     ("GET /teams/{team}/alerts", "401 403 403 200 200 404 200", None),
     ("GET /teams/{team}/alerts?status=all", "401 403 403 200 200 404 200", None),
     ("POST /teams/{team}/calendar-token", "401 403 403 201 201 404 201", None),
+    ("GET /teams/{team}/reports/weekly.csv", "401 403 403 200 200 404 200", None),
+    ("GET /teams/{team}/reports/weekly.pdf", "401 403 403 200 200 404 200", None),
+    ("GET /teams/{team}/outbound-webhooks", "401 403 403 403 200 404 200", None),
     ("POST /teams/{team}/external-load/import", "401 403 403 200 200 404 200", gps_csv),
     ("GET /performance/members/{player_m}/load-summary", "401 200 403 200 200 404 200", None),
 ]

@@ -1,0 +1,73 @@
+"""Coach reports: the week's loads, ACWR, wellness and attendance as CSV or a printable PDF."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+
+from app.db import Session
+from app.deps import StaffOf
+from app.schemas.base import problem_responses
+from app.services import reports as service
+
+router = APIRouter(tags=["reports"])
+
+Week = Annotated[
+    str | None,
+    Query(
+        description="The ISO week, YYYY-Www (2000 to 2100); default the current week in the "
+        "team's time zone.",
+        examples=["2026-W48"],
+    ),
+]
+
+
+class CsvResponse(Response):
+    media_type = "text/csv"  # Starlette adds "; charset=utf-8"
+
+
+class PdfResponse(Response):
+    media_type = "application/pdf"
+
+
+def _attachment(name: str) -> dict[str, str]:
+    return {"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"}
+
+
+@router.get(
+    "/teams/{team_id}/reports/weekly.csv",
+    operation_id="get_weekly_csv",
+    response_class=CsvResponse,
+    responses={
+        200: {
+            "description": "One row per active player and day of the week, after a header row",
+            "content": {"text/csv": {"schema": {"type": "string"}}},
+        },
+        **problem_responses(401, 403, 404, 422),
+    },
+)
+async def get_weekly_csv(access: StaffOf, session: Session, week: Week = None) -> CsvResponse:
+    """The week's data per player and day (staff only): sessions, attendance, internal and
+    external load, EWMA-ACWR and its zone, wellness total and flag. Seven rows per active
+    player, Monday first; days after today have no ACWR."""
+    data = await service.weekly_data(session, access.team, week)
+    return CsvResponse(service.weekly_csv(data), headers=_attachment(service.filename(data, "csv")))
+
+
+@router.get(
+    "/teams/{team_id}/reports/weekly.pdf",
+    operation_id="get_weekly_pdf",
+    response_class=PdfResponse,
+    responses={
+        200: {
+            "description": "The printable weekly report (A4)",
+            "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
+        },
+        **problem_responses(401, 403, 404, 422),
+    },
+)
+async def get_weekly_pdf(access: StaffOf, session: Session, week: Week = None) -> PdfResponse:
+    """The weekly report to print (staff only): a cover with the team and ISO week, the
+    roster with each player's status in colour, the team's daily load, and per player the
+    acute and chronic load over four weeks with the ratio over the team's zone bands."""
+    data = await service.weekly_data(session, access.team, week)
+    return PdfResponse(service.weekly_pdf(data), headers=_attachment(service.filename(data, "pdf")))
