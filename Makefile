@@ -49,6 +49,7 @@ lint: install
 bench: install
 	$(BIN)/python -m bench.acwr_bench $(BENCH_ARGS)
 	$(BIN)/python -m bench.webhooks_bench
+	$(BIN)/python -m bench.coach_bench
 
 clean:
 	rm -rf $(VENV) loadline.db loadline.db-wal loadline.db-shm

@@ -10,6 +10,7 @@ day with an HRV value, and ``MISSING_SRPE`` for attended sessions that ended mor
 
 import logging
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -193,14 +194,14 @@ async def raise_due_alerts(
                 team = await session.get(Team, team_id)
                 if team is None:
                     continue
-                raised += await _team_alerts(session, team, now)
+                raised += await team_alerts(session, team, now)
                 await outbound.track_statuses(session, team)
         except Exception:
             logger.exception('{"event": "alerts_team_failed", "team_id": %d}', team_id)
     return raised
 
 
-async def _team_alerts(session: AsyncSession, team: Team, now: datetime) -> int:
+async def team_alerts(session: AsyncSession, team: Team, now: datetime) -> int:
     players = {
         m.id: m
         for m in await session.scalars(
@@ -261,9 +262,23 @@ async def _acwr_alerts(
         )
         .where(AcwrSnapshot.source == source)
     )
+    return await _raise_acwr(session, team, players, rows.all(), source)
+
+
+async def _raise_acwr(
+    session: AsyncSession,
+    team: Team,
+    players: dict[int, TeamMembership],
+    rows: Sequence[Any],
+    source: LoadSource,
+) -> int:
+    """Raise ``ACWR_DANGER``/``ACWR_HIGH`` for the snapshot rows whose zone calls for it.
+
+    Rows are ``(membership_id, date, load, acute, chronic, ratio, coverage, first_load_day)``.
+    """
     params = acwr_snapshots.params_of(team)
     raised = 0
-    for membership_id, day, load, acute, chronic, ratio, coverage, first_load in rows.all():
+    for membership_id, day, load, acute, chronic, ratio, coverage, first_load in rows:
         zone = acwr_snapshots.zones_of(params, first_load, [day], [ratio], [coverage])[0]
         if zone == acwr.DANGER:
             kind, severity, limit = AlertKind.ACWR_DANGER, Severity.RED, params.danger
@@ -304,6 +319,46 @@ async def _acwr_alerts(
         )
         raised += alert is not None
     return raised
+
+
+async def acwr_history_alerts(
+    session: AsyncSession,
+    team: Team,
+    players: dict[int, TeamMembership],
+    since: date,
+    end: date,
+) -> int:
+    """The ACWR alerts of every day from ``since`` to ``end``, as the minute job would have
+    raised them day after day (used to fill in history, e.g. by the demo)."""
+    source = LoadSource.INTERNAL
+    rows = await session.execute(
+        select(
+            AcwrSnapshot.membership_id,
+            AcwrSnapshot.date,
+            AcwrSnapshot.load,
+            AcwrSnapshot.acute_ewma,
+            AcwrSnapshot.chronic_ewma,
+            AcwrSnapshot.ratio,
+            AcwrSnapshot.coverage,
+            AcwrState.first_load_day,
+        )
+        .outerjoin(
+            AcwrState,
+            and_(
+                AcwrState.membership_id == AcwrSnapshot.membership_id,
+                AcwrState.source == source,
+            ),
+        )
+        .where(
+            AcwrSnapshot.team_id == team.id,
+            AcwrSnapshot.source == source,
+            AcwrSnapshot.membership_id.in_(list(players)),
+            AcwrSnapshot.date >= since,
+            AcwrSnapshot.date <= end,
+        )
+        .order_by(AcwrSnapshot.membership_id, AcwrSnapshot.date)
+    )
+    return await _raise_acwr(session, team, players, rows.all(), source)
 
 
 async def _hrv_below_alerts(

@@ -19,14 +19,12 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, insert, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import upsert
 from app.models import (
     ATTENDED,
-    AcwrSnapshot,
-    AcwrState,
     Alert,
     AlertKind,
     Attendance,
@@ -42,7 +40,6 @@ from app.models import (
     Season,
     SessionRPE,
     SessionType,
-    Severity,
     Team,
     TeamMembership,
     TrainingSession,
@@ -50,7 +47,7 @@ from app.models import (
     WellnessLog,
 )
 from app.models.base import utcnow
-from app.services import accounts, acwr, acwr_snapshots, alerts, hrv, loads
+from app.services import accounts, acwr_snapshots, alerts, hrv, loads
 from app.services.days import day_of
 from app.services.days import today as local_today
 from app.services.srpe import load_au
@@ -876,87 +873,9 @@ async def _raise_alerts(
         for day, rmssd in sorted(by_day.items()):
             if day >= since and hrv.drop_check(day, rmssd, by_day) is not None:
                 await alerts.on_hrv(session, players[membership_id], day)
-    await _acwr_history_alerts(session, team, players, since, end)
+    await alerts.acwr_history_alerts(session, team, players, since, end)
     # Each player's newest day: ACWR, HRV below normal, and missing sRPE (14 days back).
-    await alerts._team_alerts(session, team, utcnow())
-
-
-async def _acwr_history_alerts(
-    session: AsyncSession,
-    team: Team,
-    players: dict[int, TeamMembership],
-    since: date,
-    end: date,
-) -> None:
-    """``ACWR_HIGH``/``ACWR_DANGER`` of the days before the newest, as the periodic job
-    would have raised them day after day (same evidence as ``alerts._acwr_alerts``)."""
-    source = LoadSource.INTERNAL
-    rows = await session.execute(
-        select(
-            AcwrSnapshot.membership_id,
-            AcwrSnapshot.date,
-            AcwrSnapshot.load,
-            AcwrSnapshot.acute_ewma,
-            AcwrSnapshot.chronic_ewma,
-            AcwrSnapshot.ratio,
-            AcwrSnapshot.coverage,
-            AcwrState.first_load_day,
-        )
-        .outerjoin(
-            AcwrState,
-            and_(
-                AcwrState.membership_id == AcwrSnapshot.membership_id,
-                AcwrState.source == source,
-            ),
-        )
-        .where(
-            AcwrSnapshot.team_id == team.id,
-            AcwrSnapshot.source == source,
-            AcwrSnapshot.date >= since,
-            AcwrSnapshot.date <= end,
-        )
-        .order_by(AcwrSnapshot.membership_id, AcwrSnapshot.date)
-    )
-    params = acwr_snapshots.params_of(team)
-    for membership_id, day, load, acute, chronic, ratio, coverage, first_load in rows.all():
-        zone = acwr_snapshots.zones_of(params, first_load, [day], [ratio], [coverage])[0]
-        if zone == acwr.DANGER:
-            kind, severity, limit = AlertKind.ACWR_DANGER, Severity.RED, params.danger
-        elif zone == acwr.HIGH:
-            kind, severity, limit = AlertKind.ACWR_HIGH, Severity.AMBER, params.high
-        else:
-            continue
-        evidence = {
-            "rule": "acwr_zone",
-            "params": {
-                "source": source.value,
-                "method": params.method,
-                "acute_days": params.acute_days,
-                "chronic_days": params.chronic_days,
-                "high": params.high,
-                "danger": params.danger,
-                "min_coverage": acwr.MIN_COVERAGE,
-            },
-            "inputs": {
-                "date": day.isoformat(),
-                "load": load,
-                "acute": acute,
-                "chronic": chronic,
-                "ratio": ratio,
-                "coverage": coverage,
-                "first_load_day": first_load.isoformat() if first_load else None,
-                "zone": zone,
-            },
-        }
-        await alerts.raise_alert(
-            session,
-            players[membership_id],
-            kind,
-            day,
-            severity,
-            f"ACWR {ratio:.2f} on {day.isoformat()} is above {limit:g} ({zone})",
-            evidence,
-        )
+    await alerts.team_alerts(session, team, utcnow())
 
 
 ACK_NOTES = (
