@@ -23,7 +23,9 @@ from sqlalchemy import (
     ARRAY,
     Integer,
     Table,
+    and_,
     bindparam,
+    case,
     delete,
     func,
     insert,
@@ -169,6 +171,8 @@ async def _refresh(
     progress: Progress | None,
 ) -> tuple[int, list[_Athlete]]:
     by_team = {team.id: team for team in teams}
+    if membership_ids is None and not full and await _teams_current(session, teams, source):
+        return 0, []
     athletes = await _lock_states(session, by_team, source, membership_ids)
     await _read_first_days(session, [a for a in athletes if full or _needs_first_days(a)], source)
     batches = await _plan(session, athletes, by_team, source, full)
@@ -181,6 +185,41 @@ async def _refresh(
             progress(done, total)
     await _settle_idle(session, athletes, by_team, source)
     return computed, athletes
+
+
+async def _teams_current(session: AsyncSession, teams: Sequence[Team], source: LoadSource) -> bool:
+    """Whether every active member of these teams is computed through today and nobody
+    is dirty: then a team-wide refresh (the roster's) reads without locking or writing."""
+    for team in teams:
+        current = and_(
+            AcwrState.dirty_from.is_(None), AcwrState.computed_through == today(team_zone(team))
+        )
+        row = (
+            await session.execute(
+                select(
+                    func.count(TeamMembership.id),
+                    func.coalesce(func.sum(case((current, 1), else_=0)), 0),
+                    select(func.count())
+                    .select_from(AcwrState)
+                    .where(
+                        AcwrState.team_id == team.id,
+                        AcwrState.source == source,
+                        AcwrState.dirty_from.is_not(None),
+                    )
+                    .scalar_subquery(),
+                )
+                .select_from(TeamMembership)
+                .outerjoin(
+                    AcwrState,
+                    and_(AcwrState.membership_id == TeamMembership.id, AcwrState.source == source),
+                )
+                .where(TeamMembership.team_id == team.id, TeamMembership.active.is_(True))
+            )
+        ).one()
+        members, up_to_date, dirty = row
+        if members != up_to_date or dirty:
+            return False
+    return True
 
 
 async def _lock_states(
