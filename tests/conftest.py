@@ -11,7 +11,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import httpx
@@ -123,6 +123,15 @@ async def committed_db(
     yield async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
     await engine.dispose()
     await drop_database(url)
+
+
+def started_at(day: date, hour: int = 10) -> datetime:
+    """A start on ``day`` that has already happened (an sRPE needs a started session):
+    ``hour`` o'clock UTC, or just now when that is still to come today (runs after
+    midnight UTC would otherwise plan today's sessions in the future)."""
+    wanted = datetime.combine(day, time(hour), UTC)
+    now = datetime.now(UTC) - timedelta(seconds=1)
+    return max(datetime.combine(day, time(0), UTC), min(wanted, now))
 
 
 @dataclass

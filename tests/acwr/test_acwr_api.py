@@ -1,20 +1,20 @@
 """The acwr and load-summary routes: numbers that follow every committed write."""
 
 import statistics
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
 import pandas as pd
 import pytest
 
-from tests.conftest import Api, Squad
+from tests.conftest import Api, Squad, started_at
 
 TODAY = datetime.now(UTC).date()
 
 
 def _at(day: date, hour: int = 10) -> datetime:
-    return datetime.combine(day, time(hour), UTC)
+    return started_at(day, hour)
 
 
 async def _log(api: Api, squad: Squad, day: date, rpe: float, minutes: int = 60) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """Alerts through HTTP: each rule raises one alert with its numbers, once; staff only."""
 
 import math
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 import httpx
@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.services import alerts, scheduler
-from tests.conftest import Api, Squad
+from tests.conftest import Api, Squad, started_at
 
 NOW = datetime.now(UTC)
 TODAY = NOW.date()
@@ -148,7 +148,7 @@ async def _training(
     RPE ``spike``."""
     made = []
     for back in range(days, -1, -1):
-        start = datetime.combine(TODAY - timedelta(days=back), time(0, 5), UTC)
+        start = started_at(TODAY - timedelta(days=back), 0)
         minutes = 180 if back == 0 else 60
         session = await api.session(squad.team, squad.coach, start=start, minutes=minutes)
         response = await api.client.post(

@@ -1,19 +1,19 @@
 """GET /teams/{team_id}/dashboard: the morning report, its numbers checked by hand."""
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
 
 from app.models import Alert, AlertKind, Severity
 from app.models.base import utcnow
-from tests.conftest import Api, Squad
+from tests.conftest import Api, Squad, started_at
 
 TODAY = datetime.now(UTC).date()
 
 
 def _at(day: date, hour: int = 10) -> datetime:
-    return datetime.combine(day, time(hour), UTC)
+    return started_at(day, hour)
 
 
 async def _dashboard(client: httpx.AsyncClient, squad: Squad, **params: str) -> dict[str, Any]:

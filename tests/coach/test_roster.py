@@ -3,7 +3,7 @@
 import math
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -11,13 +11,13 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.models import DailyHRV, DailyLoad, HrvSource, Role, TeamMembership, User, WellnessLog
-from tests.conftest import Api, Squad
+from tests.conftest import Api, Squad, started_at
 
 TODAY = datetime.now(UTC).date()
 
 
 def _at(day: date, hour: int = 10) -> datetime:
-    return datetime.combine(day, time(hour), UTC)
+    return started_at(day, hour)
 
 
 async def _roster(client: httpx.AsyncClient, squad: Squad) -> dict[int, dict[str, Any]]:

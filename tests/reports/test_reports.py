@@ -5,7 +5,7 @@ import io
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -25,7 +25,7 @@ from app.models import (
     WellnessLog,
 )
 from app.services.load_summary import iso_week_label
-from tests.conftest import Api, Squad
+from tests.conftest import Api, Squad, started_at
 
 TODAY = datetime.now(UTC).date()
 MONDAY = TODAY - timedelta(days=TODAY.weekday() + 7)  # last week's, complete in every zone
@@ -59,7 +59,7 @@ async def _seed(api: Api, squad: Squad) -> None:
                 )
             )
         for day in DAYS[:5]:
-            start = datetime.combine(day, time(10), UTC)
+            start = started_at(day)
             training = TrainingSession(
                 team_id=team_id,
                 title="Training",
