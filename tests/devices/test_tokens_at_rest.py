@@ -1,13 +1,12 @@
 """Vendor tokens and client secrets never sit in the database in plain text; keys rotate."""
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 from cryptography.fernet import Fernet
-from fastapi import FastAPI
 from sqlalchemy import LargeBinary, String, Text, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -26,31 +25,8 @@ NEW_KEY = Fernet.generate_key().decode()
 
 @pytest.fixture
 def app_settings(settings: Settings) -> Settings:
+    """As tests/devices/conftest.py, with a known key, so rotation can be tested."""
     return fv.vendor_settings(settings, token_keys=OLD_KEY)
-
-
-@pytest.fixture
-def fake() -> fv.FakeVendors:
-    return fv.FakeVendors()
-
-
-@pytest.fixture
-def app(
-    app_settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], fake: fv.FakeVendors
-) -> FastAPI:
-    return fv.build_app(app_settings, sessionmaker, fake)
-
-
-@pytest.fixture
-async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async for client in fv.app_client(app):
-        yield client
-
-
-@pytest.fixture
-def ctx(app: FastAPI) -> VendorContext:
-    vendors: VendorContext = app.state.vendors
-    return vendors
 
 
 def keys(settings: Settings, *names: str) -> Settings:
