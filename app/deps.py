@@ -1,6 +1,6 @@
 """Authentication and permissions as ``Annotated`` dependencies.
 
-A route that takes none of ``CurrentUser``, ``MemberOf``, ``StaffOf``, ``OwnerOf``,
+A route that takes none of ``UserId``, ``CurrentUser``, ``MemberOf``, ``StaffOf``, ``OwnerOf``,
 ``MemberReader``, ``MemberWriter``, ``SessionReader`` or ``SessionStaff`` is public.
 """
 
@@ -29,17 +29,24 @@ def get_settings(request: Request) -> Settings:
 AppSettings = Annotated[Settings, Depends(get_settings)]
 
 
-async def get_current_user(
-    session: Session,
+async def get_user_id(
     settings: AppSettings,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> User:
+) -> int:
+    """The user id of the bearer token, not yet looked up: the access dependencies below
+    read the account in the same statement as the caller's rights."""
     if credentials is None:
         raise Unauthorized("Missing bearer token")
-    user_id = tokens.decode_access_token(settings, credentials.credentials)
+    return tokens.decode_access_token(settings, credentials.credentials)
+
+
+UserId = Annotated[int, Depends(get_user_id)]
+
+
+async def get_current_user(session: Session, user_id: UserId) -> User:
     user = await session.get(User, user_id)
     if user is None:
-        raise Unauthorized("This account no longer exists")
+        raise Unauthorized(teams.ACCOUNT_GONE)
     return user
 
 
@@ -55,16 +62,16 @@ async def _admin(user: CurrentUser) -> User:
 Admin = Annotated[User, Depends(_admin, scope="function")]
 
 
-async def _member_of(team_id: PathId, user: CurrentUser, session: Session) -> TeamAccess:
-    return await teams.team_access(session, user, team_id)
+async def _member_of(team_id: PathId, user_id: UserId, session: Session) -> TeamAccess:
+    return await teams.team_access(session, user_id, team_id)
 
 
-async def _staff_of(team_id: PathId, user: CurrentUser, session: Session) -> TeamAccess:
-    return await teams.require_staff(session, user, team_id)
+async def _staff_of(team_id: PathId, user_id: UserId, session: Session) -> TeamAccess:
+    return await teams.require_staff(session, user_id, team_id)
 
 
-async def _owner_of(team_id: PathId, user: CurrentUser, session: Session) -> TeamAccess:
-    return await teams.require_owner(session, user, team_id)
+async def _owner_of(team_id: PathId, user_id: UserId, session: Session) -> TeamAccess:
+    return await teams.require_owner(session, user_id, team_id)
 
 
 MemberOf = Annotated[TeamAccess, Depends(_member_of, scope="function")]
@@ -72,28 +79,24 @@ StaffOf = Annotated[TeamAccess, Depends(_staff_of, scope="function")]
 OwnerOf = Annotated[TeamAccess, Depends(_owner_of, scope="function")]
 
 
-async def _member_reader(
-    membership_id: PathId, user: CurrentUser, session: Session
-) -> MemberAccess:
-    return await teams.member_access(session, user, membership_id, write=False)
+async def _member_reader(membership_id: PathId, user_id: UserId, session: Session) -> MemberAccess:
+    return await teams.member_access(session, user_id, membership_id, write=False)
 
 
-async def _member_writer(
-    membership_id: PathId, user: CurrentUser, session: Session
-) -> MemberAccess:
-    return await teams.member_access(session, user, membership_id, write=True)
+async def _member_writer(membership_id: PathId, user_id: UserId, session: Session) -> MemberAccess:
+    return await teams.member_access(session, user_id, membership_id, write=True)
 
 
 MemberReader = Annotated[MemberAccess, Depends(_member_reader, scope="function")]
 MemberWriter = Annotated[MemberAccess, Depends(_member_writer, scope="function")]
 
 
-async def _session_reader(session_id: PathId, user: CurrentUser, session: Session) -> SessionAccess:
-    return await sessions.session_access(session, user, session_id, staff=False)
+async def _session_reader(session_id: PathId, user_id: UserId, session: Session) -> SessionAccess:
+    return await sessions.session_access(session, user_id, session_id, staff=False)
 
 
-async def _session_staff(session_id: PathId, user: CurrentUser, session: Session) -> SessionAccess:
-    return await sessions.session_access(session, user, session_id, staff=True)
+async def _session_staff(session_id: PathId, user_id: UserId, session: Session) -> SessionAccess:
+    return await sessions.session_access(session, user_id, session_id, staff=True)
 
 
 SessionReader = Annotated[SessionAccess, Depends(_session_reader, scope="function")]

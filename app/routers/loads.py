@@ -57,7 +57,7 @@ async def get_acwr(
     """
     team = member.membership.team
     days = resolve_range(team_zone(team), from_, to)
-    points = await acwr_snapshots.series(session, team, member.membership.id, source, days)
+    found = await acwr_snapshots.series(session, team, member.membership.id, source, days)
     # Serialised straight from the computed values (the schema above documents them): a
     # year of points is the hot read of dashboards, and validating 365 points again costs
     # more than computing them.
@@ -65,7 +65,7 @@ async def get_acwr(
         "membership_id": member.membership.id,
         "source": source.value,
         "settings": AcwrSettings.of(team).model_dump(mode="json"),
-        "points": [p._asdict() for p in points],
+        "points": found.points(),
     }
     return Response(to_json(answer), media_type="application/json")
 

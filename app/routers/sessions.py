@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Query, Response
 
 from app.db import Session
-from app.deps import CurrentUser, SessionReader, SessionStaff
+from app.deps import CurrentUser, SessionReader, SessionStaff, UserId
 from app.schemas import performance as schemas
 from app.schemas.base import MAX_ID, FromDay, Limit, Offset, ToDay, problem_responses
 from app.services import sessions as service
@@ -22,11 +22,9 @@ router = APIRouter(prefix="/performance/sessions", tags=["sessions"])
     response_model=schemas.Session,
     responses=problem_responses(401, 403, 404, 422),
 )
-async def create(
-    body: schemas.SessionCreate, user: CurrentUser, session: Session
-) -> schemas.Session:
+async def create(body: schemas.SessionCreate, user_id: UserId, session: Session) -> schemas.Session:
     """Plan a session (staff of ``team_id``). Its day is the local date of ``start``."""
-    access = await teams.require_staff(session, user, body.team_id)
+    access = await teams.require_staff(session, user_id, body.team_id)
     created = await service.create(session, access, body.model_dump())
     return schemas.Session.model_validate(created)
 
@@ -35,7 +33,7 @@ async def create(
     "",
     operation_id="list_sessions",
     response_model=builtins.list[schemas.Session],
-    responses=problem_responses(401, 422),
+    responses=problem_responses(401, 404, 422),
 )
 async def list(
     user: CurrentUser,
@@ -48,7 +46,8 @@ async def list(
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> builtins.list[schemas.Session]:
-    """Sessions of the caller's teams, by start time; days are in each team's zone."""
+    """Sessions of the caller's teams, by start time; days are in each team's zone. A
+    ``team_id`` the caller is not an active member of is a 404, as for the team itself."""
     found = await service.list_sessions(
         session, user, team_id=team_id, start=from_, end=to, limit=limit, offset=offset
     )

@@ -5,7 +5,7 @@ import builtins
 from fastapi import APIRouter, Response
 
 from app.db import Session
-from app.deps import CurrentUser, MemberReader
+from app.deps import MemberReader, UserId
 from app.models import WellnessLog
 from app.schemas import performance as schemas
 from app.schemas.base import FromDay, Limit, Offset, ToDay, problem_responses
@@ -42,10 +42,10 @@ def wellness_out(log: WellnessLog) -> schemas.Wellness:
     | {200: {"model": schemas.Wellness, "description": "Replaced"}},
 )
 async def create(
-    body: schemas.WellnessCreate, user: CurrentUser, session: Session, response: Response
+    body: schemas.WellnessCreate, user_id: UserId, session: Session, response: Response
 ) -> schemas.Wellness:
     """Submit the day's check-in: 201 when new, 200 when it replaces that day's entry whole."""
-    member = await teams.member_access(session, user, body.membership_id, write=True)
+    member = await teams.member_access(session, user_id, body.membership_id, write=True)
     log, created = await service.upsert_wellness(session, member, body.model_dump())
     response.status_code = 201 if created else 200
     return wellness_out(log)

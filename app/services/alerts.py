@@ -515,7 +515,7 @@ async def acknowledge(session: AsyncSession, user: User, alert_id: int) -> Alert
     if alert is None:
         raise NotFound("Alert not found")
     try:
-        await teams.require_staff(session, user, alert.team_id)
+        await teams.require_staff(session, user.id, alert.team_id)
     except NotFound:
         raise NotFound("Alert not found") from None
     await session.execute(

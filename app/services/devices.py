@@ -391,7 +391,7 @@ async def _linkable_membership(session: AsyncSession, link: LinkState) -> TeamMe
     user = await session.get(User, link.user_id)
     if user is None:
         raise BadRequest("Invalid OAuth state; start linking again")
-    return (await teams.member_access(session, user, link.membership_id, write=True)).membership
+    return (await teams.member_access(session, user.id, link.membership_id, write=True)).membership
 
 
 async def _exchange_code(ctx: VendorContext, app: VendorApp, code: str) -> dict[str, Any]:

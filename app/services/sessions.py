@@ -33,14 +33,14 @@ def visible_sessions(user: User) -> Select[TrainingSession]:
 
 
 async def session_access(
-    session: AsyncSession, user: User, session_id: int, *, staff: bool
+    session: AsyncSession, user_id: int, session_id: int, *, staff: bool
 ) -> SessionAccess:
     """A session the caller may read (any active member) or change (staff); else 404/403."""
     training_session = await session.get(TrainingSession, session_id)
     if training_session is None:
         raise NotFound("Session not found")
     try:
-        access = await teams.team_access(session, user, training_session.team_id)
+        access = await teams.team_access(session, user_id, training_session.team_id)
     except NotFound:
         raise NotFound("Session not found") from None
     if staff and not access.is_staff:
@@ -96,7 +96,7 @@ async def list_sessions(
         raise Invalid("'from' must not be after 'to'", field=("query", "from"))
     query = visible_sessions(user)
     if team_id is not None:
-        await teams.team_access(session, user, team_id)  # 404 for a team that is not theirs
+        await teams.team_access(session, user.id, team_id)  # 404 for a team that is not theirs
         query = query.where(TrainingSession.team_id == team_id)
     if start is not None:
         query = query.where(TrainingSession.day >= start)

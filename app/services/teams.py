@@ -7,9 +7,11 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased, contains_eager, joinedload
 
-from app.errors import Conflict, Forbidden, Invalid, NotFound
+from app.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
 from app.models import STAFF_ROLES, Role, Season, Team, TeamMembership, User
 from app.services import accounts, acwr_snapshots, loads
+
+ACCOUNT_GONE = "This account no longer exists"
 
 
 @dataclass(frozen=True)
@@ -41,23 +43,30 @@ def visible_teams(user: User) -> Select[Team]:
     return query.order_by(Team.id)
 
 
-async def team_access(session: AsyncSession, user: User, team_id: int) -> TeamAccess:
-    """The caller's rights in a team; 404 when the team is unknown or not theirs."""
+async def team_access(session: AsyncSession, user_id: int, team_id: int) -> TeamAccess:
+    """The caller's rights in a team; 404 when the team is unknown or not theirs.
+
+    The caller's account is read in the same statement (one round trip per request fewer):
+    a token whose account is gone is a 401.
+    """
     row = (
         await session.execute(
-            select(Team, TeamMembership)
+            select(User, Team, TeamMembership)
+            .select_from(User)
+            .outerjoin(Team, Team.id == team_id)
             .outerjoin(
                 TeamMembership,
                 (TeamMembership.team_id == Team.id)
-                & (TeamMembership.user_id == user.id)
+                & (TeamMembership.user_id == User.id)
                 & TeamMembership.active.is_(True),
             )
-            .where(Team.id == team_id)
+            .where(User.id == user_id)
         )
     ).first()
     if row is None:
-        raise NotFound("Team not found")
-    access = _rights(row[0], user, row[1])
+        raise Unauthorized(ACCOUNT_GONE)
+    user, team, own = row
+    access = None if team is None else _rights(team, user, own)
     if access is None:
         raise NotFound("Team not found")
     return access
@@ -74,44 +83,49 @@ def _rights(team: Team, user: User, own: TeamMembership | None) -> TeamAccess | 
     )
 
 
-async def require_staff(session: AsyncSession, user: User, team_id: int) -> TeamAccess:
-    access = await team_access(session, user, team_id)
+async def require_staff(session: AsyncSession, user_id: int, team_id: int) -> TeamAccess:
+    access = await team_access(session, user_id, team_id)
     if not access.is_staff:
         raise Forbidden("Only the team's coaches and owners may do this")
     return access
 
 
-async def require_owner(session: AsyncSession, user: User, team_id: int) -> TeamAccess:
-    access = await team_access(session, user, team_id)
+async def require_owner(session: AsyncSession, user_id: int, team_id: int) -> TeamAccess:
+    access = await team_access(session, user_id, team_id)
     if not access.is_owner:
         raise Forbidden("Only the team's owners may do this")
     return access
 
 
 async def member_access(
-    session: AsyncSession, user: User, membership_id: int, *, write: bool
+    session: AsyncSession, user_id: int, membership_id: int, *, write: bool
 ) -> MemberAccess:
     """Who may read or write one member's data, as the contract's Roles table says.
 
     Read: the member's own user, or staff of the team. Write: the member's own user when
     the membership is a PLAYER one, or staff. A write for an inactive membership is a 409.
+    The caller's account comes in the same statement, as in :func:`team_access`.
     """
     own = aliased(TeamMembership)
     row = (
         await session.execute(
-            select(TeamMembership, Team, own)
-            .join(Team, Team.id == TeamMembership.team_id)
+            select(User, TeamMembership, Team, own)
+            .select_from(User)
+            .outerjoin(TeamMembership, TeamMembership.id == membership_id)
+            .outerjoin(Team, Team.id == TeamMembership.team_id)
             .options(contains_eager(TeamMembership.team))
             .outerjoin(
                 own,
-                (own.team_id == Team.id) & (own.user_id == user.id) & own.active.is_(True),
+                (own.team_id == Team.id) & (own.user_id == User.id) & own.active.is_(True),
             )
-            .where(TeamMembership.id == membership_id)
+            .where(User.id == user_id)
         )
     ).first()
     if row is None:
+        raise Unauthorized(ACCOUNT_GONE)
+    user, membership, team, caller = row
+    if membership is None:
         raise NotFound("Membership not found")
-    membership, team, caller = row
     is_self = membership.user_id == user.id
     if is_self and write and not membership.active:
         raise Conflict("This membership is inactive; its data is kept but takes no new entries")
