@@ -1,5 +1,7 @@
 # Multi-stage build: wheels are built in a throwaway stage; the runtime image runs as a
-# non-root user, applies migrations, then serves.
+# non-root user, applies migrations (unless LOADLINE_MIGRATE_ON_START=0, as compose.yaml
+# sets for its API replicas, which a one-shot `migrate` service precedes), then serves.
+# SIGTERM reaches uvicorn directly (exec), which lets requests in flight finish.
 FROM python:3.11-slim AS build
 WORKDIR /src
 RUN pip install --no-cache-dir --upgrade pip build
@@ -18,6 +20,7 @@ COPY alembic.ini ./
 COPY migrations ./migrations
 USER loadline
 EXPOSE 8000
+ENV LOADLINE_MIGRATE_ON_START=1
 HEALTHCHECK --interval=30s --timeout=3s --start-period=20s \
-    CMD python -c "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/healthz').status != 200)"
-CMD ["sh", "-c", "loadline db upgrade && exec loadline serve --host 0.0.0.0 --port 8000"]
+    CMD python -c "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2).status != 200)"
+CMD ["sh", "-c", "if [ \"$LOADLINE_MIGRATE_ON_START\" = 1 ]; then loadline db upgrade || exit 1; fi; exec loadline serve --host 0.0.0.0 --port 8000"]

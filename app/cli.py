@@ -1,4 +1,5 @@
-"""The ``loadline`` command: serve, migrate, load demo data, create an admin."""
+"""The ``loadline`` command: serve, migrate, load demo data, create an admin, export the
+OpenAPI document."""
 
 import argparse
 import asyncio
@@ -6,6 +7,7 @@ import functools
 import logging
 import sys
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from app.config import get_settings
 from app.db import create_engine, create_sessionmaker, migrate
@@ -14,15 +16,23 @@ from app.db import create_engine, create_sessionmaker, migrate
 def _serve(args: argparse.Namespace) -> None:
     import uvicorn
 
-    uvicorn.run(
-        "app.main:app",
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        proxy_headers=True,
-        log_config=None,
-        access_log=False,
-    )
+    uvicorn.run("app.main:app", **uvicorn_options(args.host, args.port, args.workers))
+
+
+def uvicorn_options(host: str, port: int, workers: int) -> dict[str, Any]:
+    """How ``loadline serve`` runs uvicorn. On SIGTERM uvicorn stops accepting connections,
+    lets the requests in flight finish for up to ``LOADLINE_SHUTDOWN_GRACE_SECONDS``, then
+    runs the lifespan's shutdown (which gives running jobs the same grace): a rolling
+    deploy drops no request that finishes within it."""
+    return {
+        "host": host,
+        "port": port,
+        "workers": workers,
+        "proxy_headers": True,
+        "log_config": None,
+        "access_log": False,
+        "timeout_graceful_shutdown": get_settings().shutdown_grace_seconds,
+    }
 
 
 async def _db_upgrade(_: argparse.Namespace) -> None:
@@ -33,7 +43,9 @@ async def _db_upgrade(_: argparse.Namespace) -> None:
 
 
 async def _worker(_: argparse.Namespace) -> None:
-    """Run the scheduler alone until SIGTERM or SIGINT (API replicas then run with it off)."""
+    """Run the scheduler alone until SIGTERM or SIGINT (API replicas then run with it off),
+    then stop as the API does: running jobs end at their next stopping point, within
+    ``LOADLINE_SHUTDOWN_GRACE_SECONDS``."""
     import signal
 
     from app.services.scheduler import Scheduler
@@ -51,10 +63,13 @@ async def _worker(_: argparse.Namespace) -> None:
     print("Worker running; stop with SIGTERM or Ctrl-C.", flush=True)
     try:
         await stop.wait()
+        print("Worker stopping: letting running jobs reach a stopping point.", flush=True)
+        await jobs.stop(settings.shutdown_grace_seconds)
     finally:
         jobs.shutdown()
         await vendors.http.aclose()
         await engine.dispose()
+    print("Worker stopped.", flush=True)
 
 
 async def _acwr_recompute(args: argparse.Namespace) -> None:
@@ -146,6 +161,32 @@ async def _tokens_rotate(_: argparse.Namespace) -> None:
         await engine.dispose()
 
 
+def openapi_document() -> str:
+    """The app's OpenAPI document as committed in ``docs/openapi.json``: sorted keys and a
+    fixed indent, so a regenerated file differs only where the API did, and a test can
+    compare the committed file with this text. The app is only built, never started, so no
+    database is needed; a throwaway secret keeps the insecure-key warning out of the output."""
+    import json
+    import secrets
+
+    from app.main import create_app
+
+    settings = get_settings().model_copy(update={"secret_key": secrets.token_hex(32)})
+    schema = create_app(settings).openapi()
+    return json.dumps(schema, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def _openapi(args: argparse.Namespace) -> None:
+    document = openapi_document()
+    if args.output == "-":
+        sys.stdout.write(document)
+        return
+    from pathlib import Path
+
+    Path(args.output).write_text(document, encoding="utf-8")
+    print(f"Wrote {args.output}.")
+
+
 def _progress(done: int, total: int, label: str) -> None:
     width = 30
     filled = int(width * done / max(total, 1))
@@ -200,6 +241,10 @@ def _parser() -> argparse.ArgumentParser:
     admin = commands.add_parser("create-admin", help="make an account an admin")
     admin.add_argument("email")
     admin.set_defaults(run=_create_admin)
+
+    openapi = commands.add_parser("openapi", help="write the OpenAPI document clients use")
+    openapi.add_argument("--output", default="-", help="file to write (default: standard output)")
+    openapi.set_defaults(run=_openapi)
     return parser
 
 

@@ -1,9 +1,10 @@
 """Engine, sessions and the few dialect differences (SQLite pragmas, upserts, row locks)."""
 
+import uuid
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from alembic import command
 from alembic.config import Config
@@ -20,20 +21,57 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.sql.dml import Insert
 
+from app.config import get_settings
 from app.models.base import Base
 
+Pooler = Literal["none", "pgbouncer"]
 
-def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
-    """Build the engine. SQLite gets foreign keys, WAL and writer serialisation."""
+
+def create_engine(url: str, *, echo: bool = False, pooler: Pooler | None = None) -> AsyncEngine:
+    """Build the engine. SQLite gets foreign keys, WAL and writer serialisation.
+
+    ``pooler`` defaults to the ``LOADLINE_DATABASE_POOLER`` setting, so every command (the
+    API, the worker, ``loadline acwr recompute``...) is configured alike for PgBouncer.
+    """
     if url.startswith("sqlite"):
         engine = create_async_engine(
             url, echo=echo, hide_parameters=True, connect_args={"timeout": 30}
         )
         _configure_sqlite(engine)
         return engine
+    if pooler is None:
+        pooler = get_settings().database_pooler
     return create_async_engine(
-        url, echo=echo, hide_parameters=True, pool_size=10, max_overflow=10, pool_recycle=1800
+        url,
+        echo=echo,
+        hide_parameters=True,
+        pool_size=10,
+        max_overflow=10,
+        pool_recycle=1800,
+        connect_args=pgbouncer_connect_args() if pooler == "pgbouncer" else {},
     )
+
+
+def pgbouncer_connect_args() -> dict[str, Any]:
+    """asyncpg settings for PgBouncer in transaction pooling mode.
+
+    Each transaction may run on another server connection, so a prepared statement must
+    not outlive its transaction: no statement cache in asyncpg (``statement_cache_size``)
+    nor in SQLAlchemy's adapter (``prepared_statement_cache_size``). The statements that
+    are still prepared get a random name, because a server connection keeps the ones
+    another client (another replica, whose asyncpg counts from 1 too) left there and a
+    counter's name would collide: "prepared statement __asyncpg_stmt_1__ already exists".
+    PgBouncer's ``server_reset_query`` (``deploy/pgbouncer/pgbouncer.ini``) clears them.
+    """
+    return {
+        "statement_cache_size": 0,
+        "prepared_statement_cache_size": 0,
+        "prepared_statement_name_func": _unique_statement_name,
+    }
+
+
+def _unique_statement_name() -> str:
+    return f"__asyncpg_{uuid.uuid4().hex}__"
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:
