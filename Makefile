@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export LOADLINE_TEST_PG_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/postgres
 
-.PHONY: install run serve test test-sqlite test-postgres lint bench clean
+.PHONY: install run serve test test-sqlite test-postgres lint bench openapi clean
 
 $(BIN)/.installed: pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -50,6 +50,11 @@ bench: install
 	$(BIN)/python -m bench.acwr_bench $(BENCH_ARGS)
 	$(BIN)/python -m bench.webhooks_bench
 	$(BIN)/python -m bench.coach_bench
+	$(BIN)/python -m bench.http_load
+
+## Export the OpenAPI document that clients are generated from (commit it with the change)
+openapi: install
+	$(BIN)/loadline openapi --output docs/openapi.json
 
 clean:
 	rm -rf $(VENV) loadline.db loadline.db-wal loadline.db-shm

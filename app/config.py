@@ -13,6 +13,17 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LOADLINE_", env_file=".env", extra="ignore")
 
     database_url: str = "sqlite+aiosqlite:///./loadline.db"
+    database_pooler: Literal["none", "pgbouncer"] = Field(
+        default="none",
+        description="`pgbouncer` when database_url points at PgBouncer in transaction pooling "
+        "mode: asyncpg then keeps no prepared statements between transactions and names each "
+        "one uniquely, since consecutive transactions may run on different server connections.",
+    )
+    shutdown_grace_seconds: float = Field(
+        default=20.0,
+        description="On SIGTERM, how long in-flight requests may run on, and then how long "
+        "running jobs may take to reach their next stopping point, before they are cut off.",
+    )
     secret_key: str = Field(
         default="dev-insecure-change-me",
         description="Signs access tokens and OAuth state. Set a long random value in production.",
@@ -40,6 +51,41 @@ class Settings(BaseSettings):
     jwt_audience: str = "loadline"
     log_level: str = "INFO"
     sql_echo: bool = False
+    metrics_token: str = Field(
+        default="",
+        description="When set, GET /metrics requires `Authorization: Bearer <this>`; when "
+        "empty, /metrics is open and must only be reachable inside the cluster.",
+    )
+    cors_origins: str = Field(
+        default="",
+        description="Comma-separated browser origins allowed to call the API (CORS); "
+        "empty sends no CORS headers at all.",
+    )
+    max_body_bytes: int = Field(
+        default=1024 * 1024,
+        gt=0,
+        description="Largest request body accepted (413 beyond); the GPS CSV import takes "
+        "up to 5 MiB plus its multipart framing whatever this says.",
+    )
+    login_max_attempts: int = Field(
+        default=5,
+        ge=1,
+        description="Password attempts per email within login_window_minutes before "
+        "POST /auth/token answers 429 (a success resets the count).",
+    )
+    login_max_attempts_per_ip: int = Field(
+        default=50,
+        ge=0,
+        description="Failed password attempts per client address within "
+        "login_window_minutes before 429 (0 turns this bound off).",
+    )
+    login_window_minutes: int = Field(
+        default=15, ge=1, description="The login throttling window, from its first attempt."
+    )
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [origin.strip() for origin in self.cors_origins.split(",") if origin.strip()]
 
 
 @lru_cache

@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -17,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from app.config import Settings, get_settings
 from app.db import create_engine, create_sessionmaker
 from app.errors import DomainError
+from app.middleware.body_limit import BodyLimitMiddleware
 from app.middleware.idempotency import IdempotencyMiddleware
 from app.middleware.logging import RequestLogMiddleware
 from app.routers import (
@@ -30,6 +32,7 @@ from app.routers import (
     hrv,
     loads,
     members,
+    metrics,
     outbound,
     reports,
     roster,
@@ -67,7 +70,10 @@ def problem(
 
 async def _domain_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DomainError)
-    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else {}
+    retry_after = getattr(exc, "retry_after", None)  # a 429 says how long to wait
+    if retry_after is not None:
+        headers["Retry-After"] = str(retry_after)
     return problem(exc.status, exc.title, exc.detail, exc.errors(), headers)
 
 
@@ -87,7 +93,13 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
 
 async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    titles = {400: "Bad request", 401: "Unauthorized", 404: "Not found", 405: "Method not allowed"}
+    titles = {
+        400: "Bad request",
+        401: "Unauthorized",
+        404: "Not found",
+        405: "Method not allowed",
+        413: "Content too large",
+    }
     return problem(
         exc.status_code,
         titles.get(exc.status_code, "Error"),
@@ -131,12 +143,34 @@ REF = "#/components/schemas/{model}"
 
 def _problem_content(operation: dict[str, Any]) -> None:
     """Every error answer is a Problem, sent as application/problem+json; every operation
-    can answer 422 (FastAPI's own validation-error shape is never sent)."""
+    can answer 422 (FastAPI's own validation-error shape is never sent), and every one that
+    takes a body can answer 400 (a body that cannot be parsed at all)."""
     responses = operation.setdefault("responses", {})
     responses.setdefault("422", {"description": ERROR_DESCRIPTIONS[422]})
+    if "requestBody" in operation:
+        responses.setdefault("400", {"description": ERROR_DESCRIPTIONS[400]})
+        responses.setdefault("413", {"description": ERROR_DESCRIPTIONS[413]})  # body limit
     for status, response in responses.items():
         if status[0] in "45":
             response["content"] = {PROBLEM: {"schema": {"$ref": REF.format(model="Problem")}}}
+
+
+ACRONYMS = {
+    "srpe": "sRPE",
+    "acwr": "ACWR",
+    "hrv": "HRV",
+    "gps": "GPS",
+    "csv": "CSV",
+    "pdf": "PDF",
+    "oura": "Oura",
+}
+
+
+def _summary(operation_id: str) -> str:
+    """``upsert_srpe`` -> "Upsert sRPE": the title a generated client's docstring and the
+    docs page show (FastAPI would title every handler by its function name, "Create")."""
+    words = [ACRONYMS.get(word, word) for word in operation_id.split("_")]
+    return " ".join([words[0].capitalize(), *words[1:]])
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:
@@ -163,6 +197,7 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
             path["post"].setdefault("parameters", []).append(header)
         for operation in path.values():
             _problem_content(operation)
+            operation["summary"] = _summary(operation["operationId"])
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     for name in ("HTTPValidationError", "ValidationError"):
         components.pop(name, None)
@@ -202,7 +237,7 @@ def create_app(
             yield
         finally:
             if jobs is not None:
-                jobs.shutdown()
+                await jobs.stop(settings.shutdown_grace_seconds)
             await app.state.vendors.http.aclose()
             await engine.dispose()
 
@@ -236,6 +271,7 @@ def create_app(
         outbound.router,
         reports.router,
         admin.router,
+        metrics.router,
     ):
         app.include_router(router)
     app.add_exception_handler(DomainError, _domain_error)
@@ -244,7 +280,19 @@ def create_app(
     app.add_exception_handler(IntegrityError, _integrity_error)
     app.add_exception_handler(DBAPIError, _database_error)
     app.add_exception_handler(Exception, _unexpected_error)
+    # The last added runs first: logging (every request, answered anywhere), the body
+    # limit (before anything reads a body), CORS, then idempotency.
     app.add_middleware(IdempotencyMiddleware)
+    if settings.cors_origin_list:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origin_list,
+            allow_methods=["*"],
+            allow_headers=["*"],
+            expose_headers=["X-Request-ID", "Idempotent-Replayed", "Retry-After"],
+            max_age=600,
+        )
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestLogMiddleware)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

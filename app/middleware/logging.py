@@ -1,4 +1,10 @@
-"""One structured (JSON) log line per request, and ``X-Request-ID`` passed through or made."""
+"""One structured (JSON) log line and one metrics observation per request, and
+``X-Request-ID`` passed through or made.
+
+Only the method, the route template, the status, the duration and the request id are
+recorded: never the raw path (it may carry ids without bound, or a secret in a path that
+matches no route), the query string (``calendar.ics?token=``), a header or a body.
+"""
 
 import json
 import logging
@@ -8,6 +14,8 @@ from collections.abc import MutableMapping
 from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from app.services import metrics
 
 logger = logging.getLogger("loadline.access")
 
@@ -35,19 +43,29 @@ class RequestLogMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            route = scope.get("route")
+            seconds = time.perf_counter() - started
+            route = route_template(scope)
+            metrics.observe_request(scope["method"], route, status, seconds)
             logger.info(
                 json.dumps(
                     {
                         "event": "request",
                         "method": scope["method"],
-                        "route": getattr(route, "path", None) or scope["path"],
+                        "route": route,
                         "status": status,
-                        "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                        "duration_ms": round(seconds * 1000, 2),
                         "request_id": request_id,
                     }
                 )
             )
+
+
+def route_template(scope: Scope) -> str:
+    """The matched route's template (``/teams/{team_id}``); ``<unmatched>`` for a request
+    that reached no route: an unknown path, or one answered before routing (a body over
+    the limit, a CORS preflight, an idempotent replay)."""
+    template = getattr(scope.get("route"), "path", None)
+    return template if isinstance(template, str) else metrics.UNMATCHED
 
 
 def _request_id(scope: Scope) -> str:

@@ -40,3 +40,18 @@ class RefreshToken(CreatedAt, Base):
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+
+
+class LoginThrottle(Base):
+    """Password attempts counted per email or client address, within a window.
+
+    In the database, not in memory, so that every API replica counts the same attempts.
+    ``key`` is ``email:`` or ``ip:`` and a keyed hash of the value: the table never holds
+    what was typed into the username field (sometimes a password).
+    """
+
+    __tablename__ = "login_throttles"
+
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    attempts: Mapped[int]
+    window_start: Mapped[datetime] = mapped_column(index=True)

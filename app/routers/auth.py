@@ -2,13 +2,13 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form
+from fastapi import APIRouter, Form, Request
 
 from app.db import Session
 from app.deps import AppSettings, CurrentUser
 from app.schemas import auth as schemas
 from app.schemas.base import problem_responses
-from app.services import accounts, tokens
+from app.services import accounts, logins, tokens
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
@@ -34,20 +34,47 @@ async def create(body: schemas.UserCreate, session: Session) -> schemas.User:
     return schemas.User.model_validate(user)
 
 
+TOO_MANY_ATTEMPTS = {
+    "description": "Too many sign-in attempts for this email or from this address; "
+    "wait the seconds in Retry-After (the right password is refused too until then)",
+    "headers": {"Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer"}}},
+}
+
+
+def _client_address(request: Request) -> str | None:
+    """The peer's address; behind a proxy, uvicorn sets it from X-Forwarded-For when the
+    proxy is trusted (FORWARDED_ALLOW_IPS)."""
+    return request.client.host if request.client else None
+
+
 @router.post(
     "/token",
     operation_id="create_token",
     response_model=schemas.Token,
-    responses=problem_responses(401, 422),
+    responses={**problem_responses(401, 422), 429: TOO_MANY_ATTEMPTS},
 )
 async def token(
     username: Annotated[str, Form(max_length=320, description="The account's email.")],
     password: Annotated[str, Form(max_length=256)],
+    request: Request,
     session: Session,
     settings: AppSettings,
 ) -> schemas.Token:
-    """OAuth2 password grant: email and password for an access and a refresh token."""
+    """OAuth2 password grant: email and password for an access and a refresh token.
+
+    Throttled against guessing: after `LOADLINE_LOGIN_MAX_ATTEMPTS` (default 5) attempts
+    for one email, or `LOADLINE_LOGIN_MAX_ATTEMPTS_PER_IP` (default 50) failures from one
+    address, within `LOADLINE_LOGIN_WINDOW_MINUTES` (default 15) of the first, every
+    attempt is a 429 with `Retry-After` until the window ends. A success resets the
+    email's count.
+    """
+    address = _client_address(request)
+    # Counted and committed before the password is checked: a wrong one rolls back the
+    # request's transaction, and concurrent guesses must see each other's count.
+    async with request.app.state.sessionmaker.begin() as gate:
+        await logins.admit(gate, settings, email=username, ip=address)
     user = await accounts.authenticate(session, email=username, password=password)
+    await logins.succeeded(session, settings, email=username, ip=address)
     return _token(await tokens.issue(session, settings, user.id))
 
 

@@ -10,9 +10,9 @@ never dropped.
 
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db import dialect_insert
@@ -157,3 +157,23 @@ async def retry(session: AsyncSession, event_id: int) -> WebhookEvent:
     event.next_attempt_at = utcnow()
     await session.flush()
     return event
+
+
+async def depth(session: AsyncSession) -> dict[InboxStatus, int]:
+    """Events waiting (``pending``) and given up (``failed``), read when /metrics is scraped:
+    a growing queue means the job is stuck or a vendor is down."""
+    rows = await session.execute(
+        select(WebhookEvent.status, func.count())
+        .where(WebhookEvent.status.in_([InboxStatus.PENDING, InboxStatus.FAILED]))
+        .group_by(WebhookEvent.status)
+    )
+    counts = {InboxStatus.PENDING: 0, InboxStatus.FAILED: 0}
+    counts.update({status: int(count) for status, count in rows})
+    return counts
+
+
+async def oldest_pending(session: AsyncSession) -> datetime | None:
+    """When the oldest event still waiting arrived: its age is how far processing lags."""
+    return await session.scalar(
+        select(func.min(WebhookEvent.received_at)).where(WebhookEvent.status == InboxStatus.PENDING)
+    )

@@ -3,9 +3,12 @@
 APScheduler runs them in the API process (``LOADLINE_SCHEDULER=on``, the single-node
 default) or alone in ``loadline worker``. Each job owns its transactions and, on
 PostgreSQL, holds an advisory lock while it runs, so two processes never run the same
-job at once: the second one skips that run.
+job at once: the second one skips that run. On shutdown (``Scheduler.stop``) no job starts
+any more and the running ones end at their next stopping point (between teams or steps),
+so a SIGTERM neither cuts a team's recompute in half nor waits for every team.
 """
 
+import asyncio
 import functools
 import hashlib
 import logging
@@ -20,7 +23,7 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.models import AcwrState, LoadSource, Team
-from app.services import acwr_snapshots, alerts, devices, idempotency, inbox, outbound
+from app.services import acwr_snapshots, alerts, devices, idempotency, inbox, metrics, outbound
 from app.services.vendors import VendorContext, gps, oura
 
 logger = logging.getLogger("loadline.jobs")
@@ -31,8 +34,15 @@ Job = Callable[[], Awaitable[None]]
 async def job_lock(engine: AsyncEngine, name: str) -> AsyncIterator[bool]:
     """Yield whether this process may run job ``name`` now.
 
-    PostgreSQL: a session-level advisory lock on a connection held for the whole run,
-    released at the end (or when the connection dies). SQLite serves one process only.
+    PostgreSQL: a transaction-level advisory lock (``pg_try_advisory_xact_lock``) in a
+    transaction kept open on its own connection for the whole run; the lock ends with that
+    transaction, at its commit or when the connection dies. This is what PgBouncer's
+    transaction pooling can carry: the server connection stays with this client while the
+    transaction is open, and no lock can be left on a pooled connection for another client
+    to inherit, as a session-level lock whose unlock was missed would be. The transaction
+    only ran a ``SELECT``, so it holds no snapshot that would keep VACUUM back; a server
+    ``idle_in_transaction_session_timeout`` must exceed the longest job, though.
+    SQLite serves one process only.
     """
     if engine.dialect.name != "postgresql":
         yield True
@@ -40,18 +50,23 @@ async def job_lock(engine: AsyncEngine, name: str) -> AsyncIterator[bool]:
     key = int.from_bytes(
         hashlib.sha256(f"loadline:{name}".encode()).digest()[:8], "big", signed=True
     )
-    async with engine.connect() as connection:
-        taken = bool(await connection.scalar(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}))
-        try:
-            yield taken
-        finally:
-            if taken:
-                await connection.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
-            await connection.commit()
+    async with engine.connect() as connection, connection.begin():
+        lock = text("SELECT pg_try_advisory_xact_lock(:k)")
+        yield bool(await connection.scalar(lock, {"k": key}))
 
 
-async def recompute_dirty(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
-    """Recompute every athlete marked dirty, one transaction per team; returns athlete-days."""
+def _never() -> bool:
+    return False
+
+
+async def recompute_dirty(
+    sessionmaker: async_sessionmaker[AsyncSession], *, stop: Callable[[], bool] = _never
+) -> int:
+    """Recompute every athlete marked dirty, one transaction per team; returns athlete-days.
+
+    ``stop`` is asked between teams: on shutdown the run ends after the current team's
+    commit, and the teams left stay dirty for the next run (or the next read).
+    """
     async with sessionmaker() as session:
         team_ids = list(
             await session.scalars(
@@ -60,6 +75,9 @@ async def recompute_dirty(sessionmaker: async_sessionmaker[AsyncSession]) -> int
         )
     computed = 0
     for team_id in sorted(team_ids):
+        if stop():
+            logger.info('{"event": "acwr_dirty_stopped", "before_team_id": %d}', team_id)
+            break
         try:
             computed += await _recompute_team_dirty(sessionmaker, team_id)
         except Exception:
@@ -127,6 +145,9 @@ class Scheduler:
         self.sessionmaker = sessionmaker
         self.vendors = vendors
         self.scheduler = AsyncIOScheduler(timezone="UTC")
+        self.stopping = False
+        self._shut_down = False
+        self._running: set[asyncio.Task[object]] = set()
 
     def start(self) -> None:
         add = self.scheduler.add_job
@@ -177,12 +198,35 @@ class Scheduler:
             max_instances=1,
             coalesce=True,
         )
+        metrics.watch_jobs(self.scheduler)
         self.scheduler.start()
         logger.info('{"event": "scheduler_started"}')
 
     def shutdown(self) -> None:
-        if self.scheduler.running:
+        """Stop at once: APScheduler cancels the running jobs (their transactions roll back).
+        Idempotent: AsyncIOScheduler stops on the loop's next turn, and ``running`` stays
+        true until then, so a second call must not queue a second shutdown."""
+        if self.scheduler.running and not self._shut_down:
+            self._shut_down = True
             self.scheduler.shutdown(wait=False)
+
+    async def stop(self, grace: float) -> None:
+        """Stop gracefully: no job starts any more, the running ones see ``stopping`` and end
+        at their next stopping point; those still running after ``grace`` seconds are
+        cancelled, which rolls back only their current transaction."""
+        self.stopping = True
+        if self.scheduler.running:
+            self.scheduler.pause()
+        running = [task for task in self._running if not task.done()]
+        if running:
+            _, late = await asyncio.wait(running, timeout=grace)
+            if late:
+                logger.warning('{"event": "jobs_cancelled", "count": %d}', len(late))
+                for task in late:
+                    task.cancel()
+                await asyncio.wait(late, timeout=5)  # their rollbacks, before the engine goes
+        self.shutdown()
+        logger.info('{"event": "scheduler_stopped"}')
 
     async def sync_team_jobs(self) -> None:
         """One midnight job per team, in the team's zone; new teams and zone changes follow."""
@@ -206,21 +250,34 @@ class Scheduler:
 
     def _locked(self, name: str, job: Job) -> Job:
         async def run() -> None:
-            async with job_lock(self.engine, name) as mine:
-                if not mine:
-                    logger.info('{"event": "job_skipped", "job": "%s"}', name)
-                    return
-                try:
-                    await job()
-                except Exception:
-                    logger.exception('{"event": "job_failed", "job": "%s"}', name)
+            task = asyncio.current_task()
+            if self.stopping or task is None:
+                return
+            self._running.add(task)
+            try:
+                async with job_lock(self.engine, name) as mine:
+                    if not mine:
+                        logger.info('{"event": "job_skipped", "job": "%s"}', name)
+                        return
+                    try:
+                        await job()
+                    except Exception:
+                        logger.exception('{"event": "job_failed", "job": "%s"}', name)
+                        raise  # so APScheduler reports EVENT_JOB_ERROR (job metrics)
+            finally:
+                self._running.discard(task)
 
         return run
 
+    def _stop_requested(self) -> bool:
+        return self.stopping
+
     async def _dirty(self) -> None:
-        computed = await recompute_dirty(self.sessionmaker)
+        computed = await recompute_dirty(self.sessionmaker, stop=self._stop_requested)
         if computed:
             logger.info('{"event": "acwr_recomputed", "athlete_days": %d}', computed)
+        if self.stopping:
+            return
         # Right after the refresh, so ACWR alerts follow a write within a minute.
         raised = await alerts.raise_due_alerts(self.sessionmaker)
         if raised:
@@ -239,6 +296,8 @@ class Scheduler:
         """Vendor events: refresh the tokens they will need (committed on their own, since
         vendors rotate refresh tokens), then process what is due."""
         await devices.refresh_for_inbox(self.sessionmaker, self.vendors)
+        if self.stopping:
+            return
         await inbox.process_due(self.sessionmaker, vendor_handlers(self.vendors))
 
     async def _outbound(self) -> None:

@@ -40,6 +40,20 @@ async def test_openapi_operation_ids_are_clean_and_unique(client: httpx.AsyncCli
     assert "Idempotency-Key" in [p["name"] for p in post["parameters"]]
 
 
+async def test_each_operation_has_its_own_readable_summary(client: httpx.AsyncClient) -> None:
+    """Generated clients and the docs page title operations by their summary."""
+    schema = (await client.get("/openapi.json")).json()
+    summaries = {
+        op["operationId"]: op["summary"]
+        for path in schema["paths"].values()
+        for op in path.values()
+    }
+    assert len(set(summaries.values())) == len(summaries)
+    assert summaries["upsert_srpe"] == "Upsert sRPE"
+    assert summaries["get_acwr"] == "Get ACWR"
+    assert summaries["create_session"] == "Create session"
+
+
 async def test_one_json_log_line_per_request(
     client: httpx.AsyncClient, squad: Squad, caplog: pytest.LogCaptureFixture
 ) -> None:

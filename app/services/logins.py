@@ -1,0 +1,130 @@
+"""Login throttling: a bounded number of password guesses per email and per client address.
+
+Every attempt is counted *before* its password is checked, by an upsert that increments
+the counter and returns it in one statement, in a transaction of its own that is
+committed before the check (the request's own transaction rolls back on a wrong
+password). Concurrent guesses therefore queue on the counter's row: at most
+``login_max_attempts`` of them per email are ever evaluated in a window, whatever the
+number of replicas, since the counters live in the shared database.
+
+The window is fixed, starting at the first attempt counted; an attempt after it starts
+a new one. A success deletes the email's counter and gives its attempt back to the
+address, so the address counts failures only (a club's players share one).
+"""
+
+import hashlib
+import hmac
+import math
+from datetime import datetime, timedelta
+
+from sqlalchemy import case, delete, literal, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.config import Settings
+from app.db import dialect_insert, dialect_name
+from app.errors import DomainError
+from app.models.base import utcnow
+from app.models.users import LoginThrottle
+from app.services import accounts, tokens
+
+PURGE_BATCH = 100
+
+
+class TooManyAttempts(DomainError):
+    """429 with the seconds to wait, sent as ``Retry-After``."""
+
+    status = 429
+    title = "Too many requests"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"Too many sign-in attempts; try again in {retry_after} seconds")
+        self.retry_after = retry_after
+
+
+def _key(settings: Settings, kind: str, value: str) -> str:
+    digest = hmac.new(
+        tokens.derive_key(settings, "login-throttle"), value.encode(), hashlib.sha256
+    ).hexdigest()
+    return f"{kind}:{digest}"
+
+
+def email_key(settings: Settings, email: str) -> str:
+    return _key(settings, "email", accounts.normalise_email(email))
+
+
+def ip_key(settings: Settings, ip: str) -> str:
+    return _key(settings, "ip", ip)
+
+
+def _limits(settings: Settings, email: str, ip: str | None) -> list[tuple[str, int]]:
+    """Email before address, always: concurrent attempts lock rows in one order."""
+    limits = [(email_key(settings, email), settings.login_max_attempts)]
+    if ip is not None and settings.login_max_attempts_per_ip > 0:
+        limits.append((ip_key(settings, ip), settings.login_max_attempts_per_ip))
+    return limits
+
+
+async def _count(
+    session: AsyncSession, key: str, now: datetime, window: timedelta
+) -> tuple[int, datetime]:
+    """Add this attempt to ``key``'s window (a new window once the old one is over);
+    returns the attempts in the window and when it started."""
+    expired = LoginThrottle.window_start <= now - window
+    stmt = dialect_insert(session, LoginThrottle).values(key=key, attempts=1, window_start=now)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["key"],
+        set_={
+            "attempts": case((expired, 1), else_=LoginThrottle.attempts + 1),
+            "window_start": case(
+                (expired, literal(now, LoginThrottle.window_start.type)),
+                else_=LoginThrottle.window_start,
+            ),
+        },
+    ).returning(LoginThrottle.attempts, LoginThrottle.window_start)
+    attempts, started = (await session.execute(stmt)).one()
+    return int(attempts), started
+
+
+async def _purge(session: AsyncSession, cutoff: datetime) -> None:
+    """Forget a few counters whose window is over. Last in the transaction and skipping
+    rows other attempts hold (PostgreSQL), so it never waits while holding a lock."""
+    stale = select(LoginThrottle.key).where(LoginThrottle.window_start <= cutoff)
+    stale = stale.limit(PURGE_BATCH)
+    if dialect_name(session) == "postgresql":
+        stale = stale.with_for_update(skip_locked=True)
+    await session.execute(delete(LoginThrottle).where(LoginThrottle.key.in_(stale)))
+
+
+async def admit(session: AsyncSession, settings: Settings, *, email: str, ip: str | None) -> None:
+    """Count a sign-in attempt, or refuse it with 429 when its email or address is over
+    the limit (the caller rolls back then, so refused attempts do not extend the wait).
+
+    Run it in a transaction committed before the password is checked.
+    """
+    now = utcnow()
+    window = timedelta(minutes=settings.login_window_minutes)
+    waits = []
+    for key, limit in _limits(settings, email, ip):
+        attempts, started = await _count(session, key, now, window)
+        if attempts > limit:
+            waits.append((started + window - now).total_seconds())
+    if waits:
+        raise TooManyAttempts(max(1, math.ceil(max(waits))))
+    await _purge(session, now - window)
+
+
+async def succeeded(
+    session: AsyncSession, settings: Settings, *, email: str, ip: str | None
+) -> None:
+    """The password was right: reset the email's count and give the attempt back to the
+    address."""
+    await session.execute(
+        delete(LoginThrottle).where(LoginThrottle.key == email_key(settings, email))
+    )
+    if ip is not None:
+        await session.execute(
+            update(LoginThrottle)
+            .where(LoginThrottle.key == ip_key(settings, ip), LoginThrottle.attempts > 0)
+            .values(attempts=LoginThrottle.attempts - 1)
+        )
+    await session.flush()
