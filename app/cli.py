@@ -59,6 +59,11 @@ async def _worker(_: argparse.Namespace) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    if settings.worker_metrics_port:
+        from prometheus_client import start_http_server
+
+        # The API's /metrics cannot see this process's job counters: it serves its own.
+        start_http_server(settings.worker_metrics_port, settings.worker_metrics_host)
     jobs.start()
     print("Worker running; stop with SIGTERM or Ctrl-C.", flush=True)
     try:

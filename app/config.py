@@ -56,6 +56,14 @@ class Settings(BaseSettings):
         description="When set, GET /metrics requires `Authorization: Bearer <this>`; when "
         "empty, /metrics is open and must only be reachable inside the cluster.",
     )
+    worker_metrics_port: int = Field(
+        default=0,
+        ge=0,
+        le=65535,
+        description="When not 0, `loadline worker` serves its Prometheus metrics (job runs "
+        "and failures) on this port at /metrics, on worker_metrics_host.",
+    )
+    worker_metrics_host: str = "0.0.0.0"  # noqa: S104 - the worker's container port
     cors_origins: str = Field(
         default="",
         description="Comma-separated browser origins allowed to call the API (CORS); "

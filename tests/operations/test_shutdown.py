@@ -226,18 +226,31 @@ async def test_stop_cancels_a_job_that_outlives_the_grace(jobs: Scheduler) -> No
     assert running.cancelled()
 
 
-async def test_the_worker_stops_on_sigterm(tmp_path_factory: pytest.TempPathFactory) -> None:
+async def test_the_worker_serves_its_metrics_and_stops_on_sigterm(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
     url = await create_database(tmp_path_factory)
     try:
         await migrate(url)
         folder = tmp_path_factory.mktemp("worker")
-        env = _env(folder, LOADLINE_DATABASE_URL=url, LOADLINE_SHUTDOWN_GRACE_SECONDS="5")
+        port = _free_port()
+        env = _env(
+            folder,
+            LOADLINE_DATABASE_URL=url,
+            LOADLINE_SHUTDOWN_GRACE_SECONDS="5",
+            LOADLINE_WORKER_METRICS_PORT=str(port),
+            LOADLINE_WORKER_METRICS_HOST="127.0.0.1",
+        )
         log = folder / "worker.log"
         process = _start(
             [sys.executable, "-c", "from app.cli import main; main()", "worker"], env, log
         )
         try:
             await _until(lambda: "Worker running" in log.read_text(), 30, "the worker starting")
+            async with httpx.AsyncClient() as client:
+                scraped = await client.get(f"http://127.0.0.1:{port}/metrics")
+            assert scraped.status_code == 200
+            assert "loadline_job_runs" in scraped.text
             process.send_signal(signal.SIGTERM)
             code = await asyncio.to_thread(process.wait, 15)
         finally:
