@@ -42,6 +42,7 @@ _DROP_DIGITS = 6  # the drop % is compared as reported: rounded, so float noise 
 
 HISTORY_DAYS = max(BASELINE_DAYS, ROLLING_DAYS - 1)  # fetched before a series' first day
 WINDOW_DAYS = HISTORY_DAYS + 1  # what one day's flag looks at: the history and the day
+FLAG_TOLERANCE = 1e-12  # see flag
 _EXACT_MARGIN = 1e-9  # see day_flags
 
 R = TypeVar("R", bound="Reading")
@@ -185,12 +186,18 @@ def flag(
 ) -> Flag | None:
     """``below`` when rolling < mean - swc_factor x SD, ``above`` when rolling > mean +
     swc_factor x SD, ``normal`` otherwise (the band edges included); None when either side
-    is missing."""
+    is missing.
+
+    Differences below ``FLAG_TOLERANCE`` (relative) are rounding, not physiology: a player
+    who enters the same value every day has means of 7 and 60 equal values that differ
+    in the last bit and an SD of 0, and must read ``normal``, not ``below``.
+    """
     if rolling is None or baseline_mean is None or baseline_sd is None:
         return None
-    if rolling < baseline_mean - swc_factor * baseline_sd:
+    slack = FLAG_TOLERANCE * max(1.0, abs(baseline_mean))
+    if rolling < baseline_mean - swc_factor * baseline_sd - slack:
         return "below"
-    if rolling > baseline_mean + swc_factor * baseline_sd:
+    if rolling > baseline_mean + swc_factor * baseline_sd + slack:
         return "above"
     return "normal"
 

@@ -140,6 +140,15 @@ def test_flag_with_zero_sd() -> None:
     assert flag(3.99, 4.0, 0.0) == "below"
 
 
+@pytest.mark.parametrize("rmssd", [20 + i * 0.7 for i in range(150)])
+def test_the_same_value_every_day_is_normal(rmssd: float) -> None:
+    """Means of 7 and of 60 equal values can differ in the last bit; that is no change."""
+    values = {back(i): math.log(rmssd) for i in range(0, 61)}
+    base = baseline(values, DAY)
+    assert base is not None
+    assert flag(rolling_mean(values, DAY), *base) == "normal"
+
+
 # --- choosing the day's value -----------------------------------------------------------
 
 
