@@ -1,7 +1,8 @@
 """Authentication and permissions as ``Annotated`` dependencies.
 
 A route that takes none of ``UserId``, ``CurrentUser``, ``MemberOf``, ``StaffOf``, ``OwnerOf``,
-``MemberReader``, ``MemberWriter``, ``SessionReader`` or ``SessionStaff`` is public.
+``MemberReader``, ``MemberWriter``, ``SessionReader``, ``SessionStaff``,
+``SessionEntryWriter`` or ``SessionAttendanceWriter`` is public.
 """
 
 from typing import Annotated
@@ -21,7 +22,9 @@ from app.services.teams import MemberAccess, TeamAccess
 _bearer = HTTPBearer(auto_error=False, description="An access token from /auth/token.")
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
+    """``async`` although it awaits nothing: FastAPI runs a plain ``def`` dependency in its
+    thread pool, a thread hop on every authenticated request for one attribute read."""
     settings: Settings = request.app.state.settings
     return settings
 
@@ -99,5 +102,23 @@ async def _session_staff(session_id: PathId, user_id: UserId, session: Session) 
     return await sessions.session_access(session, user_id, session_id, staff=True)
 
 
+async def _session_entry_writer(
+    session_id: PathId, user_id: UserId, session: Session
+) -> SessionAccess:
+    return await sessions.session_access(session, user_id, session_id, staff=False, lock=True)
+
+
+async def _session_attendance_writer(
+    session_id: PathId, user_id: UserId, session: Session
+) -> SessionAccess:
+    return await sessions.session_access(session, user_id, session_id, staff=True, lock=True)
+
+
 SessionReader = Annotated[SessionAccess, Depends(_session_reader, scope="function")]
+# As SessionReader and SessionStaff, with the session row held FOR SHARE for the request:
+# for writes whose load depends on the session's day (sRPE; attendance).
+SessionEntryWriter = Annotated[SessionAccess, Depends(_session_entry_writer, scope="function")]
+SessionAttendanceWriter = Annotated[
+    SessionAccess, Depends(_session_attendance_writer, scope="function")
+]
 SessionStaff = Annotated[SessionAccess, Depends(_session_staff, scope="function")]

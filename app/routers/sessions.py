@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Query, Response
 
 from app.db import Session
-from app.deps import CurrentUser, SessionReader, SessionStaff, UserId
+from app.deps import CurrentUser, SessionAttendanceWriter, SessionReader, SessionStaff, UserId
 from app.schemas import performance as schemas
 from app.schemas.base import MAX_ID, FromDay, Limit, Offset, ToDay, problem_responses
 from app.services import sessions as service
@@ -98,7 +98,7 @@ async def delete(access: SessionStaff, session: Session) -> Response:
 )
 async def record_attendance(
     body: Annotated[builtins.list[schemas.AttendanceCreate], Body(max_length=500)],
-    access: SessionStaff,
+    access: SessionAttendanceWriter,
     session: Session,
 ) -> builtins.list[schemas.Attendance]:
     """Bulk upsert, one row per member (the last entry wins). Answers the full list."""

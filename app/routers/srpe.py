@@ -5,7 +5,7 @@ import builtins
 from fastapi import APIRouter, Response
 
 from app.db import Session
-from app.deps import MemberWriter, SessionReader, UserId
+from app.deps import MemberWriter, SessionEntryWriter, SessionReader, UserId
 from app.schemas import performance as schemas
 from app.schemas.base import Limit, Offset, problem_responses
 from app.services import srpe as service
@@ -24,7 +24,7 @@ router = APIRouter(prefix="/performance/sessions/{session_id}/srpe", tags=["srpe
 )
 async def create(
     body: schemas.SRPECreate,
-    access: SessionReader,
+    access: SessionEntryWriter,
     user_id: UserId,
     session: Session,
     response: Response,
@@ -58,6 +58,6 @@ async def list(
     status_code=204,
     responses=problem_responses(401, 403, 404, 409),
 )
-async def delete(access: SessionReader, member: MemberWriter, session: Session) -> Response:
+async def delete(access: SessionEntryWriter, member: MemberWriter, session: Session) -> Response:
     await service.delete_srpe(session, access, member)
     return Response(status_code=204)

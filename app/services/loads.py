@@ -78,18 +78,25 @@ def _day_totals(team_id: int, membership_id: int | None, days: list[date] | None
 
 
 async def recompute_days(
-    session: AsyncSession, team_id: int, membership_id: int, days: Iterable[date]
+    session: AsyncSession,
+    team_id: int,
+    membership_id: int,
+    days: Iterable[date],
+    *,
+    locked: bool = False,
 ) -> None:
     """Recompute the member's totals for each day, then mark their ACWR dirty from the first.
 
     Called by every write that changes a load or attendance, after the write. The
     per-(member, day) lock makes concurrent writers take turns, so each one sums what the
-    others committed.
+    others committed. ``locked``: the caller took that lock for these days in this
+    transaction already (taking it again would only cost round trips).
     """
     wanted = sorted(set(days))
     if not wanted:
         return
-    await lock_member_days(session, team_id, membership_id, wanted)
+    if not locked:
+        await lock_member_days(session, team_id, membership_id, wanted)
     result = await session.execute(_day_totals(team_id, membership_id, wanted))
     totals = {day: (load, attended, rated) for _, day, load, attended, rated in result.all()}
     rows = [_row(team_id, membership_id, day, *totals.get(day, (0, 0, 0))) for day in wanted]

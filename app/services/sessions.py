@@ -20,6 +20,7 @@ from app.services.teams import TeamAccess
 class SessionAccess:
     training_session: TrainingSession
     team_access: TeamAccess
+    locked: bool = False  # the row is held FOR SHARE (see lock_for_write)
 
 
 def visible_sessions(user: User) -> Select[TrainingSession]:
@@ -33,10 +34,14 @@ def visible_sessions(user: User) -> Select[TrainingSession]:
 
 
 async def session_access(
-    session: AsyncSession, user_id: int, session_id: int, *, staff: bool
+    session: AsyncSession, user_id: int, session_id: int, *, staff: bool, lock: bool = False
 ) -> SessionAccess:
-    """A session the caller may read (any active member) or change (staff); else 404/403."""
-    training_session = await session.get(TrainingSession, session_id)
+    """A session the caller may read (any active member) or change (staff); else 404/403.
+
+    ``lock``: for writes of data that depends on the session's day (sRPE, attendance), read
+    the row FOR SHARE right away rather than reading it twice.
+    """
+    training_session = await session.scalar(_held(session_id) if lock else _one(session_id))
     if training_session is None:
         raise NotFound("Session not found")
     try:
@@ -45,7 +50,15 @@ async def session_access(
         raise NotFound("Session not found") from None
     if staff and not access.is_staff:
         raise Forbidden("Only the team's coaches and owners may do this")
-    return SessionAccess(training_session, access)
+    return SessionAccess(training_session, access, locked=lock)
+
+
+def _one(session_id: int) -> Select[TrainingSession]:
+    return select(TrainingSession).where(TrainingSession.id == session_id)
+
+
+def _held(session_id: int) -> Select[TrainingSession]:
+    return _one(session_id).with_for_update(read=True).execution_options(populate_existing=True)
 
 
 async def create(
@@ -60,18 +73,15 @@ async def create(
     return training_session
 
 
-async def lock_for_write(session: AsyncSession, training_session: TrainingSession) -> None:
+async def lock_for_write(session: AsyncSession, access: SessionAccess) -> None:
     """Hold the session row (shared) while writing data that depends on its day.
 
     A concurrent move or delete then waits for this write, or this write waits for it and
     sees the session's new day: a load is never summed into a day the session left.
+    Nothing to do when the access was read with the lock already.
     """
-    await session.execute(
-        select(TrainingSession)
-        .where(TrainingSession.id == training_session.id)
-        .with_for_update(read=True)
-        .execution_options(populate_existing=True)
-    )
+    if not access.locked:
+        await session.execute(_held(access.training_session.id))
 
 
 def _in_utc(fields: dict[str, Any]) -> dict[str, Any]:
@@ -177,7 +187,7 @@ async def record_attendance(
 ) -> list[Attendance]:
     """Bulk upsert, one row per member; within one request the last entry for a member wins."""
     training_session = access.training_session
-    await lock_for_write(session, training_session)
+    await lock_for_write(session, access)
     wanted = {entry["membership_id"] for entry in entries}
     members = {
         m.id: m

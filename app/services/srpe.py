@@ -35,7 +35,7 @@ async def upsert_srpe(
     membership = member.membership
     if membership.team_id != training_session.team_id:
         raise Invalid("Not a member of this session's team", field=("body", "membership_id"))
-    await sessions.lock_for_write(session, training_session)
+    await sessions.lock_for_write(session, access)
     if training_session.start > utcnow():
         raise Conflict("This session has not started yet")
     await lock_member_days(session, membership.team_id, membership.id, [training_session.day])
@@ -63,7 +63,7 @@ async def upsert_srpe(
         update=["rpe_0_10", "duration_min", "load_au", "updated_at"],
     )
     await loads.recompute_days(
-        session, training_session.team_id, membership.id, [training_session.day]
+        session, training_session.team_id, membership.id, [training_session.day], locked=True
     )
     stored = await session.get_one(SessionRPE, row_id, populate_existing=True)
     return stored, created
@@ -89,7 +89,7 @@ async def list_srpe(
 
 async def delete_srpe(session: AsyncSession, access: SessionAccess, member: MemberAccess) -> None:
     training_session = access.training_session
-    await sessions.lock_for_write(session, training_session)
+    await sessions.lock_for_write(session, access)
     stored = await session.scalar(
         select(SessionRPE).where(
             SessionRPE.session_id == training_session.id,
