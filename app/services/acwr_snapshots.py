@@ -900,10 +900,11 @@ def zones_of(
     """Zones of stored points, by the one rule of :func:`app.services.acwr.zone`."""
     if first_load_day is None:
         since = np.zeros(len(days), dtype=np.int64)
+    elif days and (days[-1] - days[0]).days == len(days) - 1:  # consecutive: a series
+        since = np.arange(len(days), dtype=np.int64) + ((days[0] - first_load_day).days + 1)
     else:
-        since = (np.array(days, dtype="datetime64[D]") - np.datetime64(first_load_day, "D")).astype(
-            np.int64
-        ) + 1
+        offsets = np.array(days, dtype="datetime64[D]") - np.datetime64(first_load_day, "D")
+        since = offsets.astype(np.int64) + 1
     labels = acwr.zone(
         np.array(ratios, dtype=np.float64),  # None becomes NaN
         since,

@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased, contains_eager, joinedload
 
@@ -43,26 +43,40 @@ def visible_teams(user: User) -> Select[Team]:
     return query.order_by(Team.id)
 
 
+# The two access statements run on nearly every request: built once, with bound
+# parameters, so SQLAlchemy does not rebuild them (and their cache keys) each time.
+_TEAM_ACCESS = (
+    select(User, Team, TeamMembership)
+    .select_from(User)
+    .outerjoin(Team, Team.id == bindparam("team_id"))
+    .outerjoin(
+        TeamMembership,
+        (TeamMembership.team_id == Team.id)
+        & (TeamMembership.user_id == User.id)
+        & TeamMembership.active.is_(True),
+    )
+    .where(User.id == bindparam("user_id"))
+)
+_OWN = aliased(TeamMembership)
+_MEMBER_ACCESS = (
+    select(User, TeamMembership, Team, _OWN)
+    .select_from(User)
+    .outerjoin(TeamMembership, TeamMembership.id == bindparam("membership_id"))
+    .outerjoin(Team, Team.id == TeamMembership.team_id)
+    .options(contains_eager(TeamMembership.team))
+    .outerjoin(_OWN, (_OWN.team_id == Team.id) & (_OWN.user_id == User.id) & _OWN.active.is_(True))
+    .where(User.id == bindparam("user_id"))
+)
+
+
 async def team_access(session: AsyncSession, user_id: int, team_id: int) -> TeamAccess:
     """The caller's rights in a team; 404 when the team is unknown or not theirs.
 
     The caller's account is read in the same statement (one round trip per request fewer):
     a token whose account is gone is a 401.
     """
-    row = (
-        await session.execute(
-            select(User, Team, TeamMembership)
-            .select_from(User)
-            .outerjoin(Team, Team.id == team_id)
-            .outerjoin(
-                TeamMembership,
-                (TeamMembership.team_id == Team.id)
-                & (TeamMembership.user_id == User.id)
-                & TeamMembership.active.is_(True),
-            )
-            .where(User.id == user_id)
-        )
-    ).first()
+    params = {"user_id": user_id, "team_id": team_id}
+    row = (await session.execute(_TEAM_ACCESS, params)).first()
     if row is None:
         raise Unauthorized(ACCOUNT_GONE)
     user, team, own = row
@@ -106,21 +120,8 @@ async def member_access(
     the membership is a PLAYER one, or staff. A write for an inactive membership is a 409.
     The caller's account comes in the same statement, as in :func:`team_access`.
     """
-    own = aliased(TeamMembership)
-    row = (
-        await session.execute(
-            select(User, TeamMembership, Team, own)
-            .select_from(User)
-            .outerjoin(TeamMembership, TeamMembership.id == membership_id)
-            .outerjoin(Team, Team.id == TeamMembership.team_id)
-            .options(contains_eager(TeamMembership.team))
-            .outerjoin(
-                own,
-                (own.team_id == Team.id) & (own.user_id == User.id) & own.active.is_(True),
-            )
-            .where(User.id == user_id)
-        )
-    ).first()
+    params = {"user_id": user_id, "membership_id": membership_id}
+    row = (await session.execute(_MEMBER_ACCESS, params)).first()
     if row is None:
         raise Unauthorized(ACCOUNT_GONE)
     user, membership, team, caller = row
