@@ -39,6 +39,9 @@ Scraper = Annotated[None, Depends(_scraper)]
         },
         **problem_responses(401),
     },
+    # The token is optional (required only when LOADLINE_METRICS_TOKEN is set): FastAPI
+    # lists the MetricsToken requirement; `{}` adds "or no credentials".
+    openapi_extra={"security": [{}]},
 )
 async def get_metrics(_: Scraper, request: Request) -> Response:
     """Prometheus metrics: requests by method, route template and status class (count and

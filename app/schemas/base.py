@@ -1,6 +1,7 @@
 """The one base every request and response model builds on, and the error shapes."""
 
 import datetime as dt
+import re
 from typing import Annotated, Any
 
 from fastapi import Path, Query
@@ -44,9 +45,26 @@ def _no_coercion(value: Any) -> Any:
     return value
 
 
+_DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
 def _rfc3339(value: Any) -> Any:
-    if not isinstance(value, str | dt.datetime):
+    """A date-time string: pydantic would also read ``"1700000000"`` as a Unix time."""
+    if isinstance(value, dt.datetime):
+        return value
+    if not isinstance(value, str) or not _DATE_TIME.match(value):
         raise ValueError("must be an RFC 3339 date-time string with an offset")
+    return value
+
+
+def _iso_day(value: Any) -> Any:
+    """``YYYY-MM-DD`` only: pydantic would also read a number (or a numeric string) as a
+    Unix time and a date-time as its date."""
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return value
+    if not isinstance(value, str) or not _DATE.fullmatch(value):
+        raise ValueError("must be a date as YYYY-MM-DD")
     return value
 
 
@@ -59,7 +77,9 @@ def _within_years(value: Any) -> Any:
 
 Int = Annotated[int, BeforeValidator(_no_coercion)]
 Float = Annotated[float, BeforeValidator(_no_coercion)]
-Day = Annotated[dt.date, AfterValidator(_within_years)]
+# For a date in a query: ``Annotated[dt.date | None, IsoDay, Query(...)]``.
+IsoDay = BeforeValidator(_iso_day)
+Day = Annotated[dt.date, IsoDay, AfterValidator(_within_years)]
 Timestamp = Annotated[
     AwareDatetime,
     BeforeValidator(_rfc3339),
@@ -123,10 +143,13 @@ PathId = Annotated[int, Path(ge=-MAX_ID, le=MAX_ID, description="An id (a 32-bit
 
 FromDay = Annotated[
     dt.date | None,
+    IsoDay,
     Query(alias="from", ge=MIN_DATE, le=MAX_DATE, description="First day, inclusive."),
 ]
 ToDay = Annotated[
-    dt.date | None, Query(ge=MIN_DATE, le=MAX_DATE, description="Last day, inclusive.")
+    dt.date | None,
+    IsoDay,
+    Query(ge=MIN_DATE, le=MAX_DATE, description="Last day, inclusive."),
 ]
 
 Limit = Annotated[int, Query(ge=1, le=1000, description="Page size (at most 1000).")]

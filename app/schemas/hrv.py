@@ -6,15 +6,13 @@ from typing import Literal
 from pydantic import Field
 
 from app.models import HrvSource
-from app.schemas.base import Schema
+from app.schemas.base import Day, Schema
 
 RMSSD_DESCRIPTION = "Morning rMSSD in milliseconds, above 0 and at most 300."
 
 
 class HrvCreate(Schema):
-    date: dt.date = Field(
-        description="The day of the measurement; not in the future (team's zone)."
-    )
+    date: Day = Field(description="The day of the measurement; not in the future (team's zone).")
     rmssd_ms: float = Field(
         gt=0, le=300, strict=True, allow_inf_nan=False, description=RMSSD_DESCRIPTION
     )
