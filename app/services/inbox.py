@@ -168,7 +168,7 @@ async def depth(session: AsyncSession) -> dict[InboxStatus, int]:
         .group_by(WebhookEvent.status)
     )
     counts = {InboxStatus.PENDING: 0, InboxStatus.FAILED: 0}
-    counts.update({status: int(count) for status, count in rows})
+    counts.update({status: int(count) for status, count in rows.all()})
     return counts
 
 
