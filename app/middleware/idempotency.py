@@ -32,18 +32,21 @@ class IdempotencyMiddleware:
             return
         headers = dict(scope["headers"])
         key_bytes = headers.get(HEADER)
-        user_id = self._user_id(scope, headers)
-        if key_bytes is None or user_id is None:
+        if key_bytes is None:  # most POSTs: nothing to do, not even a token decode
             await self.app(scope, receive, send)
             return
         key = key_bytes.decode("latin-1")
-        if not 0 < len(key) <= MAX_KEY_LENGTH:
+        if not 0 < len(key) <= MAX_KEY_LENGTH:  # as documented, whoever sends it
             await _problem(
                 send,
                 422,
                 f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters",
                 loc=["header", "Idempotency-Key"],
             )
+            return
+        user_id = self._user_id(scope, headers)
+        if user_id is None:  # anonymous POSTs (register, token) are not replayed
+            await self.app(scope, receive, send)
             return
         body = await _read_body(receive)
         digest = hashlib.sha256(

@@ -73,7 +73,9 @@ async def token(
     # request's transaction, and concurrent guesses must see each other's count.
     async with request.app.state.sessionmaker.begin() as gate:
         await logins.admit(gate, settings, email=username, ip=address)
-    user = await accounts.authenticate(session, email=username, password=password)
+    found = await accounts.credentials(session, username)
+    await session.rollback()  # a read only: hold no transaction through the slow verify
+    user = await accounts.authenticate(session, found, password)
     await logins.succeeded(session, settings, email=username, ip=address)
     return _token(await tokens.issue(session, settings, user.id))
 

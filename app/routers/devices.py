@@ -21,7 +21,8 @@ QueryId = Annotated[int, Query(ge=-MAX_ID, le=MAX_ID, description="An id (a 32-b
 OAuthParam = Annotated[str | None, Query(max_length=2000)]
 
 
-def get_vendors(request: Request) -> VendorContext:
+async def get_vendors(request: Request) -> VendorContext:
+    """``async`` so that FastAPI calls it on the event loop, not in its thread pool."""
     vendors: VendorContext = request.app.state.vendors
     return vendors
 

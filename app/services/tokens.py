@@ -1,5 +1,6 @@
 """Access tokens (JWT, signed with joserfc, Authlib's JOSE library) and rotating refresh tokens."""
 
+import functools
 import hashlib
 import hmac
 import secrets
@@ -34,11 +35,24 @@ class TokenPair:
 
 def derive_key(settings: Settings, purpose: str) -> bytes:
     """A separate 256-bit key per purpose, so a token of one kind never verifies as another."""
-    return hmac.new(settings.secret_key.encode(), purpose.encode(), hashlib.sha256).digest()
+    return _derive(settings.secret_key, purpose)
+
+
+def _derive(secret_key: str, purpose: str) -> bytes:
+    return hmac.new(secret_key.encode(), purpose.encode(), hashlib.sha256).digest()
 
 
 def _jwt_key(settings: Settings) -> OctKey:
-    return OctKey.import_key(derive_key(settings, "access-token"))
+    return _octet_key(settings.secret_key, "access-token")
+
+
+@functools.lru_cache(maxsize=16)
+def _octet_key(secret_key: str, purpose: str) -> OctKey:
+    """Built once per secret: every authenticated request verifies a token, and importing
+    a key (joserfc first rules out PEM, DER, SSH and X.509 forms) cost ~50 µs each time.
+    Keyed on the strings, not the settings, so another secret (a test's, a rotated one)
+    gets its own key; a few entries are plenty."""
+    return OctKey.import_key(_derive(secret_key, purpose))
 
 
 def encode_access_token(settings: Settings, user_id: int) -> str:

@@ -388,19 +388,9 @@ class Known:
         )
 
 
-KNOWN = [
-    Known(
-        AcceptedNegativeData,
-        frozenset(
-            label
-            for label, op in OPERATIONS.items()
-            if op.method.upper() == "POST" and not op.definition.raw.get("security")
-        ),
-        "parameter `Idempotency-Key` in header",
-        "app/middleware/idempotency.py checks the Idempotency-Key length only for a caller "
-        "with a bearer token: on an anonymous POST a key over 255 characters is accepted",
-    ),
-]
+# Findings not fixed yet, each tolerated on its operations only (the test then ends as an
+# xfail naming it). None at present: the last two were fixed.
+KNOWN: list[Known] = []
 
 
 @dataclass

@@ -1,0 +1,86 @@
+"""Argon2 runs off the event loop, two at a time, against a dummy hash made in advance."""
+
+import asyncio
+import threading
+import time
+from typing import Any
+
+import httpx
+import pytest
+from argon2 import PasswordHasher
+from argon2.exceptions import VerifyMismatchError
+
+from app.services import accounts
+
+
+class _Watched:
+    """The real hasher, noting when a verify starts and ends (``time.perf_counter``)."""
+
+    def __init__(self, real: PasswordHasher) -> None:
+        self.real = real
+        self.loop = asyncio.get_running_loop()
+        self.started = asyncio.Event()
+        self.span: list[float] = []
+
+    def verify(self, stored: str, password: str) -> bool:
+        self.span.append(time.perf_counter())
+        self.loop.call_soon_threadsafe(self.started.set)
+        try:
+            return self.real.verify(stored, password)
+        finally:
+            self.span.append(time.perf_counter())
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+
+def test_the_dummy_hash_is_a_real_hash_with_the_hashers_parameters() -> None:
+    """Else a login for an unknown email would be quicker (or slower) than a real one."""
+    assert not accounts._hasher.check_needs_rehash(accounts._DUMMY_HASH)
+    with pytest.raises(VerifyMismatchError):
+        accounts._hasher.verify(accounts._DUMMY_HASH, "any password")
+
+
+async def test_health_answers_while_a_login_is_being_verified(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    watched = _Watched(accounts._hasher)
+    monkeypatch.setattr(accounts, "_hasher", watched)
+    login = asyncio.create_task(
+        client.post("/auth/token", data={"username": "nobody@example.com", "password": "guess"})
+    )
+    async with asyncio.timeout(30):
+        await watched.started.wait()
+    health = await client.get("/healthz")
+    answered = time.perf_counter()
+    assert (await login).status_code == 401
+    assert health.status_code == 200
+    verify_started, verify_ended = watched.span
+    # Relative to the verify measured in this very run, so a slow machine only widens it.
+    assert answered < verify_ended, (
+        f"/healthz answered {answered - verify_ended:.3f} s after a "
+        f"{verify_ended - verify_started:.3f} s verify ended: it waited for it"
+    )
+
+
+async def test_one_hash_runs_at_a_time() -> None:
+    """Each takes 64 MiB: a burst of logins must not take that many times over."""
+    in_flight = 0
+    most = 0
+    lock = threading.Lock()
+
+    def argon2(password: str) -> str:
+        nonlocal in_flight, most
+        with lock:
+            in_flight += 1
+            most = max(most, in_flight)
+        try:
+            time.sleep(0.05)  # a second, if let in, would be counted meanwhile
+        finally:
+            with lock:
+                in_flight -= 1
+        return password
+
+    done = await asyncio.gather(*(accounts._off_loop(argon2, str(n)) for n in range(4)))
+    assert done == ["0", "1", "2", "3"]
+    assert most == 1
