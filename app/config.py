@@ -19,6 +19,15 @@ class Settings(BaseSettings):
         "mode: asyncpg then keeps no prepared statements between transactions and names each "
         "one uniquely, since consecutive transactions may run on different server connections.",
     )
+    database_pool_size: int = Field(
+        default=20,
+        ge=1,
+        le=500,
+        description="PostgreSQL connections each process keeps open (plus up to 10 more in a "
+        "burst). At least the requests one process runs at once, so none waits to open a "
+        "connection; replicas x (this + 10) must stay under the server's max_connections "
+        "(or PgBouncer's pool).",
+    )
     shutdown_grace_seconds: float = Field(
         default=20.0,
         description="On SIGTERM, how long in-flight requests may run on, and then how long "

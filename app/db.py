@@ -39,13 +39,14 @@ def create_engine(url: str, *, echo: bool = False, pooler: Pooler | None = None)
         )
         _configure_sqlite(engine)
         return engine
+    settings = get_settings()
     if pooler is None:
-        pooler = get_settings().database_pooler
+        pooler = settings.database_pooler
     return create_async_engine(
         url,
         echo=echo,
         hide_parameters=True,
-        pool_size=10,
+        pool_size=settings.database_pool_size,
         max_overflow=10,
         pool_recycle=1800,
         connect_args=pgbouncer_connect_args() if pooler == "pgbouncer" else {},
