@@ -107,13 +107,21 @@ async def recompute_days(
 async def redate_team(session: AsyncSession, team: Team) -> None:
     """Give every session of the team its day in the team's (new) zone, then rebuild totals.
 
-    Holds the team's lock exclusively: concurrent load writers wait, then sum afresh.
+    Holds the team's lock exclusively: concurrent load writers wait, then sum afresh. The
+    team's session rows are locked first, in id order: writers hold a session row and then
+    ask for the team's lock (shared), so taking the team's lock first would deadlock.
     """
+    held = await session.scalars(
+        select(TrainingSession)
+        .where(TrainingSession.team_id == team.id)
+        .order_by(TrainingSession.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    team_sessions = list(held)
     await lock_team(session, team.id, exclusive=True)
     tz = team_zone(team)
-    for training_session in await session.scalars(
-        select(TrainingSession).where(TrainingSession.team_id == team.id)
-    ):
+    for training_session in team_sessions:
         training_session.day = day_of(training_session.start, tz)
     await session.flush()
     await rebuild_team(session, team.id)

@@ -120,7 +120,7 @@ async def update(
     session: AsyncSession, access: SessionAccess, changes: dict[str, Any]
 ) -> TrainingSession:
     """Apply changes; a new start on another day carries every member's load to that day."""
-    training_session = access.training_session
+    training_session = await _lock_for_change(session, access)
     team = access.team_access.team
     if changes.get("season_id") is not None:
         await teams.get_season(session, team.id, changes["season_id"])
@@ -139,13 +139,8 @@ async def update(
 
 
 async def delete(session: AsyncSession, access: SessionAccess) -> None:
-    training_session = access.training_session
-    # Lock the row first, so no write for this session can commit unseen after the next query.
-    await session.execute(
-        select(TrainingSession.id)
-        .where(TrainingSession.id == training_session.id)
-        .with_for_update()
-    )
+    # Locked first, so no write for this session can commit unseen after the next query.
+    training_session = await _lock_for_change(session, access)
     members = await _members_with_data(session, training_session.id)
     await session.delete(training_session)
     await session.flush()
@@ -153,6 +148,21 @@ async def delete(session: AsyncSession, access: SessionAccess) -> None:
         await loads.recompute_days(
             session, training_session.team_id, membership_id, [training_session.day]
         )
+
+
+async def _lock_for_change(session: AsyncSession, access: SessionAccess) -> TrainingSession:
+    """The session row locked for update and read afresh.
+
+    The access check read it without a lock: a concurrent move may have committed since, and
+    a move or delete must recompute the day the session is on now, not the one it was read
+    on (else its load stays counted on the old day, or twice).
+    """
+    training_session = await session.scalar(
+        _one(access.training_session.id).with_for_update().execution_options(populate_existing=True)
+    )
+    if training_session is None:
+        raise NotFound("Session not found")
+    return training_session
 
 
 async def _members_with_data(session: AsyncSession, session_id: int) -> list[int]:

@@ -10,8 +10,10 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import Settings
+from app.db import _team_lock_key, member_day_slots
 from app.main import create_app
 from app.models import WellnessLog
+from app.services import sessions as sessions_service
 from tests.conftest import BACKEND, Api
 
 
@@ -113,7 +115,7 @@ async def test_an_srpe_racing_a_session_move_lands_on_the_new_day(
     async with engine.connect() as blocker:
         await blocker.execute(
             text("SELECT pg_advisory_lock(:m, :d)"),
-            {"m": membership["id"], "d": old_day.toordinal()},
+            {"m": membership["id"], "d": member_day_slots([old_day])[0]},
         )
         await blocker.commit()
         write = asyncio.create_task(
@@ -137,7 +139,7 @@ async def test_an_srpe_racing_a_session_move_lands_on_the_new_day(
         await asyncio.sleep(0.5)
         await blocker.execute(
             text("SELECT pg_advisory_unlock(:m, :d)"),
-            {"m": membership["id"], "d": old_day.toordinal()},
+            {"m": membership["id"], "d": member_day_slots([old_day])[0]},
         )
         await blocker.commit()
         written, moved = await asyncio.gather(write, move)
@@ -148,3 +150,92 @@ async def test_an_srpe_racing_a_session_move_lands_on_the_new_day(
         headers=coach.headers,
     )
     assert [row["internal_load_au"] for row in loads.json()] == [0, 300]
+
+
+async def _loads(api: Api, headers: dict[str, str], member: int, days: list[str]) -> list[int]:
+    response = await api.client.get(
+        f"/performance/members/{member}/daily-loads",
+        params={"from": days[0], "to": days[-1]},
+        headers=headers,
+    )
+    return [row["internal_load_au"] for row in response.json()]
+
+
+async def test_a_move_from_a_stale_read_recomputes_the_day_the_session_is_on_now(
+    live_api: Api, committed_db: async_sessionmaker[AsyncSession]
+) -> None:
+    """Coach B reads the session, coach A moves it (committed), then B moves it again: B's
+    move must take the load off the day A moved it to, not off the day B read."""
+    coach, player = await live_api.user("coach"), await live_api.user("player")
+    team = await live_api.team(coach)
+    member = (await live_api.join(team, coach, player))["id"]
+    start = (datetime.now(UTC) - timedelta(days=5)).replace(
+        hour=9, minute=0, second=0, microsecond=0
+    )
+    session = await live_api.session(team, coach, start=start, minutes=60)
+    written = await live_api.client.post(
+        f"/performance/sessions/{session['id']}/srpe",
+        json={"membership_id": member, "rpe_0_10": 5},
+        headers=player.headers,
+    )
+    assert written.status_code == 201
+
+    def moved(days: int) -> dict[str, str]:
+        begin = start + timedelta(days=days)
+        return {"start": begin.isoformat(), "end": (begin + timedelta(hours=1)).isoformat()}
+
+    async with committed_db() as coach_b:
+        access = await sessions_service.session_access(coach_b, coach.id, session["id"], staff=True)
+        await coach_b.commit()  # B has read the session on its first day, and holds nothing
+        by_a = await live_api.client.patch(
+            f"/performance/sessions/{session['id']}", json=moved(1), headers=coach.headers
+        )
+        assert by_a.status_code == 200
+        changes = {k: datetime.fromisoformat(v) for k, v in moved(2).items()}
+        await sessions_service.update(coach_b, access, changes)
+        await coach_b.commit()
+    days = [(start + timedelta(days=i)).date().isoformat() for i in range(3)]
+    assert await _loads(live_api, coach.headers, member, days) == [0, 0, 300]
+
+
+@pytest.mark.skipif(BACKEND != "postgresql", reason="row and advisory locks are PostgreSQL's")
+async def test_a_time_zone_change_and_an_srpe_write_both_succeed(
+    live_api: Api, committed_db: async_sessionmaker[AsyncSession]
+) -> None:
+    """The zone change queues for the team's lock first, the sRPE (holding its session row)
+    behind it: the zone change must not then wait for that row while holding the team."""
+    client = live_api.client
+    coach, player = await live_api.user("coach"), await live_api.user("player")
+    team = await live_api.team(coach)
+    member = (await live_api.join(team, coach, player))["id"]
+    start = (datetime.now(UTC) - timedelta(days=3)).replace(
+        hour=12, minute=0, second=0, microsecond=0
+    )
+    session = await live_api.session(team, coach, start=start, minutes=60)
+    key = _team_lock_key(team["id"])
+    engine = committed_db.kw["bind"]
+    async with engine.connect() as blocker:
+        await blocker.execute(text("SELECT pg_advisory_lock(:k)"), {"k": key})
+        await blocker.commit()
+        rezone = asyncio.create_task(
+            client.patch(
+                f"/teams/{team['id']}",
+                json={"timezone": "Pacific/Kiritimati"},
+                headers=coach.headers,
+            )
+        )
+        await asyncio.sleep(0.5)
+        write = asyncio.create_task(
+            client.post(
+                f"/performance/sessions/{session['id']}/srpe",
+                json={"membership_id": member, "rpe_0_10": 5},
+                headers=player.headers,
+            )
+        )
+        await asyncio.sleep(0.5)
+        await blocker.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+        await blocker.commit()
+        rezoned, written = await asyncio.gather(rezone, write)
+    assert (rezoned.status_code, written.status_code) == (200, 201), (rezoned.text, written.text)
+    local_day = (start + timedelta(hours=14)).date().isoformat()  # UTC+14
+    assert await _loads(live_api, coach.headers, member, [local_day]) == [300]
