@@ -87,8 +87,14 @@ class Settings(BaseSettings):
     login_max_attempts: int = Field(
         default=5,
         ge=1,
-        description="Password attempts per email within login_window_minutes before "
-        "POST /auth/token answers 429 (a success resets the count).",
+        description="Password attempts per email from one client address within "
+        "login_window_minutes before POST /auth/token answers 429 (a success resets it).",
+    )
+    login_max_attempts_per_email: int = Field(
+        default=50,
+        ge=1,
+        description="Password attempts per email from all addresses together within "
+        "login_window_minutes before 429 (a guesser spread over many addresses).",
     )
     login_max_attempts_per_ip: int = Field(
         default=50,

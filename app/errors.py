@@ -46,3 +46,14 @@ class Invalid(DomainError):
 
     status = 422
     title = "Validation error"
+
+
+class Busy(DomainError):
+    """503 with ``Retry-After``: the server is saturated for this kind of work; retry soon."""
+
+    status = 503
+    title = "Service unavailable"
+
+    def __init__(self, detail: str, *, retry_after: int = 1) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after

@@ -24,7 +24,7 @@ def _token(pair: tokens.TokenPair) -> schemas.Token:
     operation_id="register",
     status_code=201,
     response_model=schemas.User,
-    responses=problem_responses(409, 422),
+    responses=problem_responses(409, 422, 503),
 )
 async def create(body: schemas.UserCreate, session: Session) -> schemas.User:
     """Create an account, or claim the one staff created for this email."""
@@ -51,7 +51,7 @@ def _client_address(request: Request) -> str | None:
     "/token",
     operation_id="create_token",
     response_model=schemas.Token,
-    responses={**problem_responses(401, 422), 429: TOO_MANY_ATTEMPTS},
+    responses={**problem_responses(401, 422, 503), 429: TOO_MANY_ATTEMPTS},
 )
 async def token(
     username: Annotated[str, Form(max_length=320, description="The account's email.")],
@@ -63,10 +63,11 @@ async def token(
     """OAuth2 password grant: email and password for an access and a refresh token.
 
     Throttled against guessing: after `LOADLINE_LOGIN_MAX_ATTEMPTS` (default 5) attempts
-    for one email, or `LOADLINE_LOGIN_MAX_ATTEMPTS_PER_IP` (default 50) failures from one
-    address, within `LOADLINE_LOGIN_WINDOW_MINUTES` (default 15) of the first, every
-    attempt is a 429 with `Retry-After` until the window ends. A success resets the
-    email's count.
+    for one email from one address, `LOADLINE_LOGIN_MAX_ATTEMPTS_PER_EMAIL` (default 50)
+    for one email from all addresses, or `LOADLINE_LOGIN_MAX_ATTEMPTS_PER_IP` (default 50)
+    failures from one address, within `LOADLINE_LOGIN_WINDOW_MINUTES` (default 15) of the
+    first, every attempt is a 429 with `Retry-After` until the window ends. A success
+    resets the email's counts.
     """
     address = _client_address(request)
     # Counted and committed before the password is checked: a wrong one rolls back the

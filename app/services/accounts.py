@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
-from app.errors import Conflict, NotFound, Unauthorized
+from app.errors import Busy, Conflict, NotFound, Unauthorized
 from app.models import TeamMembership, User
 
 _hasher = PasswordHasher()
@@ -41,7 +41,15 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
+# Beyond this many waiting, a sign-in or registration is refused with 503 rather than
+# queued: a flood of registrations (each hashed, even when it ends in 409) must not make
+# every sign-in wait without bound.
+MAX_WAITING_HASHES = 8
+
+
 async def _off_loop(work: Callable[[Unpack[Args]], T], *args: *Args) -> T:
+    if _ARGON2_SLOTS.statistics().tasks_waiting >= MAX_WAITING_HASHES:
+        raise Busy("Too many sign-ins and registrations at once; retry in a moment")
     return await anyio.to_thread.run_sync(work, *args, limiter=_ARGON2_SLOTS)
 
 

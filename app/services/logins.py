@@ -1,5 +1,11 @@
 """Login throttling: a bounded number of password guesses per email and per client address.
 
+Three counters: an email from one address (``login_max_attempts``, strict), an email from
+all addresses (``login_max_attempts_per_email``, looser: a guesser spread over many
+addresses), and an address across emails (``login_max_attempts_per_ip``, failures only).
+The strict bound is per (email, address) so that a stranger's five wrong guesses do not
+lock the coach out of their own account from their own phone.
+
 Every attempt is counted *before* its password is checked, by an upsert that increments
 the counter and returns it in one statement, in a transaction of its own that is
 committed before the check (the request's own transaction rolls back on a wrong
@@ -56,10 +62,21 @@ def ip_key(settings: Settings, ip: str) -> str:
     return _key(settings, "ip", ip)
 
 
+def email_ip_key(settings: Settings, email: str, ip: str) -> str:
+    return _key(settings, "email-ip", f"{accounts.normalise_email(email)}\n{ip}")
+
+
 def _limits(settings: Settings, email: str, ip: str | None) -> list[tuple[str, int]]:
-    """Email before address, always: concurrent attempts lock rows in one order."""
-    limits = [(email_key(settings, email), settings.login_max_attempts)]
-    if ip is not None and settings.login_max_attempts_per_ip > 0:
+    """(Email, address), then email, then address, always in this order: concurrent
+    attempts lock the counters' rows in one order. Without an address (no peer), the
+    strict bound applies to the email."""
+    if ip is None:
+        return [(email_key(settings, email), settings.login_max_attempts)]
+    limits = [
+        (email_ip_key(settings, email, ip), settings.login_max_attempts),
+        (email_key(settings, email), settings.login_max_attempts_per_email),
+    ]
+    if settings.login_max_attempts_per_ip > 0:
         limits.append((ip_key(settings, ip), settings.login_max_attempts_per_ip))
     return limits
 
@@ -116,11 +133,12 @@ async def admit(session: AsyncSession, settings: Settings, *, email: str, ip: st
 async def succeeded(
     session: AsyncSession, settings: Settings, *, email: str, ip: str | None
 ) -> None:
-    """The password was right: reset the email's count and give the attempt back to the
+    """The password was right: reset the email's counts and give the attempt back to the
     address."""
-    await session.execute(
-        delete(LoginThrottle).where(LoginThrottle.key == email_key(settings, email))
-    )
+    keys = [email_key(settings, email)]
+    if ip is not None:
+        keys.append(email_ip_key(settings, email, ip))
+    await session.execute(delete(LoginThrottle).where(LoginThrottle.key.in_(keys)))
     if ip is not None:
         await session.execute(
             update(LoginThrottle)

@@ -1,4 +1,4 @@
-"""Argon2 runs off the event loop, two at a time, against a dummy hash made in advance."""
+"""Argon2 runs off the event loop, one at a time, against a dummy hash made in advance."""
 
 import asyncio
 import threading
@@ -84,3 +84,40 @@ async def test_one_hash_runs_at_a_time() -> None:
     done = await asyncio.gather(*(accounts._off_loop(argon2, str(n)) for n in range(4)))
     assert done == ["0", "1", "2", "3"]
     assert most == 1
+
+
+async def test_a_flood_of_hashing_is_refused_with_503_not_queued(
+    client: httpx.AsyncClient,
+) -> None:
+    """Registrations hash even when they end in 409: past a short queue, sign-ins and
+    registrations get a 503 with Retry-After instead of waiting behind them all."""
+    release = threading.Event()
+
+    def stuck(_: str) -> str:
+        release.wait(30)
+        return "done"
+
+    held = [
+        asyncio.create_task(accounts._off_loop(stuck, str(n)))
+        for n in range(1 + accounts.MAX_WAITING_HASHES)
+    ]
+    try:
+        for _ in range(100):  # until one runs and the others queue
+            if accounts._ARGON2_SLOTS.statistics().tasks_waiting >= accounts.MAX_WAITING_HASHES:
+                break
+            await asyncio.sleep(0.01)
+        refused = await client.post(
+            "/auth/register",
+            json={"email": "flood@example.com", "password": "long enough", "full_name": "F"},
+        )
+        assert refused.status_code == 503, refused.text
+        assert refused.headers["retry-after"] == "1"
+        assert refused.headers["content-type"].startswith("application/problem+json")
+    finally:
+        release.set()
+        assert await asyncio.gather(*held) == ["done"] * len(held)
+    accepted = await client.post(
+        "/auth/register",
+        json={"email": "flood@example.com", "password": "long enough", "full_name": "F"},
+    )
+    assert accepted.status_code == 201

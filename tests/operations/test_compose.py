@@ -174,3 +174,10 @@ def test_nginx_overwrites_the_forwarded_address() -> None:
     assert "proxy_set_header X-Forwarded-For $remote_addr;" in nginx
     directives = [line.split("#")[0] for line in nginx.splitlines()]
     assert not any("$proxy_add_x_forwarded_for" in line for line in directives)
+
+
+def test_the_public_entry_point_does_not_serve_metrics() -> None:
+    """Counters are per replica and tell strangers about traffic: scrape replicas directly."""
+    nginx = (ROOT / "deploy" / "nginx" / "nginx.conf").read_text()
+    block = nginx[nginx.index("location = /metrics") :]
+    assert "return 404;" in block[: block.index("}")]

@@ -75,9 +75,14 @@ async def test_attempts_are_allowed_again_once_the_window_is_over(
 
 
 def _client(
-    settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], address: str
+    settings: Settings,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    address: str,
+    per_ip: int = 3,
 ) -> httpx.AsyncClient:
-    app = create_app(settings.model_copy(update={"login_max_attempts_per_ip": 3}), sessionmaker)
+    app = create_app(
+        settings.model_copy(update={"login_max_attempts_per_ip": per_ip}), sessionmaker
+    )
     transport = httpx.ASGITransport(app=app, client=(address, 4000))
     return httpx.AsyncClient(transport=transport, base_url="http://testserver")
 
@@ -103,6 +108,29 @@ async def test_successes_do_not_use_up_the_address(
             assert (await _login(client, user.email, PASSWORD)).status_code == 200
         assert await _guesses(client, users[0].email, 3) == [401] * 3
         assert (await _login(client, users[1].email, PASSWORD)).status_code == 429
+
+
+async def test_a_strangers_guesses_do_not_lock_the_owner_out(
+    api: Api, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    user = await api.user("coach-targeted")
+    async with _client(settings, sessionmaker, "192.0.2.66", per_ip=50) as stranger:
+        assert await _guesses(stranger, user.email, 5) == [401] * 5
+        _assert_throttled(await _login(stranger, user.email, PASSWORD), settings)
+    async with _client(settings, sessionmaker, "198.51.100.20") as owner:
+        assert (await _login(owner, user.email, PASSWORD)).status_code == 200
+
+
+async def test_guesses_spread_over_addresses_are_bounded_per_email(
+    api: Api, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    user = await api.user("coach-sprayed")
+    spread = settings.model_copy(update={"login_max_attempts_per_email": 6})
+    for n in range(3):
+        async with _client(spread, sessionmaker, f"203.0.113.{n + 10}", per_ip=50) as guesser:
+            assert await _guesses(guesser, user.email, 2) == [401] * 2
+    async with _client(spread, sessionmaker, "203.0.113.50", per_ip=50) as late:
+        _assert_throttled(await _login(late, user.email, PASSWORD), settings)
 
 
 async def test_the_429_is_documented(client: httpx.AsyncClient) -> None:
@@ -153,4 +181,4 @@ async def test_counters_whose_window_is_over_are_forgotten(
     async with api.sessionmaker() as session:
         keys = set(await session.scalars(select(LoginThrottle.key)))
     assert "email:stale" not in keys
-    assert len(keys) == 2  # this attempt's email and address
+    assert len(keys) == 3  # this attempt's (email, address), email and address
