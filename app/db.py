@@ -4,7 +4,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -25,6 +25,7 @@ from app.config import get_settings
 from app.models.base import Base
 
 Pooler = Literal["none", "pgbouncer"]
+M = TypeVar("M", bound=Base)
 
 
 def create_engine(url: str, *, echo: bool = False, pooler: Pooler | None = None) -> AsyncEngine:
@@ -147,27 +148,31 @@ def upsert(
 
 async def upsert_one(
     session: AsyncSession,
-    model: type[Base],
+    model: type[M],
     values: Mapping[str, Any],
     *,
     conflict: Sequence[str],
     update: Iterable[str],
-) -> tuple[int, bool]:
-    """Insert or update one row; returns its id and whether it was created.
+) -> tuple[M, bool]:
+    """Insert or update one row; returns it as stored (an ORM object, refreshed from the
+    statement's ``RETURNING``, no second read) and whether it was created.
 
     Safe under concurrency: PostgreSQL resolves the race in ``ON CONFLICT`` and reports
     creation through ``xmax = 0``; SQLite transactions already hold the write lock, so
     looking first cannot race.
     """
     stmt = upsert(session, model, values, conflict=conflict, update=update)
-    table = model.__table__
+    refresh = {"populate_existing": True}
     if dialect_name(session) == "postgresql":
-        row = (await session.execute(stmt.returning(table.c.id, literal_column("xmax = 0")))).one()
-        return int(row[0]), bool(row[1])
+        created: Any = literal_column("xmax = 0")
+        row = await session.execute(stmt.returning(model, created), execution_options=refresh)
+        stored, is_new = row.one()
+        return stored, bool(is_new)
+    table = model.__table__
     match = [table.c[name] == values[name] for name in conflict]
     existing = await session.scalar(select(table.c.id).where(*match))
-    row_id = await session.scalar(stmt.returning(table.c.id))
-    return int(row_id), existing is None
+    stored = (await session.scalars(stmt.returning(model), execution_options=refresh)).one()
+    return stored, existing is None
 
 
 def _team_lock_key(team_id: int) -> int:

@@ -345,7 +345,7 @@ async def record(
 ) -> tuple[DailyHRV, bool]:
     """Store the athlete's rMSSD for the day from one source; returns the row and whether
     it is new. Every writer (manual entry, Whoop, Oura) goes through here."""
-    row_id, created = await upsert_one(
+    row, created = await upsert_one(
         session,
         DailyHRV,
         {
@@ -361,7 +361,6 @@ async def record(
         conflict=["membership_id", "date", "source"],
         update=["rmssd_ms", "ln_rmssd", "updated_at"],
     )
-    row = await session.get_one(DailyHRV, row_id, populate_existing=True)
     await alerts.on_hrv(session, membership, day)
     return row, created
 

@@ -46,7 +46,7 @@ async def upsert_srpe(
         duration_min = _default_duration(
             training_session, attendance.minutes_participated if attendance else 0
         )
-    row_id, created = await upsert_one(
+    stored, created = await upsert_one(
         session,
         SessionRPE,
         {
@@ -65,7 +65,6 @@ async def upsert_srpe(
     await loads.recompute_days(
         session, training_session.team_id, membership.id, [training_session.day], locked=True
     )
-    stored = await session.get_one(SessionRPE, row_id, populate_existing=True)
     return stored, created
 
 

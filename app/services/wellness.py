@@ -50,14 +50,13 @@ async def upsert_wellness(
         "created_at": utcnow(),
         "updated_at": utcnow(),
     }
-    row_id, created = await upsert_one(
+    log, created = await upsert_one(
         session,
         WellnessLog,
         values,
         conflict=["membership_id", "date"],
         update=[*ITEMS, "notes", "updated_at"],
     )
-    log = await session.get_one(WellnessLog, row_id, populate_existing=True)
     await alerts.on_wellness(session, membership, log)
     return log, created
 
