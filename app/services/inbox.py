@@ -67,9 +67,15 @@ def backoff(attempts: int) -> timedelta:
 
 
 async def process_due(
-    sessionmaker: async_sessionmaker[AsyncSession], handlers: Mapping[str, Handler]
+    sessionmaker: async_sessionmaker[AsyncSession],
+    handlers: Mapping[str, Handler],
+    *,
+    stop: Callable[[], bool] | None = None,
 ) -> int:
-    """Process the events that are due, each in its own transaction; returns how many ran."""
+    """Process the events that are due, each in its own transaction; returns how many ran.
+
+    ``stop``: asked before each event, so a shutting-down worker ends between events.
+    """
     async with sessionmaker() as session:
         due = list(
             await session.scalars(
@@ -82,9 +88,13 @@ async def process_due(
                 .limit(BATCH)
             )
         )
+    ran = 0
     for event_id in due:
+        if stop is not None and stop():
+            break
         await _process_one(sessionmaker, handlers, event_id)
-    return len(due)
+        ran += 1
+    return ran
 
 
 async def _process_one(

@@ -15,6 +15,7 @@ import json
 import logging
 import secrets
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -203,9 +204,11 @@ async def deliver_due(
     settings: Settings,
     *,
     now: datetime | None = None,
+    stop: Callable[[], bool] | None = None,
 ) -> int:
     """Send every delivery that is due, each in its own transaction; returns how many were
-    tried. No transaction is held open while a receiver is being called."""
+    tried. No transaction is held open while a receiver is being called. ``stop``: asked
+    before each delivery, so a shutting-down worker ends between deliveries."""
     moment = now or utcnow()
     async with sessionmaker() as session:
         due = list(
@@ -219,12 +222,16 @@ async def deliver_due(
                 .limit(BATCH)
             )
         )
+    tried = 0
     for delivery_id in due:
+        if stop is not None and stop():
+            break
+        tried += 1
         try:
             await _deliver_one(sessionmaker, http, settings, delivery_id, moment)
         except Exception:
             logger.exception('{"event": "outbound_delivery_error", "id": %d}', delivery_id)
-    return len(due)
+    return tried
 
 
 async def _deliver_one(

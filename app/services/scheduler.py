@@ -298,10 +298,17 @@ class Scheduler:
         await devices.refresh_for_inbox(self.sessionmaker, self.vendors)
         if self.stopping:
             return
-        await inbox.process_due(self.sessionmaker, vendor_handlers(self.vendors))
+        await inbox.process_due(
+            self.sessionmaker, vendor_handlers(self.vendors), stop=self._stop_requested
+        )
 
     async def _outbound(self) -> None:
-        await outbound.deliver_due(self.sessionmaker, self.vendors.http, self.vendors.settings)
+        await outbound.deliver_due(
+            self.sessionmaker,
+            self.vendors.http,
+            self.vendors.settings,
+            stop=self._stop_requested,
+        )
 
     async def _oura_subscriptions(self) -> None:
         if self.vendors.settings.oura_client_id:

@@ -164,6 +164,28 @@ async def test_an_unknown_vendor_account_is_done_without_calls(
     assert fake.whoop.requests == []
 
 
+async def test_a_stopping_worker_ends_between_events(
+    client: httpx.AsyncClient,
+    fake: fv.FakeVendors,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    ctx: VendorContext,
+) -> None:
+    """On shutdown the inbox job is asked before each event: the rest stays pending."""
+    for record in ("s-stop-1", "s-stop-2"):
+        body = fv.whoop_body(record)
+        assert (await post(client, "whoop", body, fv.whoop_headers(body))).status_code == 202
+    done: list[int] = []
+
+    def stop() -> bool:
+        done.append(1)
+        return len(done) > 1  # let the first event through, then stop
+
+    assert await inbox.process_due(sessionmaker, fv.handlers(ctx), stop=stop) == 1
+    statuses = sorted(e.status for e in await fv.events(sessionmaker))
+    assert statuses == sorted([InboxStatus.DONE, InboxStatus.PENDING])
+    assert await fv.run_inbox(sessionmaker, ctx) == 1
+
+
 async def test_duplicate_delivery_is_processed_once(
     client: httpx.AsyncClient,
     fake: fv.FakeVendors,

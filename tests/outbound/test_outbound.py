@@ -330,3 +330,28 @@ async def test_a_status_change_is_sent_once(
     assert data["membership_id"] == squad.player_membership["id"]
     assert data["previous_status"] == "no_data"
     assert data["status"] == "red"
+
+
+async def test_a_stopping_worker_ends_between_deliveries(
+    client: httpx.AsyncClient,
+    squad: Squad,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+) -> None:
+    """On shutdown the job is asked before each delivery: what is left stays pending, sent
+    by the next worker, never cut off mid-call."""
+    assert (await _create(client, squad)).status_code == 201
+    assert (await _create(client, squad, url=TARGET + "/second")).status_code == 201
+    await _red_wellness(client, squad)
+    assert len(await _deliveries(sessionmaker)) == 2
+
+    receiver = Receiver(200)
+    async with receiver.client() as http:
+        tried = await outbound.deliver_due(
+            sessionmaker, http, settings, stop=lambda: len(receiver.requests) >= 1
+        )
+        assert (tried, len(receiver.requests)) == (1, 1)
+        statuses = sorted(d.status for d in await _deliveries(sessionmaker))
+        assert statuses == sorted([DeliveryStatus.DELIVERED, DeliveryStatus.PENDING])
+        assert await outbound.deliver_due(sessionmaker, http, settings) == 1
+    assert len(receiver.requests) == 2
