@@ -103,11 +103,15 @@ async def authenticate(session: AsyncSession, found: tuple[int | None, str], pas
     user_id, stored = found
     if not await _off_loop(_verify, stored, password) or user_id is None:
         raise Unauthorized("Wrong email or password")
+    # A hash made with older parameters is replaced, hashed before the transaction starts.
+    rehashed = (
+        await _off_loop(hash_password, password) if _hasher.check_needs_rehash(stored) else None
+    )
     user = await session.get(User, user_id)
     if user is None or user.password_hash != stored:  # deleted or changed meanwhile
         raise Unauthorized("Wrong email or password")
-    if _hasher.check_needs_rehash(stored):
-        user.password_hash = await _off_loop(hash_password, password)
+    if rehashed is not None:
+        user.password_hash = rehashed
     return user
 
 

@@ -9,8 +9,11 @@ import httpx
 import pytest
 from argon2 import PasswordHasher
 from argon2.exceptions import VerifyMismatchError
+from sqlalchemy import select, update
 
+from app.models import User
 from app.services import accounts
+from tests.conftest import PASSWORD
 
 
 class _Watched:
@@ -121,3 +124,21 @@ async def test_a_flood_of_hashing_is_refused_with_503_not_queued(
         json={"email": "flood@example.com", "password": "long enough", "full_name": "F"},
     )
     assert accepted.status_code == 201
+
+
+async def test_a_hash_with_older_parameters_is_replaced_at_sign_in(
+    client: httpx.AsyncClient, api: Any
+) -> None:
+    user = await api.user("old-hash")
+    weak = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1).hash(PASSWORD)
+    async with api.sessionmaker.begin() as session:
+        await session.execute(update(User).where(User.id == user.id).values(password_hash=weak))
+    signed_in = await client.post(
+        "/auth/token", data={"username": user.email, "password": PASSWORD}
+    )
+    assert signed_in.status_code == 200
+    async with api.sessionmaker() as session:
+        stored = await session.scalar(select(User.password_hash).where(User.id == user.id))
+    assert stored is not None and stored != weak
+    assert not accounts._hasher.check_needs_rehash(stored)
+    assert accounts._hasher.verify(stored, PASSWORD)
