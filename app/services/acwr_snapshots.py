@@ -46,11 +46,8 @@ T = TypeVar("T")
 BATCH_ATHLETES = 2000
 Progress = Callable[[int, int], None]
 
-SNAPSHOT_COLUMNS = (
-    "membership_id",
-    "source",
-    "date",
-    "team_id",
+# A snapshot's figures for its day, in the order the series statements return them.
+VALUE_COLUMNS = (
     "load",
     "acute_ewma",
     "chronic_ewma",
@@ -59,6 +56,7 @@ SNAPSHOT_COLUMNS = (
     "ratio_uncoupled",
     "coverage",
 )
+SNAPSHOT_COLUMNS = ("membership_id", "source", "date", "team_id", *VALUE_COLUMNS)
 
 
 def params_of(team: Team) -> acwr.AcwrParams:
@@ -688,9 +686,8 @@ async def _settle_idle(
     changed = [
         a
         for a in idle
-        if a.state.dirty_from is not None
-        or a.membership_id in emptied
-        or a.state.computed_through != today(team_zone(teams[a.team_id]))
+        if a.membership_id in emptied
+        or not _current(teams[a.team_id], a.state.computed_through, a.state.dirty_from)
     ]
     gone = set(emptied)
     await _update_states(
@@ -714,17 +711,7 @@ def _chunks(items: Sequence[T], size: int) -> list[Sequence[T]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
 
 
-POINT_FIELDS = (
-    "date",
-    "load",
-    "acute_ewma",
-    "chronic_ewma",
-    "ratio",
-    "ratio_coupled",
-    "ratio_uncoupled",
-    "coverage",
-    "zone",
-)
+POINT_FIELDS = ("date", *VALUE_COLUMNS, "zone")
 
 
 @dataclass
@@ -771,8 +758,6 @@ class Series:
         ]
 
 
-# The stored columns of a point, in the order the statements below return them.
-_STORED = POINT_FIELDS[1:-1]
 # A day before the athlete's first activity: no load, no averages, nothing uncovered.
 _BEFORE_START: dict[str, Any] = {
     "load": 0.0,
@@ -805,7 +790,9 @@ _SERIES_PG = text(
     LEFT OUTER JOIN acwr_state AS st ON st.membership_id = :m AND st.source = :source
     """
 )
-_SNAPSHOTS = select(AcwrSnapshot.date, *(getattr(AcwrSnapshot, name) for name in _STORED)).where(
+_SNAPSHOTS = select(
+    AcwrSnapshot.date, *(getattr(AcwrSnapshot, name) for name in VALUE_COLUMNS)
+).where(
     AcwrSnapshot.membership_id == bindparam("m"),
     AcwrSnapshot.source == bindparam("source"),
     AcwrSnapshot.date >= bindparam("start"),
@@ -832,7 +819,7 @@ async def series(
         first_load = await _current_first_load(session, team, membership_id, source)
         stored_days, stored = await _read_snapshots(session, membership_id, source, days)
     if len(stored_days) == days.length():  # every day stored: the athlete started before
-        dates, columns = stored_days, dict(zip(_STORED, stored, strict=True))
+        dates, columns = stored_days, dict(zip(VALUE_COLUMNS, stored, strict=True))
     else:
         dates, columns = days.days(), _fill(days, stored_days, stored)
     columns["zone"] = zones_of(
@@ -847,11 +834,17 @@ async def _read_series_pg(
     params = {"m": membership_id, "source": source.name, "start": days.start, "end": days.end}
     row = (await session.execute(_SERIES_PG, params)).one()
     first_load, through, dirty = row[0], row[1], row[2]
-    if through != today(team_zone(team)) or dirty is not None:
+    if not _current(team, through, dirty):
         _, athletes = await _refresh(session, [team], source, [membership_id], False, None)
         row = (await session.execute(_SERIES_PG, params)).one()
         first_load = athletes[0].first_load if athletes else None
     return first_load, row[3] or [], [column or [] for column in row[4:]]
+
+
+def _current(team: Team, computed_through: date | None, dirty_from: date | None) -> bool:
+    """Whether an athlete's stored snapshots answer as they are: computed through the
+    team's today and not marked dirty by a write since (else a read refreshes first)."""
+    return dirty_from is None and computed_through == today(team_zone(team))
 
 
 async def _read_snapshots(
@@ -859,14 +852,16 @@ async def _read_snapshots(
 ) -> tuple[list[date], list[list[Any]]]:
     params = {"m": membership_id, "source": source, "start": days.start, "end": days.end}
     rows = (await session.execute(_SNAPSHOTS, params)).all()
-    return [row[0] for row in rows], [[row[i] for row in rows] for i in range(1, len(_STORED) + 1)]
+    return [row[0] for row in rows], [
+        [row[i] for row in rows] for i in range(1, len(VALUE_COLUMNS) + 1)
+    ]
 
 
 def _fill(days: DayRange, stored_days: list[date], stored: list[list[Any]]) -> dict[str, list[Any]]:
     """Full-length columns: the stored values on their days, before-start values elsewhere."""
     offsets = [(day - days.start).days for day in stored_days]
     columns: dict[str, list[Any]] = {}
-    for name, values in zip(_STORED, stored, strict=True):
+    for name, values in zip(VALUE_COLUMNS, stored, strict=True):
         column = [_BEFORE_START[name]] * days.length()
         for offset, value in zip(offsets, values, strict=True):
             column[offset] = value
@@ -884,7 +879,7 @@ async def _current_first_load(
     which locks and recomputes.
     """
     row = (await session.execute(_STATE, {"m": membership_id, "source": source})).first()
-    if row is not None and row[2] is None and row[1] == today(team_zone(team)):
+    if row is not None and _current(team, row[1], row[2]):
         return row[0]
     _, athletes = await _refresh(session, [team], source, [membership_id], False, None)
     return athletes[0].first_load if athletes else None

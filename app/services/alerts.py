@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import Select, and_, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db import dialect_insert
@@ -236,16 +236,7 @@ async def _acwr_alerts(
         .subquery()
     )
     rows = await session.execute(
-        select(
-            AcwrSnapshot.membership_id,
-            AcwrSnapshot.date,
-            AcwrSnapshot.load,
-            AcwrSnapshot.acute_ewma,
-            AcwrSnapshot.chronic_ewma,
-            AcwrSnapshot.ratio,
-            AcwrSnapshot.coverage,
-            AcwrState.first_load_day,
-        )
+        _snapshot_rows(source)
         .join(
             newest,
             and_(
@@ -253,16 +244,26 @@ async def _acwr_alerts(
                 newest.c.day == AcwrSnapshot.date,
             ),
         )
-        .outerjoin(
-            AcwrState,
-            and_(
-                AcwrState.membership_id == AcwrSnapshot.membership_id,
-                AcwrState.source == source,
-            ),
-        )
         .where(AcwrSnapshot.source == source)
     )
     return await _raise_acwr(session, team, players, rows.all(), source)
+
+
+def _snapshot_rows(source: LoadSource) -> Select[*tuple[Any, ...]]:
+    """Snapshot rows as :func:`_raise_acwr` takes them, with the athlete's first load day."""
+    return select(
+        AcwrSnapshot.membership_id,
+        AcwrSnapshot.date,
+        AcwrSnapshot.load,
+        AcwrSnapshot.acute_ewma,
+        AcwrSnapshot.chronic_ewma,
+        AcwrSnapshot.ratio,
+        AcwrSnapshot.coverage,
+        AcwrState.first_load_day,
+    ).outerjoin(
+        AcwrState,
+        and_(AcwrState.membership_id == AcwrSnapshot.membership_id, AcwrState.source == source),
+    )
 
 
 async def _raise_acwr(
@@ -332,23 +333,7 @@ async def acwr_history_alerts(
     raised them day after day (used to fill in history, e.g. by the demo)."""
     source = LoadSource.INTERNAL
     rows = await session.execute(
-        select(
-            AcwrSnapshot.membership_id,
-            AcwrSnapshot.date,
-            AcwrSnapshot.load,
-            AcwrSnapshot.acute_ewma,
-            AcwrSnapshot.chronic_ewma,
-            AcwrSnapshot.ratio,
-            AcwrSnapshot.coverage,
-            AcwrState.first_load_day,
-        )
-        .outerjoin(
-            AcwrState,
-            and_(
-                AcwrState.membership_id == AcwrSnapshot.membership_id,
-                AcwrState.source == source,
-            ),
-        )
+        _snapshot_rows(source)
         .where(
             AcwrSnapshot.team_id == team.id,
             AcwrSnapshot.source == source,

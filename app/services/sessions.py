@@ -41,7 +41,8 @@ async def session_access(
     ``lock``: for writes of data that depends on the session's day (sRPE, attendance), read
     the row FOR SHARE right away rather than reading it twice.
     """
-    training_session = await session.scalar(_held(session_id) if lock else _one(session_id))
+    query = _held(session_id, shared=True) if lock else _one(session_id)
+    training_session = await session.scalar(query)
     if training_session is None:
         raise NotFound("Session not found")
     try:
@@ -57,8 +58,11 @@ def _one(session_id: int) -> Select[TrainingSession]:
     return select(TrainingSession).where(TrainingSession.id == session_id)
 
 
-def _held(session_id: int) -> Select[TrainingSession]:
-    return _one(session_id).with_for_update(read=True).execution_options(populate_existing=True)
+def _held(session_id: int, *, shared: bool) -> Select[TrainingSession]:
+    """The row locked (``FOR SHARE`` or ``FOR UPDATE``) and read afresh, whatever the
+    session already holds of it."""
+    locked = _one(session_id).with_for_update(read=shared)
+    return locked.execution_options(populate_existing=True)
 
 
 async def create(
@@ -81,7 +85,7 @@ async def lock_for_write(session: AsyncSession, access: SessionAccess) -> None:
     Nothing to do when the access was read with the lock already.
     """
     if not access.locked:
-        await session.execute(_held(access.training_session.id))
+        await session.execute(_held(access.training_session.id, shared=True))
 
 
 def _in_utc(fields: dict[str, Any]) -> dict[str, Any]:
@@ -157,9 +161,7 @@ async def _lock_for_change(session: AsyncSession, access: SessionAccess) -> Trai
     a move or delete must recompute the day the session is on now, not the one it was read
     on (else its load stays counted on the old day, or twice).
     """
-    training_session = await session.scalar(
-        _one(access.training_session.id).with_for_update().execution_options(populate_existing=True)
-    )
+    training_session = await session.scalar(_held(access.training_session.id, shared=False))
     if training_session is None:
         raise NotFound("Session not found")
     return training_session
