@@ -1,5 +1,6 @@
 """Engine, sessions and the few dialect differences (SQLite pragmas, upserts, row locks)."""
 
+import functools
 import uuid
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from datetime import date
@@ -125,25 +126,65 @@ def dialect_name(session: AsyncSession) -> str:
 
 def dialect_insert(session: AsyncSession, model: type[Base]) -> Any:
     """The dialect's ``insert`` (PostgreSQL's or SQLite's), which knows ``ON CONFLICT``."""
-    insert = pg_insert if dialect_name(session) == "postgresql" else sqlite_insert
-    return insert(model)
+    return insert_for(dialect_name(session), model)
 
 
-def upsert(
-    session: AsyncSession,
+def insert_for(dialect: str, target: Any) -> Any:
+    """``insert(target)`` of the named dialect, for statements built once per dialect."""
+    return (pg_insert if dialect == "postgresql" else sqlite_insert)(target)
+
+
+@functools.cache
+def _upsert_statement(
+    dialect: str,
     model: type[Base],
-    values: Mapping[str, Any] | Sequence[Mapping[str, Any]],
+    conflict: tuple[str, ...],
+    update: tuple[str, ...],
     *,
-    conflict: Iterable[str],
-    update: Iterable[str],
+    table_only: bool,
 ) -> Insert:
-    """``INSERT ... ON CONFLICT DO UPDATE`` for PostgreSQL and SQLite alike."""
-    stmt = dialect_insert(session, model).values(values)
+    """``INSERT ... ON CONFLICT DO UPDATE`` without values, built once per shape.
+
+    Building it costs more than running it (the ``excluded`` alias copies every column of
+    the table, and a new statement needs a new cache key), so the values come as execution
+    parameters and the statement is reused. ``table_only``: a Core statement on the table,
+    for many rows without ORM objects (one ``executemany``).
+    """
+    stmt = insert_for(dialect, model.__table__ if table_only else model)
     result: Insert = stmt.on_conflict_do_update(
         index_elements=list(conflict),
         set_={name: stmt.excluded[name] for name in update},
     )
     return result
+
+
+@functools.cache
+def _upsert_returning(
+    dialect: str, model: type[Base], conflict: tuple[str, ...], update: tuple[str, ...]
+) -> Insert:
+    """The upsert returning the stored row; on PostgreSQL also whether it was created
+    (``xmax = 0`` only on a row this statement inserted)."""
+    stmt = _upsert_statement(dialect, model, conflict, update, table_only=False)
+    if dialect == "postgresql":
+        return stmt.returning(model, literal_column("xmax = 0"))
+    return stmt.returning(model)
+
+
+async def upsert(
+    session: AsyncSession,
+    model: type[Base],
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    conflict: Iterable[str],
+    update: Iterable[str],
+) -> None:
+    """Insert or update ``rows`` (all with the same keys) for PostgreSQL and SQLite alike."""
+    if not rows:
+        return
+    stmt = _upsert_statement(
+        dialect_name(session), model, tuple(conflict), tuple(update), table_only=True
+    )
+    await session.execute(stmt, list(rows))
 
 
 async def upsert_one(
@@ -161,17 +202,17 @@ async def upsert_one(
     creation through ``xmax = 0``; SQLite transactions already hold the write lock, so
     looking first cannot race.
     """
-    stmt = upsert(session, model, values, conflict=conflict, update=update)
+    dialect = dialect_name(session)
+    stmt = _upsert_returning(dialect, model, tuple(conflict), tuple(update))
     refresh = {"populate_existing": True}
-    if dialect_name(session) == "postgresql":
-        created: Any = literal_column("xmax = 0")
-        row = await session.execute(stmt.returning(model, created), execution_options=refresh)
+    if dialect == "postgresql":
+        row = await session.execute(stmt, dict(values), execution_options=refresh)
         stored, is_new = row.one()
         return stored, bool(is_new)
     table = model.__table__
     match = [table.c[name] == values[name] for name in conflict]
     existing = await session.scalar(select(table.c.id).where(*match))
-    stored = (await session.scalars(stmt.returning(model), execution_options=refresh)).one()
+    stored = (await session.scalars(stmt, dict(values), execution_options=refresh)).one()
     return stored, existing is None
 
 
@@ -194,9 +235,12 @@ async def lock_team(session: AsyncSession, team_id: int, *, exclusive: bool) -> 
 # in size (max_locks_per_transaction x connections); running it out fails every other
 # transaction. Two writers of days 16 apart take turns, which costs them microseconds.
 MEMBER_DAY_LOCK_SLOTS = 16
+# The team's lock (shared) first, then the slots: the slots' locks are taken on rows of
+# the join, which cannot produce a row before the materialised team lock has been taken.
 _MEMBER_DAY_LOCKS = text(
+    "WITH team AS MATERIALIZED (SELECT pg_advisory_xact_lock_shared(:team) AS held) "
     "SELECT count(pg_advisory_xact_lock(:member, slot)) "
-    "FROM unnest(CAST(:slots AS integer[])) AS slot"
+    "FROM team, unnest(CAST(:slots AS integer[])) AS slot"
 )
 
 
@@ -211,17 +255,19 @@ async def lock_member_days(
     """Serialise writers of one member's days until this transaction ends.
 
     PostgreSQL: the team's lock shared, then transaction-level advisory locks on the
-    (member, day slot) pairs, in one statement and in sorted order so that two writers
+    (member, day slot) pairs, all in one statement and in sorted order so that two writers
     touching the same days cannot deadlock. Taking them again in the same transaction is
     free. SQLite: every transaction already holds the database's write lock (BEGIN
     IMMEDIATE).
     """
     if dialect_name(session) != "postgresql":
         return
-    await lock_team(session, team_id, exclusive=False)
     slots = member_day_slots(days)
-    if slots:
-        await session.execute(_MEMBER_DAY_LOCKS, {"member": membership_id, "slots": slots})
+    if not slots:
+        await lock_team(session, team_id, exclusive=False)
+        return
+    params = {"team": _team_lock_key(team_id), "member": membership_id, "slots": slots}
+    await session.execute(_MEMBER_DAY_LOCKS, params)
 
 
 def _alembic_ini() -> Path:

@@ -5,7 +5,7 @@ import builtins
 from fastapi import APIRouter, Response
 
 from app.db import Session
-from app.deps import MemberWriter, SessionEntryWriter, SessionReader, UserId
+from app.deps import MemberWriter, SessionEntryWriter, SessionReader
 from app.schemas import performance as schemas
 from app.schemas.base import Limit, Offset, problem_responses
 from app.services import srpe as service
@@ -25,12 +25,11 @@ router = APIRouter(prefix="/performance/sessions/{session_id}/srpe", tags=["srpe
 async def create(
     body: schemas.SRPECreate,
     access: SessionEntryWriter,
-    user_id: UserId,
     session: Session,
     response: Response,
 ) -> schemas.SRPE:
     """Record a member's RPE for the session: 201 when new, 200 when it replaces theirs."""
-    member = await teams.member_access(session, user_id, body.membership_id, write=True)
+    member = await teams.member_in_team(session, access.team_access, body.membership_id, write=True)
     stored, created = await service.upsert_srpe(
         session, access, member, rpe_0_10=body.rpe_0_10, duration_min=body.duration_min
     )

@@ -22,6 +22,7 @@ import numpy as np
 from sqlalchemy import (
     ARRAY,
     Integer,
+    Select,
     Table,
     and_,
     bindparam,
@@ -185,36 +186,44 @@ async def _refresh(
     return computed, athletes
 
 
+def _team_currency() -> Select[Any]:
+    """Per team: active members, those computed through ``today`` and clean, and dirty
+    states; built once with bound parameters (``team_id``, ``source``, ``today``)."""
+    source = bindparam("source", type_=AcwrState.__table__.c.source.type)
+    current = and_(AcwrState.dirty_from.is_(None), AcwrState.computed_through == bindparam("today"))
+    dirty = (
+        select(func.count())
+        .select_from(AcwrState)
+        .where(
+            AcwrState.team_id == bindparam("team_id"),
+            AcwrState.source == source,
+            AcwrState.dirty_from.is_not(None),
+        )
+        .scalar_subquery()
+    )
+    return (
+        select(
+            func.count(TeamMembership.id), func.coalesce(func.sum(case((current, 1), else_=0)), 0)
+        )
+        .add_columns(dirty)
+        .select_from(TeamMembership)
+        .outerjoin(
+            AcwrState,
+            and_(AcwrState.membership_id == TeamMembership.id, AcwrState.source == source),
+        )
+        .where(TeamMembership.team_id == bindparam("team_id"), TeamMembership.active.is_(True))
+    )
+
+
+_TEAM_CURRENCY = _team_currency()
+
+
 async def _teams_current(session: AsyncSession, teams: Sequence[Team], source: LoadSource) -> bool:
     """Whether every active member of these teams is computed through today and nobody
     is dirty: then a team-wide refresh (the roster's) reads without locking or writing."""
     for team in teams:
-        current = and_(
-            AcwrState.dirty_from.is_(None), AcwrState.computed_through == today(team_zone(team))
-        )
-        row = (
-            await session.execute(
-                select(
-                    func.count(TeamMembership.id),
-                    func.coalesce(func.sum(case((current, 1), else_=0)), 0),
-                    select(func.count())
-                    .select_from(AcwrState)
-                    .where(
-                        AcwrState.team_id == team.id,
-                        AcwrState.source == source,
-                        AcwrState.dirty_from.is_not(None),
-                    )
-                    .scalar_subquery(),
-                )
-                .select_from(TeamMembership)
-                .outerjoin(
-                    AcwrState,
-                    and_(AcwrState.membership_id == TeamMembership.id, AcwrState.source == source),
-                )
-                .where(TeamMembership.team_id == team.id, TeamMembership.active.is_(True))
-            )
-        ).one()
-        members, up_to_date, dirty = row
+        params = {"team_id": team.id, "source": source, "today": today(team_zone(team))}
+        members, up_to_date, dirty = (await session.execute(_TEAM_CURRENCY, params)).one()
         if members != up_to_date or dirty:
             return False
     return True

@@ -827,14 +827,12 @@ async def _store_external(
         for (member, day), total in sorted(totals.items())
     ]
     for start in range(0, len(rows), 1000):
-        await session.execute(
-            upsert(
-                session,
-                DailyLoad,
-                rows[start : start + 1000],
-                conflict=["membership_id", "date"],
-                update=["external_load_pl"],
-            )
+        await upsert(
+            session,
+            DailyLoad,
+            rows[start : start + 1000],
+            conflict=["membership_id", "date"],
+            update=["external_load_pl"],
         )
 
 

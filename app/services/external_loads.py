@@ -264,14 +264,12 @@ async def recompute_external(
     sums = {day: float(total or 0.0) for day, total in result.all()}
     rows = [_daily_row(team_id, membership_id, day, sums.get(day, 0.0)) for day in wanted]
     for start in range(0, len(rows), _CHUNK):
-        await session.execute(
-            upsert(
-                session,
-                DailyLoad,
-                rows[start : start + _CHUNK],
-                conflict=["membership_id", "date"],
-                update=["external_load_pl"],
-            )
+        await upsert(
+            session,
+            DailyLoad,
+            rows[start : start + _CHUNK],
+            conflict=["membership_id", "date"],
+            update=["external_load_pl"],
         )
     await mark_acwr_dirty(session, team_id, membership_id, LoadSource.EXTERNAL, wanted[0])
 

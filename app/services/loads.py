@@ -6,15 +6,17 @@ sRPE. A session with an sRPE but no attendance record counts as attended: the pl
 rated it, so they were there.
 """
 
+import functools
 from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select, union
+from sqlalchemy import and_, bindparam, case, func, or_, select, union
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Select
+from sqlalchemy.sql.dml import Insert
 
-from app.db import dialect_insert, lock_member_days, lock_team, upsert
+from app.db import dialect_name, insert_for, lock_member_days, lock_team, upsert
 from app.models import (
     ATTENDED,
     AcwrState,
@@ -30,17 +32,22 @@ from app.services.days import DayRange, day_of, team_zone
 _TOTALS = ("internal_load_au", "attended_sessions", "rated_sessions")
 
 
-def _day_totals(team_id: int, membership_id: int | None, days: list[date] | None) -> Select[Any]:
-    """Per (member, day): sRPE load sum, attended sessions, attended sessions with an sRPE."""
+def _day_totals(*, one_member: bool) -> Select[Any]:
+    """Per (member, day): sRPE load sum, attended sessions, attended sessions with an sRPE.
+
+    Built once per shape, with bound parameters: ``team_id``, and for ``one_member`` also
+    ``membership_id`` and ``days`` (a list). Building the statement per call cost more
+    CPU than running it.
+    """
     pairs_a = select(Attendance.session_id, Attendance.membership_id).where(
-        Attendance.team_id == team_id
+        Attendance.team_id == bindparam("team_id")
     )
     pairs_r = select(SessionRPE.session_id, SessionRPE.membership_id).where(
-        SessionRPE.team_id == team_id
+        SessionRPE.team_id == bindparam("team_id")
     )
-    if membership_id is not None:
-        pairs_a = pairs_a.where(Attendance.membership_id == membership_id)
-        pairs_r = pairs_r.where(SessionRPE.membership_id == membership_id)
+    if one_member:
+        pairs_a = pairs_a.where(Attendance.membership_id == bindparam("membership_id"))
+        pairs_r = pairs_r.where(SessionRPE.membership_id == bindparam("membership_id"))
     pairs = union(pairs_a, pairs_r).subquery()
     attended = or_(
         Attendance.status.in_(ATTENDED),
@@ -72,9 +79,13 @@ def _day_totals(team_id: int, membership_id: int | None, days: list[date] | None
         )
         .group_by(pairs.c.membership_id, TrainingSession.day)
     )
-    if days is not None:
-        query = query.where(TrainingSession.day.in_(days))
+    if one_member:
+        query = query.where(TrainingSession.day.in_(bindparam("days", expanding=True)))
     return query
+
+
+_MEMBER_DAY_TOTALS = _day_totals(one_member=True)
+_TEAM_DAY_TOTALS = _day_totals(one_member=False)
 
 
 async def recompute_days(
@@ -97,7 +108,9 @@ async def recompute_days(
         return
     if not locked:
         await lock_member_days(session, team_id, membership_id, wanted)
-    result = await session.execute(_day_totals(team_id, membership_id, wanted))
+    result = await session.execute(
+        _MEMBER_DAY_TOTALS, {"team_id": team_id, "membership_id": membership_id, "days": wanted}
+    )
     totals = {day: (load, attended, rated) for _, day, load, attended, rated in result.all()}
     rows = [_row(team_id, membership_id, day, *totals.get(day, (0, 0, 0))) for day in wanted]
     await _store(session, rows)
@@ -135,7 +148,7 @@ async def rebuild_team(session: AsyncSession, team_id: int) -> None:
     fresh = {
         (member, day): (load, attended, rated)
         for member, day, load, attended, rated in (
-            await session.execute(_day_totals(team_id, None, None))
+            await session.execute(_TEAM_DAY_TOTALS, {"team_id": team_id})
         ).all()
     }
     keys = set(fresh) | {(member, day) for member, day in stored.all()}
@@ -164,34 +177,38 @@ def _row(
 
 async def _store(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
     for start in range(0, len(rows), 1000):
-        await session.execute(
-            upsert(
-                session,
-                DailyLoad,
-                rows[start : start + 1000],
-                conflict=["membership_id", "date"],
-                update=_TOTALS,
-            )
+        await upsert(
+            session,
+            DailyLoad,
+            rows[start : start + 1000],
+            conflict=["membership_id", "date"],
+            update=_TOTALS,
         )
 
 
-async def mark_acwr_dirty(
-    session: AsyncSession, team_id: int, membership_id: int, source: LoadSource, day: date
-) -> None:
-    """Record that the member's ACWR must be recomputed from ``day`` (keeping an earlier mark)."""
-    stmt = dialect_insert(session, AcwrState).values(
-        team_id=team_id, membership_id=membership_id, source=source, dirty_from=day
-    )
+@functools.cache
+def _acwr_mark(dialect: str) -> Insert:
+    """The dirty mark's upsert, built once per dialect (values are execution parameters)."""
+    stmt = insert_for(dialect, AcwrState.__table__)
     current = AcwrState.__table__.c.dirty_from
     earliest = case(
         (current.is_(None), stmt.excluded.dirty_from),
         (stmt.excluded.dirty_from < current, stmt.excluded.dirty_from),
         else_=current,
     )
+    result: Insert = stmt.on_conflict_do_update(
+        index_elements=["membership_id", "source"], set_={"dirty_from": earliest}
+    )
+    return result
+
+
+async def mark_acwr_dirty(
+    session: AsyncSession, team_id: int, membership_id: int, source: LoadSource, day: date
+) -> None:
+    """Record that the member's ACWR must be recomputed from ``day`` (keeping an earlier mark)."""
     await session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=["membership_id", "source"], set_={"dirty_from": earliest}
-        )
+        _acwr_mark(dialect_name(session)),
+        {"team_id": team_id, "membership_id": membership_id, "source": source, "dirty_from": day},
     )
 
 

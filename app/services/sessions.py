@@ -5,12 +5,12 @@ from dataclasses import dataclass
 from datetime import UTC, date
 from typing import Any
 
-from sqlalchemy import Select, select, union
+from sqlalchemy import Select, bindparam, select, union
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import lock_member_days, upsert
 from app.errors import Conflict, Forbidden, Invalid, NotFound
-from app.models import Attendance, SessionRPE, TeamMembership, TrainingSession, User
+from app.models import Attendance, SessionRPE, Team, TeamMembership, TrainingSession, User
 from app.services import loads, teams
 from app.services.days import day_of, team_zone
 from app.services.teams import TeamAccess
@@ -33,36 +33,55 @@ def visible_sessions(user: User) -> Select[TrainingSession]:
     return query
 
 
+# The session, the caller's account, the team and the caller's active membership in one
+# statement (built once). Inner joins: a row only when both the session and the account
+# exist, so ``FOR SHARE OF`` may lock the session row in the same statement.
+_SESSION_ACCESS = (
+    select(TrainingSession, User, Team, TeamMembership)
+    .select_from(TrainingSession)
+    .join(User, User.id == bindparam("user_id"))
+    .join(Team, Team.id == TrainingSession.team_id)
+    .outerjoin(
+        TeamMembership,
+        (TeamMembership.team_id == Team.id)
+        & (TeamMembership.user_id == User.id)
+        & TeamMembership.active.is_(True),
+    )
+    .where(TrainingSession.id == bindparam("session_id"))
+)
+_SESSION_ACCESS_HELD = _SESSION_ACCESS.with_for_update(
+    read=True, of=TrainingSession
+).execution_options(populate_existing=True)
+
+
 async def session_access(
     session: AsyncSession, user_id: int, session_id: int, *, staff: bool, lock: bool = False
 ) -> SessionAccess:
     """A session the caller may read (any active member) or change (staff); else 404/403.
 
-    ``lock``: for writes of data that depends on the session's day (sRPE, attendance), read
-    the row FOR SHARE right away rather than reading it twice.
+    One statement reads the session with the caller's rights. ``lock``: for writes of data
+    that depends on the session's day (sRPE, attendance), the row is read FOR SHARE in that
+    statement rather than read twice.
     """
-    query = _held(session_id, shared=True) if lock else _one(session_id)
-    training_session = await session.scalar(query)
-    if training_session is None:
+    query = _SESSION_ACCESS_HELD if lock else _SESSION_ACCESS
+    row = (await session.execute(query, {"user_id": user_id, "session_id": session_id})).first()
+    if row is None:
+        await teams.require_account(session, user_id)
         raise NotFound("Session not found")
-    try:
-        access = await teams.team_access(session, user_id, training_session.team_id)
-    except NotFound:
-        raise NotFound("Session not found") from None
+    training_session, user, team, own = row
+    access = teams.rights(team, user, own)
+    if access is None:
+        raise NotFound("Session not found")
     if staff and not access.is_staff:
         raise Forbidden("Only the team's coaches and owners may do this")
     return SessionAccess(training_session, access, locked=lock)
 
 
-def _one(session_id: int) -> Select[TrainingSession]:
-    return select(TrainingSession).where(TrainingSession.id == session_id)
-
-
 def _held(session_id: int, *, shared: bool) -> Select[TrainingSession]:
     """The row locked (``FOR SHARE`` or ``FOR UPDATE``) and read afresh, whatever the
     session already holds of it."""
-    locked = _one(session_id).with_for_update(read=shared)
-    return locked.execution_options(populate_existing=True)
+    locked = select(TrainingSession).where(TrainingSession.id == session_id)
+    return locked.with_for_update(read=shared).execution_options(populate_existing=True)
 
 
 async def create(
@@ -230,14 +249,12 @@ async def record_attendance(
         for membership_id, entry in sorted(latest.items())
     ]
     if rows:
-        await session.execute(
-            upsert(
-                session,
-                Attendance,
-                rows,
-                conflict=["session_id", "membership_id"],
-                update=["status", "minutes_participated"],
-            )
+        await upsert(
+            session,
+            Attendance,
+            rows,
+            conflict=["session_id", "membership_id"],
+            update=["status", "minutes_participated"],
         )
     for membership_id in sorted(latest):
         await loads.recompute_days(
@@ -246,11 +263,15 @@ async def record_attendance(
     return await list_attendance(session, training_session.id)
 
 
+_ATTENDANCE_OF = select(Attendance).where(
+    Attendance.session_id == bindparam("session_id"),
+    Attendance.membership_id == bindparam("membership_id"),
+)
+
+
 async def attendance_of(
     session: AsyncSession, session_id: int, membership_id: int
 ) -> Attendance | None:
     return await session.scalar(
-        select(Attendance).where(
-            Attendance.session_id == session_id, Attendance.membership_id == membership_id
-        )
+        _ATTENDANCE_OF, {"session_id": session_id, "membership_id": membership_id}
     )

@@ -80,13 +80,19 @@ async def team_access(session: AsyncSession, user_id: int, team_id: int) -> Team
     if row is None:
         raise Unauthorized(ACCOUNT_GONE)
     user, team, own = row
-    access = None if team is None else _rights(team, user, own)
+    access = None if team is None else rights(team, user, own)
     if access is None:
         raise NotFound("Team not found")
     return access
 
 
-def _rights(team: Team, user: User, own: TeamMembership | None) -> TeamAccess | None:
+async def require_account(session: AsyncSession, user_id: int) -> None:
+    """401 when the token's account is gone (for statements that found no row at all)."""
+    if await session.get(User, user_id) is None:
+        raise Unauthorized(ACCOUNT_GONE)
+
+
+def rights(team: Team, user: User, own: TeamMembership | None) -> TeamAccess | None:
     """The caller's rights given their active membership of the team (None: no rights)."""
     if user.is_admin:
         return TeamAccess(team, user, own, is_staff=True, is_owner=True)
@@ -127,10 +133,43 @@ async def member_access(
     user, membership, team, caller = row
     if membership is None:
         raise NotFound("Membership not found")
+    return _member_rules(membership, team, user, rights(team, user, caller), write=write)
+
+
+_MEMBERSHIP_IN_TEAM = select(TeamMembership).where(
+    TeamMembership.id == bindparam("membership_id"),
+    TeamMembership.team_id == bindparam("team_id"),
+)
+
+
+async def member_in_team(
+    session: AsyncSession, access: TeamAccess, membership_id: int, *, write: bool
+) -> MemberAccess:
+    """:func:`member_access` for a caller whose rights in the team are already known (from
+    the session's access statement): no statement when the member is the caller, one light
+    read when staff name a member of the team. Any other membership goes through
+    :func:`member_access`, so the answers are the same."""
+    membership = access.membership
+    if membership is None or membership.id != membership_id:
+        params = {"membership_id": membership_id, "team_id": access.team.id}
+        membership = await session.scalar(_MEMBERSHIP_IN_TEAM, params)
+        if membership is None:
+            return await member_access(session, access.user.id, membership_id, write=write)
+    return _member_rules(membership, access.team, access.user, access, write=write)
+
+
+def _member_rules(
+    membership: TeamMembership,
+    team: Team,
+    user: User,
+    found: TeamAccess | None,
+    *,
+    write: bool,
+) -> MemberAccess:
+    """The contract's Roles table for one member's data, given the caller's team rights."""
     is_self = membership.user_id == user.id
     if is_self and write and not membership.active:
         raise Conflict("This membership is inactive; its data is kept but takes no new entries")
-    found = _rights(team, user, caller)
     if found is None and (not is_self or write):
         raise NotFound("Membership not found")
     access = found or TeamAccess(team, user, membership, is_staff=False, is_owner=False)

@@ -239,3 +239,48 @@ async def test_a_time_zone_change_and_an_srpe_write_both_succeed(
     assert (rezoned.status_code, written.status_code) == (200, 201), (rezoned.text, written.text)
     local_day = (start + timedelta(hours=14)).date().isoformat()  # UTC+14
     assert await _loads(live_api, coach.headers, member, [local_day]) == [300]
+
+
+@pytest.mark.skipif(BACKEND != "postgresql", reason="advisory locks are PostgreSQL's")
+async def test_a_writer_takes_no_day_lock_while_its_team_is_held_exclusively(
+    live_api: Api, committed_db: async_sessionmaker[AsyncSession]
+) -> None:
+    """The team's lock and the member's day locks come in one statement: the day locks
+    must still wait for the team's, or a writer could hold a day while a zone change
+    holds the team."""
+    client = live_api.client
+    coach, player = await live_api.user("coach"), await live_api.user("player")
+    team = await live_api.team(coach)
+    member = (await live_api.join(team, coach, player))["id"]
+    start = (datetime.now(UTC) - timedelta(days=2)).replace(
+        hour=9, minute=0, second=0, microsecond=0
+    )
+    session = await live_api.session(team, coach, start=start, minutes=60)
+    day_locks = text(
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 2 "
+        "AND classid = :member AND granted"
+    )
+    engine = committed_db.kw["bind"]
+    async with engine.connect() as blocker:
+        await blocker.execute(
+            text("SELECT pg_advisory_lock(:k)"), {"k": _team_lock_key(team["id"])}
+        )
+        await blocker.commit()
+        write = asyncio.create_task(
+            client.post(
+                f"/performance/sessions/{session['id']}/srpe",
+                json={"membership_id": member, "rpe_0_10": 6},
+                headers=player.headers,
+            )
+        )
+        await asyncio.sleep(0.5)
+        assert not write.done()
+        assert await blocker.scalar(day_locks, {"member": member}) == 0
+        await blocker.commit()
+        await blocker.execute(
+            text("SELECT pg_advisory_unlock(:k)"), {"k": _team_lock_key(team["id"])}
+        )
+        await blocker.commit()
+        written = await write
+    assert written.status_code == 201, written.text
+    assert await _loads(live_api, coach.headers, member, [start.date().isoformat()]) == [360]
