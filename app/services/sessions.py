@@ -41,12 +41,7 @@ _SESSION_ACCESS = (
     .select_from(TrainingSession)
     .join(User, User.id == bindparam("user_id"))
     .join(Team, Team.id == TrainingSession.team_id)
-    .outerjoin(
-        TeamMembership,
-        (TeamMembership.team_id == Team.id)
-        & (TeamMembership.user_id == User.id)
-        & TeamMembership.active.is_(True),
-    )
+    .outerjoin(TeamMembership, teams.CALLER_MEMBERSHIP)
     .where(TrainingSession.id == bindparam("session_id"))
 )
 _SESSION_ACCESS_HELD = _SESSION_ACCESS.with_for_update(

@@ -45,16 +45,17 @@ def visible_teams(user: User) -> Select[Team]:
 
 # The two access statements run on nearly every request: built once, with bound
 # parameters, so SQLAlchemy does not rebuild them (and their cache keys) each time.
+# Joined beside the caller (``User``) and a ``Team``: the caller's active membership of it.
+CALLER_MEMBERSHIP = (
+    (TeamMembership.team_id == Team.id)
+    & (TeamMembership.user_id == User.id)
+    & TeamMembership.active.is_(True)
+)
 _TEAM_ACCESS = (
     select(User, Team, TeamMembership)
     .select_from(User)
     .outerjoin(Team, Team.id == bindparam("team_id"))
-    .outerjoin(
-        TeamMembership,
-        (TeamMembership.team_id == Team.id)
-        & (TeamMembership.user_id == User.id)
-        & TeamMembership.active.is_(True),
-    )
+    .outerjoin(TeamMembership, CALLER_MEMBERSHIP)
     .where(User.id == bindparam("user_id"))
 )
 _OWN = aliased(TeamMembership)

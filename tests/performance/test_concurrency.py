@@ -1,13 +1,15 @@
 """Concurrent writers with real commits and separate connections never lose a load."""
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import func, select, text
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 from app.config import Settings
 from app.db import _team_lock_key, member_day_slots
@@ -198,6 +200,35 @@ async def test_a_move_from_a_stale_read_recomputes_the_day_the_session_is_on_now
     assert await _loads(live_api, coach.headers, member, days) == [0, 0, 300]
 
 
+async def _squad_with_session(api: Api, days_ago: int, hour: int) -> tuple[Any, ...]:
+    """A coach, a player, their team, the player's membership id and a past 60-min session."""
+    coach, player = await api.user("coach"), await api.user("player")
+    team = await api.team(coach)
+    member = (await api.join(team, coach, player))["id"]
+    start = (datetime.now(UTC) - timedelta(days=days_ago)).replace(
+        hour=hour, minute=0, second=0, microsecond=0
+    )
+    session = await api.session(team, coach, start=start, minutes=60)
+    return coach, player, team, member, session, start
+
+
+@contextlib.asynccontextmanager
+async def _team_lock_held(
+    committed_db: async_sessionmaker[AsyncSession], team_id: int
+) -> AsyncIterator[AsyncConnection]:
+    """Another connection holding the team's advisory lock exclusively (as a zone change
+    does) until the test calls :func:`_release`; yields that connection."""
+    async with committed_db.kw["bind"].connect() as blocker:
+        await blocker.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _team_lock_key(team_id)})
+        await blocker.commit()
+        yield blocker
+
+
+async def _release(blocker: AsyncConnection, team_id: int) -> None:
+    await blocker.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _team_lock_key(team_id)})
+    await blocker.commit()
+
+
 @pytest.mark.skipif(BACKEND != "postgresql", reason="row and advisory locks are PostgreSQL's")
 async def test_a_time_zone_change_and_an_srpe_write_both_succeed(
     live_api: Api, committed_db: async_sessionmaker[AsyncSession]
@@ -205,18 +236,8 @@ async def test_a_time_zone_change_and_an_srpe_write_both_succeed(
     """The zone change queues for the team's lock first, the sRPE (holding its session row)
     behind it: the zone change must not then wait for that row while holding the team."""
     client = live_api.client
-    coach, player = await live_api.user("coach"), await live_api.user("player")
-    team = await live_api.team(coach)
-    member = (await live_api.join(team, coach, player))["id"]
-    start = (datetime.now(UTC) - timedelta(days=3)).replace(
-        hour=12, minute=0, second=0, microsecond=0
-    )
-    session = await live_api.session(team, coach, start=start, minutes=60)
-    key = _team_lock_key(team["id"])
-    engine = committed_db.kw["bind"]
-    async with engine.connect() as blocker:
-        await blocker.execute(text("SELECT pg_advisory_lock(:k)"), {"k": key})
-        await blocker.commit()
+    coach, player, team, member, session, start = await _squad_with_session(live_api, 3, 12)
+    async with _team_lock_held(committed_db, team["id"]) as blocker:
         rezone = asyncio.create_task(
             client.patch(
                 f"/teams/{team['id']}",
@@ -233,8 +254,7 @@ async def test_a_time_zone_change_and_an_srpe_write_both_succeed(
             )
         )
         await asyncio.sleep(0.5)
-        await blocker.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
-        await blocker.commit()
+        await _release(blocker, team["id"])
         rezoned, written = await asyncio.gather(rezone, write)
     assert (rezoned.status_code, written.status_code) == (200, 201), (rezoned.text, written.text)
     local_day = (start + timedelta(hours=14)).date().isoformat()  # UTC+14
@@ -249,23 +269,12 @@ async def test_a_writer_takes_no_day_lock_while_its_team_is_held_exclusively(
     must still wait for the team's, or a writer could hold a day while a zone change
     holds the team."""
     client = live_api.client
-    coach, player = await live_api.user("coach"), await live_api.user("player")
-    team = await live_api.team(coach)
-    member = (await live_api.join(team, coach, player))["id"]
-    start = (datetime.now(UTC) - timedelta(days=2)).replace(
-        hour=9, minute=0, second=0, microsecond=0
-    )
-    session = await live_api.session(team, coach, start=start, minutes=60)
+    coach, player, team, member, session, start = await _squad_with_session(live_api, 2, 9)
     day_locks = text(
         "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 2 "
         "AND classid = :member AND granted"
     )
-    engine = committed_db.kw["bind"]
-    async with engine.connect() as blocker:
-        await blocker.execute(
-            text("SELECT pg_advisory_lock(:k)"), {"k": _team_lock_key(team["id"])}
-        )
-        await blocker.commit()
+    async with _team_lock_held(committed_db, team["id"]) as blocker:
         write = asyncio.create_task(
             client.post(
                 f"/performance/sessions/{session['id']}/srpe",
@@ -277,10 +286,7 @@ async def test_a_writer_takes_no_day_lock_while_its_team_is_held_exclusively(
         assert not write.done()
         assert await blocker.scalar(day_locks, {"member": member}) == 0
         await blocker.commit()
-        await blocker.execute(
-            text("SELECT pg_advisory_unlock(:k)"), {"k": _team_lock_key(team["id"])}
-        )
-        await blocker.commit()
+        await _release(blocker, team["id"])
         written = await write
     assert written.status_code == 201, written.text
     assert await _loads(live_api, coach.headers, member, [start.date().isoformat()]) == [360]
