@@ -6,15 +6,26 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export LOADLINE_TEST_PG_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/postgres
 
-.PHONY: install run serve test test-sqlite test-postgres lint bench openapi clean
+.PHONY: install lock run serve test test-sqlite test-postgres lint bench openapi clean
 
-$(BIN)/.installed: pyproject.toml
+$(BIN)/.installed: pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check --upgrade pip
-	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
 	@touch $@
 
 install: $(BIN)/.installed
+
+## Re-resolve every dependency to its newest allowed version into constraints.txt (then
+## run `make test` before committing it: the suite is what vouches for the new versions)
+lock:
+	rm -rf .lock-venv
+	$(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/pip install --quiet --disable-pip-version-check --upgrade pip
+	.lock-venv/bin/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	{ sed -n '1,2p' constraints.txt; .lock-venv/bin/pip freeze --exclude-editable; } > constraints.new
+	mv constraints.new constraints.txt
+	rm -rf .lock-venv
 
 ## Migrate, load the demo team into an empty database, serve on http://$(HOST):$(PORT)
 run: install
