@@ -105,6 +105,16 @@ class Settings(BaseSettings):
     login_window_minutes: int = Field(
         default=15, ge=1, description="The login throttling window, from its first attempt."
     )
+    register_max_per_ip: int = Field(
+        default=100,
+        ge=0,
+        description="Registrations (refused ones included) per client address within "
+        "register_window_minutes before POST /auth/register answers 429 (0 turns this off). "
+        "Generous: a whole squad may sign up from the club's one address.",
+    )
+    register_window_minutes: int = Field(
+        default=60, ge=1, description="The registration throttling window, from its first."
+    )
 
     @property
     def cors_origin_list(self) -> list[str]:

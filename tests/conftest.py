@@ -72,6 +72,8 @@ def settings() -> Settings:
         secret_key="test-secret-key-that-is-long-enough",
         scheduler="off",
         public_base_url="http://testserver",
+        # Every test registers from the one test address; the throttle's own tests turn it on.
+        register_max_per_ip=0,
     )
 
 

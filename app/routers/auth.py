@@ -19,25 +19,15 @@ def _token(pair: tokens.TokenPair) -> schemas.Token:
     )
 
 
-@router.post(
-    "/register",
-    operation_id="register",
-    status_code=201,
-    response_model=schemas.User,
-    responses=problem_responses(409, 422, 503),
-)
-async def create(body: schemas.UserCreate, session: Session) -> schemas.User:
-    """Create an account, or claim the one staff created for this email."""
-    user = await accounts.register(
-        session, email=body.email, password=body.password, full_name=body.full_name
-    )
-    return schemas.User.model_validate(user)
-
-
+RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer"}}}
 TOO_MANY_ATTEMPTS = {
     "description": "Too many sign-in attempts for this email or from this address; "
     "wait the seconds in Retry-After (the right password is refused too until then)",
-    "headers": {"Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer"}}},
+    "headers": RETRY_AFTER,
+}
+TOO_MANY_REGISTRATIONS = {
+    "description": "Too many registrations from this address; wait the seconds in Retry-After",
+    "headers": RETRY_AFTER,
 }
 
 
@@ -45,6 +35,32 @@ def _client_address(request: Request) -> str | None:
     """The peer's address; behind a proxy, uvicorn sets it from X-Forwarded-For when the
     proxy is trusted (FORWARDED_ALLOW_IPS)."""
     return request.client.host if request.client else None
+
+
+@router.post(
+    "/register",
+    operation_id="register",
+    status_code=201,
+    response_model=schemas.User,
+    responses={**problem_responses(409, 422, 503), 429: TOO_MANY_REGISTRATIONS},
+)
+async def create(
+    body: schemas.UserCreate, request: Request, session: Session, settings: AppSettings
+) -> schemas.User:
+    """Create an account, or claim the one staff created for this email.
+
+    Throttled per client address: after `LOADLINE_REGISTER_MAX_PER_IP` (default 100)
+    registrations (those refused as already registered included) within
+    `LOADLINE_REGISTER_WINDOW_MINUTES` (default 60) of the first, a 429 with `Retry-After`
+    until the window ends.
+    """
+    # Counted and committed first, so a refused registration (409) counts as well.
+    async with request.app.state.sessionmaker.begin() as gate:
+        await logins.admit_registration(gate, settings, ip=_client_address(request))
+    user = await accounts.register(
+        session, email=body.email, password=body.password, full_name=body.full_name
+    )
+    return schemas.User.model_validate(user)
 
 
 @router.post(

@@ -1,4 +1,5 @@
-"""Login throttling: a bounded number of password guesses per email and per client address.
+"""Login throttling: a bounded number of password guesses per email and per client address
+(and of registrations per address, in the same table).
 
 Three counters: an email from one address (``login_max_attempts``, strict), an email from
 all addresses (``login_max_attempts_per_email``, looser: a guesser spread over many
@@ -42,8 +43,8 @@ class TooManyAttempts(DomainError):
     status = 429
     title = "Too many requests"
 
-    def __init__(self, retry_after: int) -> None:
-        super().__init__(f"Too many sign-in attempts; try again in {retry_after} seconds")
+    def __init__(self, retry_after: int, what: str = "sign-in attempts") -> None:
+        super().__init__(f"Too many {what}; try again in {retry_after} seconds")
         self.retry_after = retry_after
 
 
@@ -127,6 +128,22 @@ async def admit(session: AsyncSession, settings: Settings, *, email: str, ip: st
             waits.append((started + window - now).total_seconds())
     if waits:
         raise TooManyAttempts(max(1, math.ceil(max(waits))))
+    await _purge(session, now - window)
+
+
+async def admit_registration(session: AsyncSession, settings: Settings, *, ip: str | None) -> None:
+    """Count a registration from ``ip``, or refuse it with 429 past
+    ``register_max_per_ip`` in the window. Each one costs an Argon2 hash and may create an
+    account, and a 409 tells whether an email is registered: a flood from one address is
+    bounded here. Committed before the registration runs, so failed ones count too."""
+    if ip is None or settings.register_max_per_ip == 0:
+        return
+    now = utcnow()
+    window = timedelta(minutes=settings.register_window_minutes)
+    attempts, started = await _count(session, _key(settings, "register-ip", ip), now, window)
+    if attempts > settings.register_max_per_ip:
+        wait = (started + window - now).total_seconds()
+        raise TooManyAttempts(max(1, math.ceil(wait)), "registrations from this address")
     await _purge(session, now - window)
 
 
