@@ -24,7 +24,7 @@ import hmac
 import math
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, delete, literal, select, update
+from sqlalchemy import and_, case, delete, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
@@ -103,14 +103,33 @@ async def _count(
     return int(attempts), started
 
 
-async def _purge(session: AsyncSession, cutoff: datetime) -> None:
-    """Forget a few counters whose window is over. Last in the transaction and skipping
+REGISTER_KIND = "register-ip"
+
+
+async def _purge(session: AsyncSession, settings: Settings, now: datetime) -> None:
+    """Forget a few counters whose window is over, each by its own kind's window (a
+    registration counter outlives the sign-in window). Last in the transaction and skipping
     rows other attempts hold (PostgreSQL), so it never waits while holding a lock."""
-    stale = select(LoginThrottle.key).where(LoginThrottle.window_start <= cutoff)
-    stale = stale.limit(PURGE_BATCH)
+    registration = LoginThrottle.key.startswith(f"{REGISTER_KIND}:")
+    over = or_(
+        and_(
+            registration,
+            LoginThrottle.window_start <= now - _register_window(settings),
+        ),
+        and_(~registration, LoginThrottle.window_start <= now - _login_window(settings)),
+    )
+    stale = select(LoginThrottle.key).where(over).limit(PURGE_BATCH)
     if dialect_name(session) == "postgresql":
         stale = stale.with_for_update(skip_locked=True)
     await session.execute(delete(LoginThrottle).where(LoginThrottle.key.in_(stale)))
+
+
+def _login_window(settings: Settings) -> timedelta:
+    return timedelta(minutes=settings.login_window_minutes)
+
+
+def _register_window(settings: Settings) -> timedelta:
+    return timedelta(minutes=settings.register_window_minutes)
 
 
 async def admit(session: AsyncSession, settings: Settings, *, email: str, ip: str | None) -> None:
@@ -120,7 +139,7 @@ async def admit(session: AsyncSession, settings: Settings, *, email: str, ip: st
     Run it in a transaction committed before the password is checked.
     """
     now = utcnow()
-    window = timedelta(minutes=settings.login_window_minutes)
+    window = _login_window(settings)
     waits = []
     for key, limit in _limits(settings, email, ip):
         attempts, started = await _count(session, key, now, window)
@@ -128,7 +147,7 @@ async def admit(session: AsyncSession, settings: Settings, *, email: str, ip: st
             waits.append((started + window - now).total_seconds())
     if waits:
         raise TooManyAttempts(max(1, math.ceil(max(waits))))
-    await _purge(session, now - window)
+    await _purge(session, settings, now)
 
 
 async def admit_registration(session: AsyncSession, settings: Settings, *, ip: str | None) -> None:
@@ -139,12 +158,12 @@ async def admit_registration(session: AsyncSession, settings: Settings, *, ip: s
     if ip is None or settings.register_max_per_ip == 0:
         return
     now = utcnow()
-    window = timedelta(minutes=settings.register_window_minutes)
-    attempts, started = await _count(session, _key(settings, "register-ip", ip), now, window)
+    window = _register_window(settings)
+    attempts, started = await _count(session, _key(settings, REGISTER_KIND, ip), now, window)
     if attempts > settings.register_max_per_ip:
         wait = (started + window - now).total_seconds()
         raise TooManyAttempts(max(1, math.ceil(wait)), "registrations from this address")
-    await _purge(session, now - window)
+    await _purge(session, settings, now)
 
 
 async def succeeded(

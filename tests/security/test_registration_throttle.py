@@ -12,6 +12,7 @@ from app.main import create_app
 from app.models import User
 from app.models.base import utcnow
 from app.models.users import LoginThrottle
+from tests.conftest import PASSWORD, Api
 
 LIMIT = 3
 
@@ -82,3 +83,23 @@ async def test_the_429_is_documented(client: httpx.AsyncClient) -> None:
     answer = schema["paths"]["/auth/register"]["post"]["responses"]["429"]
     assert "Retry-After" in answer["headers"]
     assert "application/problem+json" in answer["content"]
+
+
+async def test_a_sign_in_does_not_forget_a_running_registration_window(
+    settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], api: Api
+) -> None:
+    """Sign-ins clear counters older than their own 15-minute window; a registration
+    counter 20 minutes into its 60-minute window must survive that."""
+    async with _client(settings, sessionmaker, "198.51.100.73") as client:
+        for n in range(LIMIT):
+            assert (await _register(client, f"s{n}@purge.example")).status_code == 201
+        async with sessionmaker.begin() as session:
+            await session.execute(
+                update(LoginThrottle).values(window_start=utcnow() - timedelta(minutes=20))
+            )
+        user = await api.user("signer")
+        signed_in = await client.post(
+            "/auth/token", data={"username": user.email, "password": PASSWORD}
+        )
+        assert signed_in.status_code == 200, signed_in.text
+        assert (await _register(client, "late@purge.example")).status_code == 429
