@@ -17,8 +17,9 @@ routers, so FastAPI matches them as late as the real ``acwr`` and roster routes:
 * ``session3``: as ``session`` with three statements (the ``acwr`` route runs two, the
   roster three, the sRPE write seven).
 
-Each phase: 16 keep-alive clients (``bench.http_load``'s client), a fixed number of
-requests, requests/s, p50 and the server's CPU time per request. It needs a PostgreSQL
+Each phase is ``bench.http_load``'s phase: 16 keep-alive clients, a fixed number of
+requests after a warm-up, requests/s, p50 and the server's CPU time per request; any
+error stops the run. It needs a PostgreSQL
 server (``LOADLINE_BENCH_PG_URL``), and creates and drops its own (empty) database.
 A table goes to stdout, everything to ``bench/results/floor.json``.
 """
@@ -30,13 +31,10 @@ import asyncio
 import json
 import os
 import secrets
-import subprocess
 import sys
-import time
 from typing import Any
 
 import asyncpg
-import numpy as np
 from fastapi import APIRouter, FastAPI, Request
 from sqlalchemy import text
 
@@ -49,11 +47,11 @@ from bench.http_load import (
     DEFAULT_ADMIN_URL,
     HOST,
     RESULTS_DIR,
-    Connection,
     Server,
     build_request,
     free_port,
-    proc_cpu_seconds,
+    git_describe,
+    run_phase,
 )
 from bench.seed import create_database, drop_database, log
 
@@ -67,6 +65,7 @@ PHASES = {
     "session3": "/bench/floor/session3",
 }
 CLIENTS = 16
+WARMUP = 20  # requests per client before each probe is timed
 
 router = APIRouter(prefix="/bench/floor")
 _ONE = text("SELECT 1")
@@ -104,7 +103,8 @@ async def get_session3(user_id: UserId, session: Session) -> dict[str, int]:
 
 
 def build_app() -> FastAPI:
-    """The real app plus the probe routes (after its own routers); ``uvicorn bench.floor:app``."""
+    """The real app plus the probe routes (after its own routers), for
+    ``uvicorn --factory bench.floor:build_app``."""
     application = create_app()
     application.include_router(router)
     lock = asyncio.Lock()
@@ -121,44 +121,6 @@ def build_app() -> FastAPI:
     return application
 
 
-def __getattr__(name: str) -> FastAPI:
-    """``bench.floor:app`` for uvicorn, built on first access (as ``app.main:app``)."""
-    if name == "app":
-        application = build_app()
-        globals()["app"] = application
-        return application
-    raise AttributeError(name)
-
-
-async def one_phase(port: int, pid: int, request: bytes, per_client: int) -> dict[str, Any]:
-    connections = [Connection(HOST, port) for _ in range(CLIENTS)]
-    latencies: list[float] = []
-
-    async def loop(connection: Connection, count: int, record: bool) -> None:
-        for _ in range(count):
-            began = time.perf_counter()
-            status, body = await connection.send(request)
-            if status != 200:
-                raise RuntimeError(f"{status}: {body[:200]!r}")
-            if record:
-                latencies.append(1000 * (time.perf_counter() - began))
-
-    await asyncio.gather(*(loop(c, 20, False) for c in connections))
-    cpu, began = proc_cpu_seconds(pid), time.perf_counter()
-    await asyncio.gather(*(loop(c, per_client, True) for c in connections))
-    wall, cpu = time.perf_counter() - began, proc_cpu_seconds(pid) - cpu
-    for connection in connections:
-        await connection.close()
-    count = len(latencies)
-    return {
-        "requests": count,
-        "rps": round(count / wall, 1),
-        "p50_ms": round(float(np.percentile(latencies, 50)), 2),
-        "server_cpu_ms_per_request": round(1000 * cpu / count, 3),
-        "server_cpu_share": round(cpu / wall, 3),
-    }
-
-
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     name, url = await create_database(args.admin_url)
     secret = secrets.token_urlsafe(32)
@@ -169,7 +131,15 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "LOADLINE_SCHEDULER": "off",
         "LOADLINE_LOG_LEVEL": "WARNING",
     }
-    command = [sys.executable, "-m", "uvicorn", "bench.floor:app", "--host", HOST]
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "--factory",
+        "bench.floor:build_app",
+        "--host",
+        HOST,
+    ]
     command += ["--port", str(port), "--no-access-log", "--log-level", "warning"]
     server = Server(command, env, port)
     results: dict[str, Any] = {"clients": CLIENTS, "phases": {}}
@@ -177,16 +147,16 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         server.start()
         await server.wait_ready()
         token = tokens.encode_access_token(Settings(database_url=url, secret_key=secret), 1)
+        per_client = args.requests // CLIENTS
         for phase, path in PHASES.items():
-            result = await one_phase(
-                port, server.pid, build_request("GET", path, token), args.requests // CLIENTS
-            )
+            request = build_request("GET", path, token)
+            requests = [[request] * (WARMUP + per_client) for _ in range(CLIENTS)]
+            result = await run_phase(phase, server, requests, WARMUP, profile=False)
+            if result["errors"] or result["warmup_errors"]:
+                raise RuntimeError(
+                    f"{phase}: {result['first_errors'] or result['warmup_first_errors']}"
+                )
             results["phases"][phase] = result
-            log(
-                f"{phase}: {result['rps']:.0f}/s, p50 {result['p50_ms']:.1f} ms, server CPU "
-                f"{result['server_cpu_ms_per_request']:.2f} ms/request "
-                f"({100 * result['server_cpu_share']:.0f} % of a core)"
-            )
     finally:
         server.stop()
         await drop_database(args.admin_url, name)
@@ -201,12 +171,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     results = asyncio.run(run(args))
-    results["git"] = subprocess.run(
-        ["git", "describe", "--always", "--dirty"],  # noqa: S607
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout.strip()
+    results["git"] = git_describe()
     results["loadavg"] = os.getloadavg()
     print(f"{'phase':<10}{'req/s':>8}{'p50 ms':>9}{'srv ms/req':>12}{'/s per core':>13}")
     for phase, r in results["phases"].items():
