@@ -229,6 +229,19 @@ async def _release(blocker: AsyncConnection, team_id: int) -> None:
     await blocker.commit()
 
 
+def _srpe_in_background(
+    api: Api, player: Any, session: dict[str, Any], member: int, *, rpe: float
+) -> asyncio.Task[httpx.Response]:
+    """The player's sRPE for the session, sent while the test goes on (it may have to wait)."""
+    return asyncio.create_task(
+        api.client.post(
+            f"/performance/sessions/{session['id']}/srpe",
+            json={"membership_id": member, "rpe_0_10": rpe},
+            headers=player.headers,
+        )
+    )
+
+
 @pytest.mark.skipif(BACKEND != "postgresql", reason="row and advisory locks are PostgreSQL's")
 async def test_a_time_zone_change_and_an_srpe_write_both_succeed(
     live_api: Api, committed_db: async_sessionmaker[AsyncSession]
@@ -246,13 +259,7 @@ async def test_a_time_zone_change_and_an_srpe_write_both_succeed(
             )
         )
         await asyncio.sleep(0.5)
-        write = asyncio.create_task(
-            client.post(
-                f"/performance/sessions/{session['id']}/srpe",
-                json={"membership_id": member, "rpe_0_10": 5},
-                headers=player.headers,
-            )
-        )
+        write = _srpe_in_background(live_api, player, session, member, rpe=5)
         await asyncio.sleep(0.5)
         await _release(blocker, team["id"])
         rezoned, written = await asyncio.gather(rezone, write)
@@ -268,20 +275,13 @@ async def test_a_writer_takes_no_day_lock_while_its_team_is_held_exclusively(
     """The team's lock and the member's day locks come in one statement: the day locks
     must still wait for the team's, or a writer could hold a day while a zone change
     holds the team."""
-    client = live_api.client
     coach, player, team, member, session, start = await _squad_with_session(live_api, 2, 9)
     day_locks = text(
         "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 2 "
         "AND classid = :member AND granted"
     )
     async with _team_lock_held(committed_db, team["id"]) as blocker:
-        write = asyncio.create_task(
-            client.post(
-                f"/performance/sessions/{session['id']}/srpe",
-                json={"membership_id": member, "rpe_0_10": 6},
-                headers=player.headers,
-            )
-        )
+        write = _srpe_in_background(live_api, player, session, member, rpe=6)
         await asyncio.sleep(0.5)
         assert not write.done()
         assert await blocker.scalar(day_locks, {"member": member}) == 0
