@@ -20,6 +20,9 @@ from app.models.base import utcnow
 
 ALGORITHM = "HS256"
 ISSUER = "loadline"
+# User ids are 32-bit integer keys: a ``sub`` outside them names no account, and handing it
+# to the database would fail there (an integer out of range) instead of as a bad token.
+MAX_USER_ID = 2**31 - 1
 
 
 class RefreshTokenReused(Unauthorized):
@@ -77,9 +80,12 @@ def decode_access_token(settings: Settings, token: str) -> int:
             aud={"essential": True, "value": settings.jwt_audience},
             sub={"essential": True},
         ).validate(decoded.claims)
-        return int(decoded.claims["sub"])
+        user_id = int(decoded.claims["sub"])
     except (JoseError, ValueError, TypeError) as exc:
         raise Unauthorized("Invalid or expired access token") from exc
+    if not 0 < user_id <= MAX_USER_ID:
+        raise Unauthorized("Invalid or expired access token")
+    return user_id
 
 
 def _hash(token: str) -> str:

@@ -6,6 +6,7 @@ import time
 
 import httpx
 import pytest
+from joserfc import jwt
 
 from app.config import Settings
 from app.services import tokens
@@ -65,3 +66,23 @@ async def test_a_token_with_its_claims_changed_is_401(
     claims = {"sub": str(other.id), "iss": "loadline", "aud": "loadline", "iat": now}
     claims["exp"] = now + 600
     assert (await _me(client, f"{header}.{_b64(claims)}.{signature}")).status_code == 401
+
+
+@pytest.mark.parametrize("sub", ["99999999999999999999", "2147483648", "0", "-5"])
+async def test_a_signed_token_naming_an_impossible_user_id_is_401(
+    client: httpx.AsyncClient, settings: Settings, sub: str
+) -> None:
+    """A token signed with our key whose ``sub`` is no user id at all (beyond the 32-bit
+    keys, or not positive) is a bad credential, not a database error: a POST with an
+    ``Idempotency-Key`` (decoded by the middleware) and a team route both answer 401."""
+    now = int(time.time())
+    claims = {"sub": sub, "iss": "loadline", "aud": settings.jwt_audience, "iat": now}
+    claims["exp"] = now + 600
+    token = jwt.encode({"alg": tokens.ALGORITHM}, claims, tokens._jwt_key(settings))
+    headers = {"Authorization": f"Bearer {token}"}
+    assert (await _me(client, token)).status_code == 401
+    assert (await client.get("/teams/1/roster", headers=headers)).status_code == 401
+    created = await client.post(
+        "/teams", json={"name": "X"}, headers=headers | {"Idempotency-Key": "k1"}
+    )
+    assert created.status_code == 401, created.text
