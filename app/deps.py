@@ -1,7 +1,7 @@
 """Authentication and permissions as ``Annotated`` dependencies.
 
 A route that takes none of ``UserId``, ``CurrentUser``, ``MemberOf``, ``StaffOf``, ``OwnerOf``,
-``MemberReader``, ``MemberWriter``, ``SessionReader``, ``SessionStaff``,
+``MemberReader``, ``MemberWriter``, ``MemberEntryWriter``, ``SessionReader``, ``SessionStaff``,
 ``SessionEntryWriter`` or ``SessionAttendanceWriter`` is public.
 """
 
@@ -90,8 +90,19 @@ async def _member_writer(membership_id: PathId, user_id: UserId, session: Sessio
     return await teams.member_access(session, user_id, membership_id, write=True)
 
 
+async def _member_entry_writer(
+    membership_id: PathId, user_id: UserId, session: Session
+) -> MemberAccess:
+    return await teams.member_access(
+        session, user_id, membership_id, write=True, new_entry=("path", "membership_id")
+    )
+
+
 MemberReader = Annotated[MemberAccess, Depends(_member_reader, scope="function")]
+# Changing or deleting what a member has; an entry writer stores a new one, which only a
+# PLAYER membership takes (else 422 naming the path's membership_id).
 MemberWriter = Annotated[MemberAccess, Depends(_member_writer, scope="function")]
+MemberEntryWriter = Annotated[MemberAccess, Depends(_member_entry_writer, scope="function")]
 
 
 async def _session_reader(session_id: PathId, user_id: UserId, session: Session) -> SessionAccess:

@@ -60,7 +60,9 @@ async def authorize(
     signed, bound to the membership and expires in ten minutes.
     """
     kind = service.provider_from_path(provider)
-    member = await teams.member_access(session, user.id, membership_id, write=True)
+    member = await teams.member_access(
+        session, user.id, membership_id, write=True, new_entry=("query", "membership_id")
+    )
     link = service.LinkState(kind, member.membership.id, user.id)
     return schemas.AuthorizationUrl(authorization_url=service.authorization_url(vendors, link))
 

@@ -3,7 +3,7 @@
 from fastapi import APIRouter, Response
 
 from app.db import Session
-from app.deps import MemberReader, MemberWriter
+from app.deps import MemberEntryWriter, MemberReader
 from app.errors import Invalid
 from app.models import HrvSource
 from app.schemas import hrv as schemas
@@ -23,7 +23,7 @@ router = APIRouter(prefix="/performance/members/{membership_id}/hrv", tags=["hrv
     | {200: {"model": schemas.Hrv, "description": "Replaced"}},
 )
 async def upsert_hrv(
-    body: schemas.HrvCreate, member: MemberWriter, session: Session, response: Response
+    body: schemas.HrvCreate, member: MemberEntryWriter, session: Session, response: Response
 ) -> schemas.Hrv:
     """Enter the day's rMSSD by hand: 201 when new, 200 when it replaces that day's MANUAL
     value. A linked device's value for the same day is kept and wins in the series."""

@@ -29,7 +29,13 @@ async def create(
     response: Response,
 ) -> schemas.SRPE:
     """Record a member's RPE for the session: 201 when new, 200 when it replaces theirs."""
-    member = await teams.member_in_team(session, access.team_access, body.membership_id, write=True)
+    member = await teams.member_in_team(
+        session,
+        access.team_access,
+        body.membership_id,
+        write=True,
+        new_entry=("body", "membership_id"),
+    )
     stored, created = await service.upsert_srpe(
         session, access, member, rpe_0_10=body.rpe_0_10, duration_min=body.duration_min
     )

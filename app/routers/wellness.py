@@ -45,7 +45,9 @@ async def create(
     body: schemas.WellnessCreate, user_id: UserId, session: Session, response: Response
 ) -> schemas.Wellness:
     """Submit the day's check-in: 201 when new, 200 when it replaces that day's entry whole."""
-    member = await teams.member_access(session, user_id, body.membership_id, write=True)
+    member = await teams.member_access(
+        session, user_id, body.membership_id, write=True, new_entry=("body", "membership_id")
+    )
     log, created = await service.upsert_wellness(session, member, body.model_dump())
     response.status_code = 201 if created else 200
     return wellness_out(log)

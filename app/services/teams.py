@@ -12,6 +12,11 @@ from app.models import STAFF_ROLES, Role, Season, Team, TeamMembership, User
 from app.services import accounts, acwr_snapshots, loads
 
 ACCOUNT_GONE = "This account no longer exists"
+NOT_A_PLAYER = "Entries are kept for PLAYER memberships only; this membership is not one"
+
+# Where a request names a membership (("body", "membership_id"), ("path", ...)): the field a
+# 422 blames when the membership may not take new entries.
+Loc = tuple[str | int, ...]
 
 
 @dataclass(frozen=True)
@@ -119,13 +124,21 @@ async def require_owner(session: AsyncSession, user_id: int, team_id: int) -> Te
 
 
 async def member_access(
-    session: AsyncSession, user_id: int, membership_id: int, *, write: bool
+    session: AsyncSession,
+    user_id: int,
+    membership_id: int,
+    *,
+    write: bool,
+    new_entry: Loc | None = None,
 ) -> MemberAccess:
     """Who may read or write one member's data, as the contract's Roles table says.
 
     Read: the member's own user, or staff of the team. Write: the member's own user when
     the membership is a PLAYER one, or staff. A write for an inactive membership is a 409.
-    The caller's account comes in the same statement, as in :func:`team_access`.
+    ``new_entry``: the request stores an entry (wellness, sRPE, HRV, a device) for the
+    member, which only a PLAYER membership takes; else a 422 naming that field (a coach's
+    own COACH membership gets no loads). The caller's account comes in the same
+    statement, as in :func:`team_access`.
     """
     params = {"user_id": user_id, "membership_id": membership_id}
     row = (await session.execute(_MEMBER_ACCESS, params)).first()
@@ -134,7 +147,8 @@ async def member_access(
     user, membership, team, caller = row
     if membership is None:
         raise NotFound("Membership not found")
-    return _member_rules(membership, team, user, rights(team, user, caller), write=write)
+    found = rights(team, user, caller)
+    return _member_rules(membership, team, user, found, write=write, new_entry=new_entry)
 
 
 _MEMBERSHIP_IN_TEAM = select(TeamMembership).where(
@@ -144,7 +158,12 @@ _MEMBERSHIP_IN_TEAM = select(TeamMembership).where(
 
 
 async def member_in_team(
-    session: AsyncSession, access: TeamAccess, membership_id: int, *, write: bool
+    session: AsyncSession,
+    access: TeamAccess,
+    membership_id: int,
+    *,
+    write: bool,
+    new_entry: Loc | None = None,
 ) -> MemberAccess:
     """:func:`member_access` for a caller whose rights in the team are already known (from
     the session's access statement): no statement when the member is the caller, one light
@@ -155,8 +174,12 @@ async def member_in_team(
         params = {"membership_id": membership_id, "team_id": access.team.id}
         membership = await session.scalar(_MEMBERSHIP_IN_TEAM, params)
         if membership is None:
-            return await member_access(session, access.user.id, membership_id, write=write)
-    return _member_rules(membership, access.team, access.user, access, write=write)
+            return await member_access(
+                session, access.user.id, membership_id, write=write, new_entry=new_entry
+            )
+    return _member_rules(
+        membership, access.team, access.user, access, write=write, new_entry=new_entry
+    )
 
 
 def _member_rules(
@@ -166,6 +189,7 @@ def _member_rules(
     found: TeamAccess | None,
     *,
     write: bool,
+    new_entry: Loc | None,
 ) -> MemberAccess:
     """The contract's Roles table for one member's data, given the caller's team rights."""
     is_self = membership.user_id == user.id
@@ -177,6 +201,8 @@ def _member_rules(
     allowed = access.is_staff or (is_self and (not write or membership.role == Role.PLAYER))
     if not allowed:
         raise Forbidden("You may not access this member's data")
+    if new_entry is not None and membership.role != Role.PLAYER:
+        raise Invalid(NOT_A_PLAYER, field=new_entry)
     if write and not membership.active:
         raise Conflict("This membership is inactive; its data is kept but takes no new entries")
     return MemberAccess(membership, access)

@@ -100,10 +100,12 @@ async def test_who_may_start_linking(client: httpx.AsyncClient, squad: Squad) ->
     assert (await client.get(url, params=member, headers=squad.teammate.headers)).status_code == 403
     assert (await client.get(url, params=member, headers=squad.outsider.headers)).status_code == 404
     assert (await client.get(url, params=member, headers=squad.coach.headers)).status_code == 200
+    # A device feeds HRV, which only a PLAYER membership takes (Roles): the coach's own
+    # COACH membership is a 422 naming membership_id (it was a 200 before issue 10).
     coach_member = {"membership_id": squad.coach_membership["id"]}
-    assert (
-        await client.get(url, params=coach_member, headers=squad.coach.headers)
-    ).status_code == 200
+    own = await client.get(url, params=coach_member, headers=squad.coach.headers)
+    assert own.status_code == 422
+    assert own.json()["errors"][0]["loc"] == ["query", "membership_id"]
     unknown = await client.get(
         "/integrations/fitbit/authorize", params=member, headers=squad.player.headers
     )
