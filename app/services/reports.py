@@ -6,7 +6,6 @@ for the whole team), whatever the size of the squad; :func:`weekly_csv` and
 are drawn with reportlab's own graphics, so no plotting library is needed.
 """
 
-import csv
 import io
 import re
 from collections import defaultdict
@@ -50,6 +49,7 @@ from app.models import (
 from app.services import acwr_snapshots, roster, wellness
 from app.services.days import team_zone, today
 from app.services.load_summary import iso_week_label
+from app.services.spreadsheets import SafeCsvWriter
 
 CHART_DAYS = 28  # the per-player ACWR charts show the four weeks ending on the report's Sunday
 PLAYERS_PER_PAGE = 3
@@ -283,7 +283,7 @@ def _number(value: float | None, digits: int = 2) -> str:
 def weekly_csv(data: WeeklyData) -> str:
     """One row per active player and day of the week (seven rows each), after a header."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
+    writer = SafeCsvWriter(out)
     writer.writerow(CSV_COLUMNS)
     for player in data.players:
         membership = player.status.membership

