@@ -216,6 +216,19 @@ async def upsert_one(
     return stored, existing is None
 
 
+# --- Lock order -------------------------------------------------------------------------
+# Every write path takes its locks in this order, and none takes an earlier one after a
+# later one (that is how two writers deadlock: PostgreSQL then aborts one, a 503):
+#   1. the training session's row (FOR SHARE by entry writers, FOR UPDATE by a move or a
+#      delete of the session), see ``sessions.lock_for_write``;
+#   2. the team's advisory lock (shared by load writers; exclusive by a time-zone change,
+#      which takes the team's session rows first, in id order, per rule 1);
+#   3. the (member, day slot) advisory locks, in slot order, all in one statement;
+#   4. only then the rows that hold loads: sRPE, attendance, external loads, daily loads
+#      (an upsert or a DELETE locks its row, so it must come after the advisory locks).
+# ``lock_member_days`` takes 2 and 3 together.
+
+
 def _team_lock_key(team_id: int) -> int:
     """A bigint advisory key per team (the one-key space never meets the two-key one)."""
     return (0x4C4C << 32) | team_id

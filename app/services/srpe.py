@@ -87,12 +87,20 @@ async def list_srpe(
 
 
 async def delete_srpe(session: AsyncSession, access: SessionAccess, member: MemberAccess) -> None:
+    """Remove the member's sRPE and that day's share of their load.
+
+    The day's lock comes before the row is touched, as in :func:`upsert_srpe` (the order
+    is written down in :mod:`app.db`): deleting first held the row while waiting for the
+    lock that a concurrent write held while waiting for the row (a deadlock, 503s).
+    """
     training_session = access.training_session
+    membership = member.membership
     await sessions.lock_for_write(session, access)
+    await lock_member_days(session, membership.team_id, membership.id, [training_session.day])
     stored = await session.scalar(
         select(SessionRPE).where(
             SessionRPE.session_id == training_session.id,
-            SessionRPE.membership_id == member.membership.id,
+            SessionRPE.membership_id == membership.id,
         )
     )
     if stored is None:
@@ -100,5 +108,5 @@ async def delete_srpe(session: AsyncSession, access: SessionAccess, member: Memb
     await session.delete(stored)
     await session.flush()
     await loads.recompute_days(
-        session, training_session.team_id, member.membership.id, [training_session.day]
+        session, training_session.team_id, membership.id, [training_session.day], locked=True
     )

@@ -290,3 +290,41 @@ async def test_a_writer_takes_no_day_lock_while_its_team_is_held_exclusively(
         written = await write
     assert written.status_code == 201, written.text
     assert await _loads(live_api, coach.headers, member, [start.date().isoformat()]) == [360]
+
+
+@pytest.mark.skipif(BACKEND != "postgresql", reason="deadlocks need PostgreSQL's row locks")
+async def test_deleting_and_writing_an_srpe_at_once_never_deadlocks(live_api: Api) -> None:
+    """40 rounds of a player's sRPE write racing its deletion by the coach: every answer is
+    a 2xx or the documented 404 (nothing to delete yet), never a 503 from a deadlock, and
+    the day's load afterwards is what the surviving sRPE says."""
+    client = live_api.client
+    coach, player = await live_api.user("coach"), await live_api.user("player")
+    team = await live_api.team(coach)
+    membership = await live_api.join(team, coach, player)
+    start = (datetime.now(UTC) - timedelta(days=1)).replace(hour=9, minute=0, second=0)
+    session = await live_api.session(team, coach, start=start, minutes=60)
+    url = f"/performance/sessions/{session['id']}/srpe"
+    body = {"membership_id": membership["id"], "rpe_0_10": 5}
+    statuses: list[int] = []
+    for _ in range(40):
+        assert (await client.post(url, json=body, headers=player.headers)).status_code in (
+            200,
+            201,
+        )
+        write, delete = await asyncio.gather(
+            client.post(url, json=body, headers=player.headers),
+            client.delete(f"{url}/{membership['id']}", headers=coach.headers),
+        )
+        statuses += [write.status_code, delete.status_code]
+        assert write.status_code in (200, 201), write.text
+        assert delete.status_code in (204, 404), delete.text
+    assert not [s for s in statuses if s >= 500]
+    day = start.date().isoformat()
+    stored = await client.get(url, headers=coach.headers)
+    expected = sum(entry["load_au"] for entry in stored.json())
+    loads = await client.get(
+        f"/performance/members/{membership['id']}/daily-loads",
+        params={"from": day, "to": day},
+        headers=coach.headers,
+    )
+    assert loads.json()[0]["internal_load_au"] == expected
