@@ -55,6 +55,25 @@ def create_engine(url: str, *, echo: bool = False, pooler: Pooler | None = None)
     )
 
 
+def create_probe_engine(url: str) -> AsyncEngine:
+    """The readiness probe's engine: one connection of its own (and one spare), apart from
+    the request pool, so ``/readyz`` never waits behind the requests (``services.readiness``).
+    Pre-pinged, since the probe must notice a connection the database has dropped. On
+    SQLite, plain deferred transactions: a read takes no write lock, so it never waits."""
+    if url.startswith("sqlite"):
+        return create_async_engine(url, hide_parameters=True, connect_args={"timeout": 1})
+    pooler = get_settings().database_pooler
+    return create_async_engine(
+        url,
+        hide_parameters=True,
+        pool_size=1,
+        max_overflow=1,
+        pool_timeout=1,
+        pool_pre_ping=True,
+        connect_args=pgbouncer_connect_args() if pooler == "pgbouncer" else {},
+    )
+
+
 def pgbouncer_connect_args() -> dict[str, Any]:
     """asyncpg settings for PgBouncer in transaction pooling mode.
 

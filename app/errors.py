@@ -57,3 +57,8 @@ class Busy(DomainError):
     def __init__(self, detail: str, *, retry_after: int = 1) -> None:
         super().__init__(detail)
         self.retry_after = retry_after
+
+
+class Unavailable(Busy):
+    """503 with ``Retry-After``: the database does not answer (or went away mid-request);
+    nothing was changed, and the same request may be sent again once it is back."""

@@ -2,6 +2,7 @@
 
 import gc
 import logging
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -12,12 +13,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.config import Settings, get_settings
-from app.db import create_engine, create_sessionmaker
+from app.db import create_engine, create_probe_engine, create_sessionmaker
 from app.errors import DomainError
 from app.middleware.body_limit import BodyLimitMiddleware
 from app.middleware.idempotency import IdempotencyMiddleware
@@ -44,6 +46,7 @@ from app.routers import (
     wellness,
 )
 from app.schemas.base import ERROR_DESCRIPTIONS, Problem
+from app.services.readiness import ReadinessProbe
 from app.services.scheduler import Scheduler
 from app.services.vendors import VendorContext, new_http_client
 
@@ -116,12 +119,30 @@ async def _integrity_error(_: Request, exc: Exception) -> JSONResponse:
 
 
 RETRYABLE_SQLSTATES = {"40001", "40P01", "55P03"}  # serialization, deadlock, lock timeout
+# The server ended the connection: shut down or restarted (57P01-57P03), or a backend
+# terminated by an administrator or a failover; class 08 is "connection exception".
+CONNECTION_SQLSTATES = {"57P01", "57P02", "57P03"}
+
+
+def _connection_lost(exc: DBAPIError) -> bool:
+    code = str(getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None) or "")
+    return bool(
+        exc.connection_invalidated
+        or code in CONNECTION_SQLSTATES
+        or code.startswith("08")
+        or isinstance(exc, InterfaceError)
+        or "unable to open database file" in str(exc.orig)  # SQLite's file is out of reach
+    )
 
 
 async def _database_error(request: Request, exc: Exception) -> JSONResponse:
     """A transaction the database chose to abort (deadlock, serialisation, a locked SQLite
-    file) left nothing changed: tell the client to retry instead of calling it a 500."""
+    file) left nothing changed: tell the client to retry instead of calling it a 500. So
+    does a connection the database dropped mid-request: SQLAlchemy then invalidates the
+    pool's older connections, and the next request connects afresh (no restart needed)."""
     assert isinstance(exc, DBAPIError)
+    if _connection_lost(exc):
+        return _database_gone(type(exc.orig or exc).__name__)
     code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
     if code in RETRYABLE_SQLSTATES or "database is locked" in str(exc.orig):
         logger.warning('{"event": "transaction_retry", "sqlstate": "%s"}', code)
@@ -132,6 +153,23 @@ async def _database_error(request: Request, exc: Exception) -> JSONResponse:
             headers={"Retry-After": "1"},
         )
     return await _unexpected_error(request, exc)
+
+
+async def _connection_error(_: Request, exc: Exception) -> JSONResponse:
+    """No connection to be had: the server refused or reset it, or its name does not
+    resolve (the driver's connect), or every pooled connection stayed busy (the pool's
+    timeout)."""
+    return _database_gone(type(exc).__name__)
+
+
+def _database_gone(error: str) -> JSONResponse:
+    logger.warning('{"event": "database_unavailable", "error": "%s"}', error)
+    return problem(
+        503,
+        "Service unavailable",
+        "The database is out of reach; nothing was changed, retry the request shortly",
+        headers={"Retry-After": "5"},
+    )
 
 
 async def _unexpected_error(_: Request, exc: Exception) -> JSONResponse:
@@ -227,6 +265,7 @@ def create_app(
             return
         engine = create_engine(settings.database_url, echo=settings.sql_echo)
         app.state.sessionmaker = create_sessionmaker(engine)
+        app.state.readiness = ReadinessProbe(create_probe_engine(settings.database_url))
         jobs = (
             Scheduler(engine, app.state.sessionmaker, app.state.vendors)
             if settings.scheduler == "on"
@@ -243,6 +282,7 @@ def create_app(
             if jobs is not None:
                 await jobs.stop(settings.shutdown_grace_seconds)
             await app.state.vendors.http.aclose()
+            await app.state.readiness.close()
             await engine.dispose()
 
     app = FastAPI(
@@ -256,6 +296,7 @@ def create_app(
     app.state.vendors = VendorContext(settings, new_http_client(vendor_transport))
     if sessionmaker is not None:
         app.state.sessionmaker = sessionmaker
+        app.state.readiness = ReadinessProbe(sessionmaker=sessionmaker)
     for router in (
         health.router,
         auth.router,
@@ -283,6 +324,9 @@ def create_app(
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(IntegrityError, _integrity_error)
     app.add_exception_handler(DBAPIError, _database_error)
+    app.add_exception_handler(ConnectionError, _connection_error)  # refused, reset
+    app.add_exception_handler(socket.gaierror, _connection_error)  # its name does not resolve
+    app.add_exception_handler(PoolTimeout, _connection_error)
     app.add_exception_handler(Exception, _unexpected_error)
     # The last added runs first: logging (every request, answered anywhere), the body
     # limit (before anything reads a body), CORS, then idempotency.

@@ -1,29 +1,32 @@
 """Liveness and readiness for orchestrators and load balancers."""
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
-from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
+
+from app.errors import Unavailable
+from app.schemas import operations as schemas
+from app.schemas.base import problem_responses
+from app.services.readiness import ReadinessProbe
 
 router = APIRouter(tags=["operations"])
 
 
-@router.get("/healthz", operation_id="get_health")
-async def get_health() -> dict[str, str]:
+@router.get("/healthz", operation_id="get_health", response_model=schemas.Health)
+async def get_health() -> schemas.Health:
     """200 while the process runs."""
-    return {"status": "ok"}
+    return schemas.Health(status="ok")
 
 
 @router.get(
     "/readyz",
     operation_id="get_readiness",
-    responses={503: {"description": "The database does not answer"}},
+    response_model=schemas.Readiness,
+    responses=problem_responses(503),
 )
-async def get_readiness(request: Request) -> JSONResponse:
-    """200 when the database answers a query, else 503."""
-    try:
-        async with request.app.state.sessionmaker() as session:
-            await session.execute(text("SELECT 1"))
-    except (SQLAlchemyError, OSError):
-        return JSONResponse({"status": "unavailable"}, status_code=503)
-    return JSONResponse({"status": "ok"})
+async def get_readiness(request: Request) -> schemas.Readiness:
+    """200 when the database answers a query within a second, else 503 with
+    ``Retry-After``. The probe has a connection of its own: it answers in time also while
+    every pooled connection serves a request."""
+    probe: ReadinessProbe = request.app.state.readiness
+    if not await probe.ready():
+        raise Unavailable("The database does not answer", retry_after=5)
+    return schemas.Readiness(status="ok")

@@ -70,3 +70,23 @@ async def test_one_json_log_line_per_request(
     assert (line["method"], line["status"], line["request_id"]) == ("GET", 200, "req-42")
     assert "Bearer" not in caplog.text
     assert squad.coach.headers["Authorization"].split()[1] not in caplog.text
+
+
+async def test_every_json_answer_of_every_operation_is_typed(client: httpx.AsyncClient) -> None:
+    """Generated clients decode what the schema says: an answer documented as
+    ``application/json`` with an empty schema (``/readyz`` had one) reaches them untyped."""
+    schema = (await client.get("/openapi.json")).json()
+    untyped = [
+        f"{method.upper()} {path} {status}"
+        for path, operations in schema["paths"].items()
+        for method, operation in operations.items()
+        for status, response in operation["responses"].items()
+        for media, content in response.get("content", {}).items()
+        if media.endswith("json") and not content.get("schema")
+    ]
+    assert untyped == []
+    ready = schema["paths"]["/readyz"]["get"]["responses"]
+    assert ready["200"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/Readiness"
+    }
+    assert "application/problem+json" in ready["503"]["content"]
