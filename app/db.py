@@ -124,8 +124,14 @@ def create_sessionmaker(bind: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(bind, expire_on_commit=False, autoflush=False)
 
 
+# Set in the ASGI scope of a request that is run only to be judged (an idempotent replay,
+# authorised again under today's rules): its transaction is rolled back, never committed.
+DRY_RUN = "loadline.dry_run"
+
+
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """One transaction per request: committed before the response, rolled back on error."""
+    """One transaction per request: committed before the response, rolled back on error
+    (and always for a dry run, see :data:`DRY_RUN`)."""
     sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
     async with sessionmaker() as session:
         try:
@@ -133,7 +139,10 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         except BaseException:
             await session.rollback()
             raise
-        await session.commit()
+        if request.scope.get(DRY_RUN):
+            await session.rollback()
+        else:
+            await session.commit()
 
 
 Session = Annotated[AsyncSession, Depends(get_session, scope="function")]

@@ -2,12 +2,19 @@
 
 from typing import Any
 
+# Set in a request's ASGI scope by the error handler when the request was refused for who
+# the caller is (``DomainError.refuses_access``): an idempotent replay then gets today's
+# answer, not the stored one (``app.middleware.idempotency``).
+ACCESS_REFUSED = "loadline.access_refused"
+
 
 class DomainError(Exception):
     """An error the client can act on. Carries its HTTP status so services never import HTTP."""
 
     status: int = 400
     title: str = "Bad request"
+    # The caller may not do this (no or bad credentials, no rights, not theirs to see).
+    refuses_access: bool = False
 
     def __init__(self, detail: str, *, field: tuple[str | int, ...] | None = None) -> None:
         super().__init__(detail)
@@ -22,16 +29,19 @@ class DomainError(Exception):
 
 
 class Unauthorized(DomainError):
+    refuses_access = True
     status = 401
     title = "Unauthorized"
 
 
 class Forbidden(DomainError):
+    refuses_access = True
     status = 403
     title = "Forbidden"
 
 
 class NotFound(DomainError):
+    refuses_access = True
     status = 404
     title = "Not found"
 
@@ -39,6 +49,12 @@ class NotFound(DomainError):
 class Conflict(DomainError):
     status = 409
     title = "Conflict"
+
+
+class Inactive(Conflict):
+    """409: the caller's own membership is inactive; what it held is kept, it takes no more."""
+
+    refuses_access = True
 
 
 class Invalid(DomainError):

@@ -20,7 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.config import Settings, get_settings
 from app.db import create_engine, create_probe_engine, create_sessionmaker
-from app.errors import DomainError
+from app.errors import ACCESS_REFUSED, DomainError
 from app.middleware.body_limit import BodyLimitMiddleware
 from app.middleware.idempotency import IdempotencyMiddleware
 from app.middleware.logging import RequestLogMiddleware
@@ -72,8 +72,10 @@ def problem(
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
 
 
-async def _domain_error(_: Request, exc: Exception) -> JSONResponse:
+async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DomainError)
+    if exc.refuses_access:
+        request.scope[ACCESS_REFUSED] = True
     headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else {}
     retry_after = getattr(exc, "retry_after", None)  # a 429 says how long to wait
     if retry_after is not None:
@@ -228,7 +230,9 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         "in": "header",
         "required": False,
         "description": "Repeat a POST safely: the same user and key within 24 hours get the "
-        "first answer; the same key with another body is a 422.",
+        "first answer; the same key with another body is a 422. A repeat is authorised again "
+        "under today's rules: a caller who may no longer do it gets today's answer (e.g. 403 "
+        "or 404), never the stored one.",
         "schema": {"type": "string", "maxLength": 255},
     }
     for path in schema["paths"].values():

@@ -3,6 +3,12 @@
 Pure ASGI so that the stored answer is byte-for-byte the one first sent. The key is
 reserved in its own transaction before the request runs, so two concurrent repeats
 cannot both do the work: the second gets a 409 while the first is in flight.
+
+A repeat is authorised again under today's rules (contract, Roles): it runs as a dry run,
+its transaction rolled back whatever happens (``app.db.DRY_RUN``), and the stored answer
+is sent only when today's run would still be allowed (:func:`_still_allowed`); otherwise
+the caller gets today's answer. A deactivated owner repeating the creation of a webhook
+then gets a 404, not the stored 201 with its secret.
 """
 
 import hashlib
@@ -15,7 +21,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.config import Settings
-from app.errors import Unauthorized
+from app.db import DRY_RUN
+from app.errors import ACCESS_REFUSED, Unauthorized
+from app.models import IdempotencyKey
 from app.services import crypto, idempotency, tokens
 
 HEADER = b"idempotency-key"
@@ -89,14 +97,24 @@ class IdempotencyMiddleware:
             )
             return
         if claim.outcome == "replay" and claim.record is not None:
-            await _send_stored(
-                send,
-                claim.record.status_code or 200,
-                claim.record.content_type,
-                crypto.decrypt_bytes(scope["app"].state.settings, claim.record.body or b""),
-            )
+            await self._replay(scope, send, claim.record, body)
             return
         await self._forward(scope, send, sessionmaker, user_id, key, body)
+
+    async def _replay(self, scope: Scope, send: Send, record: IdempotencyKey, body: bytes) -> None:
+        """The stored answer if today's rules still allow the request, else today's answer."""
+        today = _Captured()
+        dry_run = {**scope, DRY_RUN: True}
+        await self.app(dry_run, _body_once(body), today.send)
+        if not _still_allowed(today.status, refused=bool(dry_run.get(ACCESS_REFUSED))):
+            await today.deliver(send)
+            return
+        await _send_stored(
+            send,
+            record.status_code or 200,
+            record.content_type,
+            crypto.decrypt_bytes(scope["app"].state.settings, record.body or b""),
+        )
 
     async def _forward(
         self,
@@ -107,49 +125,78 @@ class IdempotencyMiddleware:
         key: str,
         body: bytes,
     ) -> None:
-        captured: dict[str, Any] = {"status": 500, "content_type": None, "body": b""}
-        held: list[MutableMapping[str, Any]] = []
-        sent_body = False
-
-        async def replay_receive() -> Message:
-            nonlocal sent_body
-            if sent_body:
-                return {"type": "http.disconnect"}
-            sent_body = True
-            return {"type": "http.request", "body": body, "more_body": False}
-
-        async def capture_send(message: MutableMapping[str, Any]) -> None:
-            if message["type"] == "http.response.start":
-                captured["status"] = message["status"]
-                for name, value in message.get("headers", []):
-                    if name.lower() == b"content-type":
-                        captured["content_type"] = value.decode("latin-1")
-            elif message["type"] == "http.response.body":
-                captured["body"] += message.get("body", b"")
-            held.append(message)
-
+        captured = _Captured()
         try:
-            await self.app(scope, replay_receive, capture_send)
+            await self.app(scope, _body_once(body), captured.send)
         except BaseException:
             async with sessionmaker.begin() as session:
                 await idempotency.release(session, user_id, key)
             raise
         # Stored before the answer leaves, so an immediate retry is replayed, not "busy".
         async with sessionmaker.begin() as session:
-            if captured["status"] >= 500:
+            if captured.status >= 500:
                 await idempotency.release(session, user_id, key)
             else:
                 await idempotency.store(
                     session,
                     user_id,
                     key,
-                    captured["status"],
-                    captured["content_type"],
+                    captured.status,
+                    captured.content_type,
                     # Encrypted: a stored answer may hold a secret shown once.
-                    crypto.encrypt_bytes(scope["app"].state.settings, captured["body"]),
+                    crypto.encrypt_bytes(scope["app"].state.settings, captured.body),
                 )
-        for message in held:
+        await captured.deliver(send)
+
+
+class _Captured:
+    """An answer held back: its status and content type read, its messages kept to send."""
+
+    def __init__(self) -> None:
+        self.status = 500
+        self.content_type: str | None = None
+        self.body = b""
+        self.messages: list[MutableMapping[str, Any]] = []
+
+    async def send(self, message: MutableMapping[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+            for name, value in message.get("headers", []):
+                if name.lower() == b"content-type":
+                    self.content_type = value.decode("latin-1")
+        elif message["type"] == "http.response.body":
+            self.body += message.get("body", b"")
+        self.messages.append(message)
+
+    async def deliver(self, send: Send) -> None:
+        for message in self.messages:
             await send(message)
+
+
+def _body_once(body: bytes) -> Receive:
+    """A ``receive`` that hands the app the body already read, then a disconnect."""
+    sent = False
+
+    async def receive() -> Message:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return receive
+
+
+def _still_allowed(status: int, *, refused: bool) -> bool:
+    """Does today's dry run of a repeat allow sending the stored answer?
+
+    A 2xx: the request would be done again. A 409 that is no refusal of the caller: what
+    the first request did is now in the way (the member it added exists), which is what a
+    repeat is expected to meet. Anything else (401, 403, 404 or the caller's own inactive
+    membership: the right or the resource is gone; a 422 under today's rules; a 5xx) is
+    today's answer and is sent instead of the stored one.
+    """
+    return not refused and (200 <= status < 300 or status == 409)
 
 
 def _canonical(body: bytes) -> bytes:

@@ -7,7 +7,7 @@ from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased, contains_eager, joinedload
 
-from app.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
+from app.errors import Conflict, Forbidden, Inactive, Invalid, NotFound, Unauthorized
 from app.models import STAFF_ROLES, Role, Season, Team, TeamMembership, User
 from app.services import accounts, acwr_snapshots, loads
 
@@ -194,7 +194,7 @@ def _member_rules(
     """The contract's Roles table for one member's data, given the caller's team rights."""
     is_self = membership.user_id == user.id
     if is_self and write and not membership.active:
-        raise Conflict("This membership is inactive; its data is kept but takes no new entries")
+        raise Inactive("This membership is inactive; its data is kept but takes no new entries")
     if found is None and (not is_self or write):
         raise NotFound("Membership not found")
     access = found or TeamAccess(team, user, membership, is_staff=False, is_owner=False)
@@ -204,7 +204,7 @@ def _member_rules(
     if new_entry is not None and membership.role != Role.PLAYER:
         raise Invalid(NOT_A_PLAYER, field=new_entry)
     if write and not membership.active:
-        raise Conflict("This membership is inactive; its data is kept but takes no new entries")
+        raise Inactive("This membership is inactive; its data is kept but takes no new entries")
     return MemberAccess(membership, access)
 
 
