@@ -43,6 +43,7 @@ ALERT_CREATED = "alert.created"
 STATUS_CHANGED = "status.changed"
 EVENTS = (ALERT_CREATED, STATUS_CHANGED)
 EVENT_HEADER = "X-Loadline-Event"
+NO_DATA = "no_data"  # what a member's first status counts as a change from
 
 FIRST_RETRY = timedelta(seconds=30)
 LONGEST_WAIT = timedelta(hours=1)
@@ -301,7 +302,9 @@ async def _deliver_one(
 async def track_statuses(session: AsyncSession, team: Team) -> int:
     """Enqueue ``status.changed`` for each player whose roster status differs from the one
     last stored, and store the new one; returns how many changed. Only runs when the team
-    has a webhook subscribed to it. The first status seen for a member is stored silently."""
+    has a webhook subscribed to it. A member seen for the first time counts as coming from
+    ``no_data`` (the contract: no change is missed, also for a newcomer red before the
+    next run), so a first ``no_data`` is stored without an event."""
     from app.services import roster  # roster imports alerts, which imports this module
 
     hooks = await list_webhooks(session, team.id)
@@ -319,15 +322,10 @@ async def track_statuses(session: AsyncSession, team: Team) -> int:
         membership = player.membership
         stored = known.get(membership.id)
         if stored is None:
-            session.add(
-                OutboundMemberStatus(
-                    membership_id=membership.id,
-                    team_id=team.id,
-                    status=player.status,
-                    updated_at=now,
-                )
+            stored = OutboundMemberStatus(
+                membership_id=membership.id, team_id=team.id, status=NO_DATA, updated_at=now
             )
-            continue
+            session.add(stored)
         if stored.status == player.status:
             continue
         await enqueue(

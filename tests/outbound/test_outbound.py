@@ -17,7 +17,7 @@ from app.config import Settings
 from app.main import create_app
 from app.models import AlertKind, DeliveryStatus, OutboundDelivery, Severity, TeamMembership
 from app.services import alerts, outbound
-from tests.conftest import Squad
+from tests.conftest import Actor, Api, Squad
 
 TARGET = "https://93.184.216.34/hooks/loadline"  # a public address: no DNS needed
 
@@ -35,12 +35,19 @@ async def _create(
     )
 
 
-async def _red_wellness(client: httpx.AsyncClient, squad: Squad) -> httpx.Response:
+async def _red_wellness(
+    client: httpx.AsyncClient,
+    squad: Squad,
+    player: Actor | None = None,
+    membership: dict[str, Any] | None = None,
+) -> httpx.Response:
+    """A wellness with an item at 1 (red), by the squad's player unless another is given."""
     body = {"sleep_quality": 1, "mood": 3, "soreness": 3, "stress": 3, "fatigue": 3}
+    membership = membership or squad.player_membership
     response = await client.post(
         "/performance/wellness",
-        json={"membership_id": squad.player_membership["id"], **body},
-        headers=squad.player.headers,
+        json={"membership_id": membership["id"], **body},
+        headers=(player or squad.player).headers,
     )
     assert response.status_code in (200, 201), response.text
     return response
@@ -319,7 +326,7 @@ async def test_a_status_change_is_sent_once(
 ) -> None:
     await _create(client, squad, events=["status.changed"])
     team_ids = [squad.team["id"]]
-    await alerts.raise_due_alerts(sessionmaker, team_ids=team_ids)  # first look: stored only
+    await alerts.raise_due_alerts(sessionmaker, team_ids=team_ids)  # first look: no_data
     assert await _deliveries(sessionmaker) == []
     await _red_wellness(client, squad)
     await alerts.raise_due_alerts(sessionmaker, team_ids=team_ids)
@@ -330,6 +337,46 @@ async def test_a_status_change_is_sent_once(
     assert data["membership_id"] == squad.player_membership["id"]
     assert data["previous_status"] == "no_data"
     assert data["status"] == "red"
+
+
+async def test_a_member_who_joins_later_and_turns_red_is_reported_from_no_data(
+    api: Api,
+    client: httpx.AsyncClient,
+    squad: Squad,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """Issue 10, item 3: a member's first status counts as a change from ``no_data``; it
+    used to be stored silently, so a newcomer red before the next job run was never sent."""
+    await _create(client, squad, events=["status.changed"])
+    team_ids = [squad.team["id"]]
+    await alerts.raise_due_alerts(sessionmaker, team_ids=team_ids)
+    newcomer = await api.user("newcomer")
+    membership = await api.join(squad.team, squad.coach, newcomer)
+    await _red_wellness(client, squad, newcomer, membership)
+    await alerts.raise_due_alerts(sessionmaker, team_ids=team_ids)
+    await alerts.raise_due_alerts(sessionmaker, team_ids=team_ids)  # unchanged: no repeat
+    [change] = await _deliveries(sessionmaker, "status.changed")
+    assert change.payload["membership_id"] == membership["id"]
+    assert change.payload["user_id"] == newcomer.id
+    assert change.payload["previous_status"] == "no_data"
+    assert change.payload["status"] == "red"
+
+
+async def test_members_already_red_when_the_webhook_is_registered_are_reported_once(
+    client: httpx.AsyncClient,
+    squad: Squad,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """The first look after registering counts too: the receiver starts from ``no_data``
+    for everyone, so it hears of every member whose status is something else."""
+    await _red_wellness(client, squad)
+    await _create(client, squad, events=["status.changed"])
+    team_ids = [squad.team["id"]]
+    await alerts.raise_due_alerts(sessionmaker, team_ids=team_ids)
+    await alerts.raise_due_alerts(sessionmaker, team_ids=team_ids)
+    [change] = await _deliveries(sessionmaker, "status.changed")
+    assert change.payload["membership_id"] == squad.player_membership["id"]
+    assert (change.payload["previous_status"], change.payload["status"]) == ("no_data", "red")
 
 
 async def test_a_stopping_worker_ends_between_deliveries(
