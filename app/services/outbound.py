@@ -7,6 +7,11 @@ created_at, data}`` signed like the ``gps`` webhook (``X-Loadline-Signature: sha
 HMAC-SHA256(secret, timestamp + "." + body)>``, ``X-Loadline-Timestamp``), and retries a
 non-2xx answer with backoff (30 s, 1, 2, 4 ... minutes, at most an hour apart) for 24 hours,
 after which the delivery ends ``failed``.
+
+Targets must be public: every address of the host is checked at subscription and again
+before each delivery, which then connects to the address it checked (the name going only in
+the Host header and TLS server name), so a name re-pointed in between (DNS rebinding) gets
+nothing.
 """
 
 import asyncio
@@ -14,11 +19,11 @@ import ipaddress
 import json
 import logging
 import secrets
+import socket
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 from sqlalchemy import select
@@ -43,6 +48,7 @@ ALERT_CREATED = "alert.created"
 STATUS_CHANGED = "status.changed"
 EVENTS = (ALERT_CREATED, STATUS_CHANGED)
 EVENT_HEADER = "X-Loadline-Event"
+NO_DATA = "no_data"  # what a member's first status counts as a change from
 
 FIRST_RETRY = timedelta(seconds=30)
 LONGEST_WAIT = timedelta(hours=1)
@@ -54,38 +60,80 @@ BATCH = 100
 # --- subscriptions ----------------------------------------------------------------------
 
 
-def _refused(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    return bool(
-        address.is_private
-        or address.is_loopback
-        or address.is_link_local
-        or address.is_reserved
-        or address.is_multicast
-        or address.is_unspecified
-    )
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+URL_FIELD = ("body", "url")
+NAT64 = ipaddress.IPv6Network("64:ff9b::/96")  # the well-known prefix; IPv4 in the last 32 bits
 
 
-async def check_target(settings: Settings, url: str) -> None:
-    """422 naming ``url`` for a scheme other than http(s), or a host on a loopback or
-    private network (unless ``LOADLINE_OUTBOUND_ALLOW_PRIVATE``)."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise Invalid("must be an http or https URL with a host", field=("body", "url"))
-    if settings.outbound_allow_private:
-        return
-    host = parts.hostname
+def _embedded_ipv4(address: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses a packet to ``address`` may end up at (6to4, Teredo, NAT64)."""
+    found = [address.sixtofour, *(address.teredo or ())]
+    if address in NAT64:
+        found.append(ipaddress.IPv4Address(int(address) & 0xFFFF_FFFF))
+    return [inner for inner in found if inner is not None]
+
+
+def public_address(address: IPAddress) -> bool:
+    """Only a globally reachable unicast address may be a target. ``is_global`` alone is not
+    enough: it lets multicast through, site-local IPv6, and IPv6 forms that carry an IPv4
+    address (the 6to4 form of 127.0.0.1 is "global"), so those are judged by the IPv4 too."""
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return public_address(address.ipv4_mapped)
+        if address.is_site_local or not all(map(public_address, _embedded_ipv4(address))):
+            return False
+    return address.is_global and not address.is_multicast
+
+
+async def resolve(host: str) -> list[str]:
+    """What DNS answers for ``host``: the one place a target's name is looked up, so that
+    the address checked is the address connected to."""
+    infos = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    return [str(info[4][0]) for info in infos]
+
+
+def _parse_target(url: str) -> httpx.URL:
+    """The URL as httpx will send it (one parser for the check and the request); 422
+    naming ``url`` for a scheme other than http(s) or no host."""
+    try:
+        target = httpx.URL(url)
+    except httpx.InvalidURL:
+        target = None
+    if target is None or target.scheme not in ("http", "https") or not target.host:
+        raise Invalid("must be an http or https URL with a host", field=URL_FIELD)
+    return target
+
+
+async def _target_address(settings: Settings, target: httpx.URL) -> IPAddress:
+    """The address to connect to, the first of the host's: looked up once and, unless
+    ``LOADLINE_OUTBOUND_ALLOW_PRIVATE``, every one of them public (one non-global answer
+    among global ones refuses the name). 422 naming ``url`` otherwise."""
+    host = target.raw_host.decode("ascii")
     try:
         addresses = [ipaddress.ip_address(host)]
     except ValueError:
         try:
-            infos = await asyncio.get_running_loop().getaddrinfo(host, parts.port or None)
+            answers = await resolve(host)
         except (OSError, UnicodeError):
-            raise Invalid("the host does not resolve", field=("body", "url")) from None
-        addresses = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
-    if not addresses or any(_refused(address) for address in addresses):
-        raise Invalid("targets on loopback or private networks are refused", field=("body", "url"))
+            raise Invalid("the host does not resolve", field=URL_FIELD) from None
+        addresses = [ipaddress.ip_address(answer.split("%")[0]) for answer in answers]
+    if not addresses:
+        raise Invalid("the host does not resolve", field=URL_FIELD)
+    if not settings.outbound_allow_private and not all(map(public_address, addresses)):
+        raise Invalid(
+            "only public (globally reachable) addresses are accepted: loopback, private, "
+            "shared and other special-purpose networks are refused",
+            field=URL_FIELD,
+        )
+    return addresses[0]
+
+
+async def check_target(settings: Settings, url: str) -> None:
+    """422 naming ``url`` for a URL that is not http(s), or whose host has a non-global
+    address (unless ``LOADLINE_OUTBOUND_ALLOW_PRIVATE``)."""
+    target = _parse_target(url)
+    if not settings.outbound_allow_private:
+        await _target_address(settings, target)
 
 
 async def create_webhook(
@@ -262,9 +310,11 @@ async def _deliver_one(
     status: int | None = None
     error: str | None = None
     try:
-        # Again at send time: a name may have been re-pointed at a private address.
-        await check_target(settings, url)
-        response = await http.post(url, content=body, headers=headers, timeout=TIMEOUT)
+        # Again at send time (a name may have been re-pointed at a private address), and
+        # sent to the very address checked.
+        target = _parse_target(url)
+        address = await _target_address(settings, target)
+        response = await _post(http, target, address, body, headers)
         status = response.status_code
         if not 200 <= status < 300:
             error = f"HTTP {status}"
@@ -295,13 +345,37 @@ async def _deliver_one(
             row.next_attempt_at = retry_at
 
 
+async def _post(
+    http: httpx.AsyncClient,
+    target: httpx.URL,
+    address: IPAddress,
+    body: bytes,
+    headers: dict[str, str],
+) -> httpx.Response:
+    """POST to ``target`` over a connection to ``address``, the checked one, never to a
+    second lookup of the name, which could answer otherwise (DNS rebinding). The name still
+    goes in the Host header and, for https, in SNI and the certificate check.
+    ``Connection: close``: the pool knows connections by address only, so one verified for
+    a name must not carry a request for another name on the same address."""
+    name = target.raw_host.decode("ascii")
+    return await http.post(
+        target.copy_with(host=str(address)),
+        content=body,
+        headers={**headers, "Host": target.netloc.decode("ascii"), "Connection": "close"},
+        timeout=TIMEOUT,
+        extensions={"sni_hostname": name},
+    )
+
+
 # --- status.changed -------------------------------------------------------------------------
 
 
 async def track_statuses(session: AsyncSession, team: Team) -> int:
     """Enqueue ``status.changed`` for each player whose roster status differs from the one
     last stored, and store the new one; returns how many changed. Only runs when the team
-    has a webhook subscribed to it. The first status seen for a member is stored silently."""
+    has a webhook subscribed to it. A member seen for the first time counts as coming from
+    ``no_data`` (the contract: no change is missed, also for a newcomer red before the
+    next run), so a first ``no_data`` is stored without an event."""
     from app.services import roster  # roster imports alerts, which imports this module
 
     hooks = await list_webhooks(session, team.id)
@@ -319,15 +393,10 @@ async def track_statuses(session: AsyncSession, team: Team) -> int:
         membership = player.membership
         stored = known.get(membership.id)
         if stored is None:
-            session.add(
-                OutboundMemberStatus(
-                    membership_id=membership.id,
-                    team_id=team.id,
-                    status=player.status,
-                    updated_at=now,
-                )
+            stored = OutboundMemberStatus(
+                membership_id=membership.id, team_id=team.id, status=NO_DATA, updated_at=now
             )
-            continue
+            session.add(stored)
         if stored.status == player.status:
             continue
         await enqueue(
