@@ -518,13 +518,18 @@ def whoop_body(sleep_id: str, kind: str = "recovery.updated") -> bytes:
     ).encode()
 
 
-def oura_body(doc_id: str, event_type: str = "create", data_type: str = "sleep") -> bytes:
-    return json.dumps(
-        {
-            "event_type": event_type,
-            "data_type": data_type,
-            "object_id": doc_id,
-            "event_time": "2026-03-10T07:30:00+00:00",
-            "user_id": OURA_USER_ID,
-        }
-    ).encode()
+def oura_body(
+    doc_id: str,
+    event_type: str = "create",
+    data_type: str = "sleep",
+    event_time: str | None = "2026-03-10T07:30:00+00:00",
+) -> bytes:
+    """An Oura notification; ``event_time=None`` leaves it out, as the contract's body does."""
+    body = {
+        "event_type": event_type,
+        "data_type": data_type,
+        "object_id": doc_id,
+        "event_time": event_time,
+        "user_id": OURA_USER_ID,
+    }
+    return json.dumps({k: v for k, v in body.items() if v is not None}).encode()
