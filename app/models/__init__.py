@@ -12,6 +12,7 @@ from app.models.integrations import (
     InboxStatus,
     LinkedDevice,
     Provider,
+    SpentOAuthState,
     WebhookEvent,
 )
 from app.models.outbound import (
@@ -68,6 +69,7 @@ __all__ = [
     "SessionRPE",
     "SessionType",
     "Severity",
+    "SpentOAuthState",
     "Team",
     "TeamMembership",
     "TrainingSession",

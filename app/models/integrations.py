@@ -74,6 +74,17 @@ class LinkedDevice(CreatedAt, Base):
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
+class SpentOAuthState(Base):
+    """The id (``jti``) of an OAuth ``state`` whose callback linked a device: a state is
+    single-use, so a replay within its lifetime is refused. Kept until ``expires_at`` (the
+    state's own expiry), after which the signature check refuses the state anyway."""
+
+    __tablename__ = "oauth_states_spent"
+
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[dt.datetime] = mapped_column(index=True)
+
+
 class DailyHRV(CreatedAt, Base):
     """One rMSSD value per athlete, day and source (a device's value wins over MANUAL)."""
 

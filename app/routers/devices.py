@@ -84,7 +84,8 @@ async def callback(
     """Where the vendor sends the athlete back: no bearer token, the signed ``state`` instead.
 
     Exchanges the code, reads the athlete's vendor user id and stores the link. A bad or
-    expired state is a 400; a vendor failure is a 502 (linking again may work).
+    expired state is a 400, and so is a state already used by a callback that linked (a
+    state links once); a vendor failure is a 502 (linking again may work).
     """
     kind = service.provider_from_path(provider)
     device = await service.complete_link(

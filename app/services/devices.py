@@ -3,7 +3,9 @@
 The connect flow is OAuth2's authorization-code grant through Authlib's httpx client. The
 ``state`` is a short-lived token signed with a key of its own and bound to the provider,
 the membership and the user who started, so a callback cannot be forged or replayed
-against another athlete.
+against another athlete. It is also single-use: the callback that links spends its ``jti``
+(:class:`~app.models.SpentOAuthState`), so the same state cannot relink the device with
+another vendor account within its lifetime.
 
 Tokens are encrypted at rest (:mod:`app.services.crypto`) and never appear in an answer,
 a log line or an error message: errors name the vendor, the path and the HTTP status only.
@@ -31,11 +33,12 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import OctKey
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import Table, select, tuple_, update
+from sqlalchemy import Table, delete, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import joinedload
 
 from app.config import Settings
+from app.db import dialect_insert
 from app.errors import DomainError, NotFound, Unauthorized
 from app.models import (
     Base,
@@ -43,6 +46,7 @@ from app.models import (
     InboxStatus,
     LinkedDevice,
     Provider,
+    SpentOAuthState,
     TeamMembership,
     User,
     WebhookEvent,
@@ -65,6 +69,8 @@ with warnings.catch_warnings():
 logger = logging.getLogger("loadline.devices")
 
 STATE_LIFETIME = timedelta(minutes=10)
+SPENT_STATE_MARGIN = timedelta(minutes=5)  # spent states outlive their expiry by this much
+MAX_JTI_LENGTH = 64  # the column's length; ours are 16 characters
 REFRESH_LEEWAY = timedelta(minutes=2)  # refresh a little early: clocks and requests drift
 REFRESH_AHEAD = timedelta(minutes=15)  # :func:`refresh_expiring` renews tokens this close
 MAX_SKEW = timedelta(minutes=5)  # webhook timestamps further off are refused
@@ -195,6 +201,16 @@ class LinkState:
     user_id: int
 
 
+@dataclass(frozen=True)
+class StateTicket:
+    """A ``state`` whose signature checked out: the link it stands for, plus the id and
+    expiry by which the callback spends it once (:func:`_spend_state`)."""
+
+    link: LinkState
+    jti: str
+    expires_at: datetime
+
+
 def _state_key(settings: Settings) -> OctKey:
     return OctKey.import_key(tokens.derive_key(settings, "oauth-state"))
 
@@ -214,8 +230,9 @@ def sign_state(settings: Settings, link: LinkState) -> str:
     return jwt.encode({"alg": "HS256"}, claims, _state_key(settings))
 
 
-def read_state(settings: Settings, provider: Provider, state: str | None) -> LinkState:
-    """The link a ``state`` stands for; a forged, expired or other vendor's state is a 400."""
+def read_state(settings: Settings, provider: Provider, state: str | None) -> StateTicket:
+    """What a ``state`` stands for; a forged, expired or other vendor's state is a 400.
+    Whether it was already used is the database's to say (:func:`_spend_state`)."""
     if not state or len(state) > 2000:
         raise BadRequest("Missing or invalid OAuth state")
     try:
@@ -225,8 +242,13 @@ def read_state(settings: Settings, provider: Provider, state: str | None) -> Lin
             exp={"essential": True},
             sub={"essential": True},
             prv={"essential": True, "value": provider.value},
+            jti={"essential": True},
         ).validate(claims)
-        return LinkState(provider, int(claims["sub"]), int(claims["uid"]))
+        jti = claims["jti"]
+        if not isinstance(jti, str) or not 0 < len(jti) <= MAX_JTI_LENGTH:
+            raise ValueError("bad jti")
+        link = LinkState(provider, int(claims["sub"]), int(claims["uid"]))
+        return StateTicket(link, jti, datetime.fromtimestamp(int(claims["exp"]), UTC))
     except (JoseError, ValueError, TypeError, KeyError):
         raise BadRequest("Invalid or expired OAuth state; start linking again") from None
 
@@ -370,12 +392,14 @@ async def complete_link(
     state: str | None,
     error: str | None = None,
 ) -> LinkedDevice:
-    """The callback: check the state, trade the code for tokens, read the vendor's user id
-    and store the link (a repeat link of the same membership replaces the old one)."""
-    link = read_state(ctx.settings, provider, state)
+    """The callback: check the state and spend it, trade the code for tokens, read the
+    vendor's user id and store the link (a repeat link of the same membership, with a new
+    state, replaces the old one)."""
+    ticket = read_state(ctx.settings, provider, state)
     if error or not code:
         raise BadRequest(f"The athlete did not grant access at {provider.value.title()}")
-    membership = await _linkable_membership(session, link)
+    await _spend_state(session, ticket)
+    membership = await _linkable_membership(session, ticket.link)
     app = configured_app(ctx.settings, provider)
     token = await _exchange_code(ctx, app, code)
     external_id = await _vendor_user_id(ctx, app, token["access_token"])
@@ -384,6 +408,33 @@ async def complete_link(
         json.dumps({"event": "device_linked", "device_id": device.id, "provider": app.name})
     )
     return device
+
+
+async def _spend_state(session: AsyncSession, ticket: StateTicket) -> None:
+    """Mark the state used, in the callback's transaction and before the code is traded, or
+    refuse it (400) when it already was. A callback arriving while another one with the
+    same state is running waits for that transaction (the row's primary key), then finds
+    the row if it committed: of two at once, exactly one links. A callback that fails
+    (the athlete declined, the vendor refused the code or is down) rolls the row back with
+    the rest, so the state stays usable until it expires: nothing was linked with it, and
+    going back to the consent page to try again works."""
+    spent = await session.execute(
+        dialect_insert(session, SpentOAuthState)
+        .values(jti=ticket.jti, expires_at=ticket.expires_at)
+        .on_conflict_do_nothing(index_elements=["jti"])
+        .returning(SpentOAuthState.jti)
+    )
+    if spent.scalar_one_or_none() is None:
+        raise BadRequest("This OAuth state was already used; start linking again")
+
+
+async def purge_spent_states(session: AsyncSession) -> int:
+    """Forget the states that expired more than :data:`SPENT_STATE_MARGIN` ago (the margin
+    covers replicas' clocks apart): the signature check refuses them by now. Hourly job."""
+    result = await session.execute(
+        delete(SpentOAuthState).where(SpentOAuthState.expires_at < utcnow() - SPENT_STATE_MARGIN)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 async def _linkable_membership(session: AsyncSession, link: LinkState) -> TeamMembership:

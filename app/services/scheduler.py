@@ -132,6 +132,12 @@ async def purge_idempotency_keys(sessionmaker: async_sessionmaker[AsyncSession])
         return await idempotency.purge_expired(session)
 
 
+async def purge_spent_states(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
+    """Spent OAuth states past their expiry: a handful per athlete linking, so hourly will do."""
+    async with sessionmaker.begin() as session:
+        return await devices.purge_spent_states(session)
+
+
 class Scheduler:
     """The jobs, wired to one engine. ``start()`` and ``shutdown()`` bracket its life."""
 
@@ -315,4 +321,6 @@ class Scheduler:
             await oura.ensure_subscriptions(self.vendors)
 
     async def _purge(self) -> None:
+        """The hourly tidy-up (job ``idempotency.purge``, its name kept for its metrics)."""
         await purge_idempotency_keys(self.sessionmaker)
+        await purge_spent_states(self.sessionmaker)

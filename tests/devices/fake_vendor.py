@@ -82,7 +82,7 @@ class FakeVendor:
     host: str
     client_id: str
     client_secret: str
-    user_id: str
+    user_id: str  # the account signed in at the vendor: the next consent is this account's
     token_lifetime: int = 3600
     rotate_refresh_tokens: bool = True
     refuse_refresh: bool = False
@@ -91,6 +91,7 @@ class FakeVendor:
     refresh_tokens: set[str] = field(default_factory=set)  # live, single-use
     spent_refresh_tokens: set[str] = field(default_factory=set)
     issued: list[dict[str, Any]] = field(default_factory=list)
+    accounts: dict[str, str] = field(default_factory=dict)  # access or refresh token -> user
     failures: list[Failure] = field(default_factory=list)
     requests: list[httpx.Request] = field(default_factory=list)
 
@@ -102,7 +103,11 @@ class FakeVendor:
         if params.get("client_id") != self.client_id or params.get("response_type") != "code":
             return _json(400, {"error": "invalid_request"})
         code = secrets.token_urlsafe(12)
-        self.codes[code] = {"redirect_uri": params["redirect_uri"], "scope": params["scope"]}
+        self.codes[code] = {
+            "redirect_uri": params["redirect_uri"],
+            "scope": params["scope"],
+            "account": self.user_id,
+        }
         query = urlencode({"code": code, "state": params["state"]})
         return httpx.Response(302, headers={"location": f"{params['redirect_uri']}?{query}"})
 
@@ -117,7 +122,7 @@ class FakeVendor:
             grant = self.codes.pop(form.get("code", ""), None)
             if grant is None or grant["redirect_uri"] != form.get("redirect_uri"):
                 return _json(400, {"error": "invalid_grant"})
-            return _json(200, self.issue(grant["scope"]))
+            return _json(200, self.issue(grant["scope"], grant["account"]))
         if form.get("grant_type") == "refresh_token":
             return self.refresh(form)
         return _json(400, {"error": "unsupported_grant_type"})
@@ -129,9 +134,10 @@ class FakeVendor:
         if self.rotate_refresh_tokens:
             self.refresh_tokens.discard(refresh)
             self.spent_refresh_tokens.add(refresh)
-        return _json(200, self.issue(form.get("scope", "")))
+        return _json(200, self.issue(form.get("scope", ""), self.accounts.get(refresh)))
 
-    def issue(self, scope: str) -> dict[str, Any]:
+    def issue(self, scope: str, account: str | None = None) -> dict[str, Any]:
+        """A new pair for ``account`` (by default the one signed in now)."""
         pair: dict[str, Any] = {
             "access_token": f"{self.name}-access-{secrets.token_hex(12)}",
             "refresh_token": f"{self.name}-refresh-{secrets.token_hex(12)}",
@@ -144,8 +150,16 @@ class FakeVendor:
         self.access_tokens[str(pair["access_token"])] = time.time() + self.token_lifetime
         if "refresh_token" in pair:
             self.refresh_tokens.add(str(pair["refresh_token"]))
+        for token in (pair["access_token"], pair.get("refresh_token")):
+            if token is not None:
+                self.accounts[str(token)] = account or self.user_id
         self.issued.append(pair)
         return pair
+
+    def account_of(self, request: httpx.Request) -> str:
+        """The vendor account whose access token the request carries."""
+        token = request.headers.get("authorization", "").partition(" ")[2]
+        return self.accounts.get(token, self.user_id)
 
     def authorised(self, request: httpx.Request) -> bool:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
@@ -230,7 +244,9 @@ class FakeWhoop(FakeVendor):
     def api(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path.removeprefix("/developer")
         if path == "/v2/user/profile/basic":
-            body = {"user_id": WHOOP_USER_ID, "email": "athlete@example.com", "first_name": "A"}
+            account = self.account_of(request)
+            user_id = int(account) if account.isdigit() else account
+            body = {"user_id": user_id, "email": "athlete@example.com", "first_name": "A"}
             return _json(200, body)
         if path.startswith("/v2/activity/sleep/"):
             sleep = self.sleeps.get(path.rsplit("/", 1)[1])
@@ -279,7 +295,8 @@ class FakeOura(FakeVendor):
         if not self.authorised(request):
             return _json(401, {"detail": "Unauthorized"})
         if path == "/v2/usercollection/personal_info":
-            return _json(200, {"id": OURA_USER_ID, "age": 27, "email": "athlete@example.com"})
+            body = {"id": self.account_of(request), "age": 27, "email": "athlete@example.com"}
+            return _json(200, body)
         if path.startswith("/v2/usercollection/sleep/"):
             record = self.sleeps.get(path.rsplit("/", 1)[1])
             return _json(200, record) if record else _json(404, {"detail": "Not Found"})
@@ -367,12 +384,18 @@ async def connect(
         headers=actor.headers,
     )
     assert authorize.status_code == 200, authorize.text
+    return await client.get(await consent(fake, authorize.json()["authorization_url"]))
+
+
+async def consent(fake: FakeVendors, authorization_url: str) -> str:
+    """The athlete consents at the vendor (as its signed-in ``user_id``): the callback URL
+    the vendor redirects to, with a fresh code and the URL's state."""
     async with httpx.AsyncClient(transport=httpx.MockTransport(fake)) as browser:
-        consent = await browser.get(authorize.json()["authorization_url"])
-    assert consent.status_code == 302, consent.text
-    back = urlsplit(consent.headers["location"])
+        answer = await browser.get(authorization_url)
+    assert answer.status_code == 302, answer.text
+    back = urlsplit(answer.headers["location"])
     assert f"{back.scheme}://{back.netloc}" == "http://testserver"
-    return await client.get(f"{back.path}?{back.query}")
+    return f"{back.path}?{back.query}"
 
 
 def handlers(ctx: VendorContext) -> dict[str, inbox.Handler]:
@@ -495,13 +518,18 @@ def whoop_body(sleep_id: str, kind: str = "recovery.updated") -> bytes:
     ).encode()
 
 
-def oura_body(doc_id: str, event_type: str = "create", data_type: str = "sleep") -> bytes:
-    return json.dumps(
-        {
-            "event_type": event_type,
-            "data_type": data_type,
-            "object_id": doc_id,
-            "event_time": "2026-03-10T07:30:00+00:00",
-            "user_id": OURA_USER_ID,
-        }
-    ).encode()
+def oura_body(
+    doc_id: str,
+    event_type: str = "create",
+    data_type: str = "sleep",
+    event_time: str | None = "2026-03-10T07:30:00+00:00",
+) -> bytes:
+    """An Oura notification; ``event_time=None`` leaves it out, as the contract's body does."""
+    body = {
+        "event_type": event_type,
+        "data_type": data_type,
+        "object_id": doc_id,
+        "event_time": event_time,
+        "user_id": OURA_USER_ID,
+    }
+    return json.dumps({k: v for k, v in body.items() if v is not None}).encode()

@@ -11,16 +11,18 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import Settings
+from app.main import create_app
 from app.models import (
     DeviceStatus,
     LinkedDevice,
     Provider,
     Role,
+    SpentOAuthState,
     Team,
     TeamMembership,
     User,
 )
-from app.services import crypto, devices
+from app.services import crypto, devices, scheduler
 from app.services.vendors import VendorContext, new_http_client
 from tests.conftest import Squad
 from tests.devices import fake_vendor as fv
@@ -182,6 +184,94 @@ async def test_vendor_down_during_link_is_502(
     response = await fv.connect(client, fake, "oura", squad.player, squad.player_membership["id"])
     assert response.status_code == 502
     assert response.headers["content-type"] == "application/problem+json"
+
+
+async def _authorization_url(
+    client: httpx.AsyncClient, provider: str, squad: Squad, member_id: int
+) -> str:
+    response = await client.get(
+        f"/integrations/{provider}/authorize",
+        params={"membership_id": member_id},
+        headers=squad.player.headers,
+    )
+    assert response.status_code == 200, response.text
+    url: str = response.json()["authorization_url"]
+    return url
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+async def test_replayed_state_is_400_and_keeps_the_link(
+    client: httpx.AsyncClient,
+    fake: fv.FakeVendors,
+    squad: Squad,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    app_settings: Settings,
+    provider: str,
+) -> None:
+    """Someone who got hold of the consent URL goes through it with their own vendor
+    account, within the state's ten minutes and after the athlete linked: the callback
+    with that state again is refused and the athlete's link stays as it was."""
+    vendor = fake.vendor(provider)
+    member_id = squad.player_membership["id"]
+    url = await _authorization_url(client, provider, squad, member_id)
+    linked = await client.get(await fv.consent(fake, url))
+    assert linked.status_code == 200, linked.text
+
+    vendor.user_id = "90417"  # another account at the vendor consents, same URL and state
+    replay = await client.get(await fv.consent(fake, url))
+
+    assert replay.status_code == 400, replay.text
+    assert replay.headers["content-type"] == "application/problem+json"
+    assert "state" in replay.json()["detail"]
+    listed = await client.get(
+        f"/performance/members/{member_id}/devices", headers=squad.player.headers
+    )
+    assert listed.json() == [linked.json()]
+    assert linked.json()["external_user_id"] != "90417"
+    row = await fv.device_row(sessionmaker, linked.json()["id"])
+    assert crypto.decrypt(app_settings, row.access_token_enc) == vendor.issued[0]["access_token"]
+    assert vendor.calls("/token") == 1  # the second code was never traded
+
+
+async def test_failed_callback_leaves_the_state_usable(
+    client: httpx.AsyncClient, fake: fv.FakeVendors, squad: Squad
+) -> None:
+    """A state is spent only by the callback that links: when the vendor fails the code
+    exchange (502), consenting again through the same URL (the browser's back button)
+    still links, since nothing was linked with that state."""
+    member_id = squad.player_membership["id"]
+    url = await _authorization_url(client, "oura", squad, member_id)
+    fake.oura.fail("/oauth/token", 503)
+    failed = await client.get(await fv.consent(fake, url))
+    assert failed.status_code == 502, failed.text
+
+    again = await client.get(await fv.consent(fake, url))
+
+    assert again.status_code == 200, again.text
+    replay = await client.get(await fv.consent(fake, url))
+    assert replay.status_code == 400
+
+
+async def test_hourly_purge_forgets_only_expired_states(
+    client: httpx.AsyncClient,
+    fake: fv.FakeVendors,
+    squad: Squad,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """Spent states do not pile up, and one still inside its lifetime stays refused."""
+    url = await _authorization_url(client, "oura", squad, squad.player_membership["id"])
+    assert (await client.get(await fv.consent(fake, url))).status_code == 200
+    async with sessionmaker.begin() as session:
+        session.add(
+            SpentOAuthState(jti="old-state", expires_at=datetime.now(UTC) - timedelta(hours=1))
+        )
+
+    assert await scheduler.purge_spent_states(sessionmaker) == 1
+
+    async with sessionmaker() as session:
+        left = list(await session.scalars(select(SpentOAuthState.jti)))
+    assert len(left) == 1 and left != ["old-state"]
+    assert (await client.get(await fv.consent(fake, url))).status_code == 400
 
 
 async def test_relinking_replaces_the_link(
@@ -346,7 +436,42 @@ async def test_concurrent_refreshes_spend_the_refresh_token_once(
     assert fake.oura.calls("/oauth/token") == 1
 
 
-async def _seed_device(session: AsyncSession, settings: Settings, pair: dict[str, str]) -> int:
+async def test_concurrent_callbacks_with_one_state_link_once(
+    committed_db: async_sessionmaker[AsyncSession], app_settings: Settings
+) -> None:
+    """The same state arrives twice at once (codes of two vendor accounts), both callbacks
+    inside their transactions together: exactly one links, the other is a 400 and its
+    code is never traded."""
+    fake = fv.FakeVendors()
+
+    async def slow_vendor(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/token"):
+            await asyncio.sleep(0.3)  # both callbacks are running by the time one answers
+        return fake(request)
+
+    app = create_app(app_settings, committed_db, vendor_transport=httpx.MockTransport(slow_vendor))
+    async with committed_db.begin() as session:
+        membership = await _seed_member(session)
+    link = devices.LinkState(Provider.OURA, membership.id, membership.user_id)
+    url = devices.authorization_url(app.state.vendors, link)
+    callbacks = [await fv.consent(fake, url)]
+    fake.oura.user_id = "second-oura-account"
+    callbacks.append(await fv.consent(fake, url))
+
+    async for client in fv.app_client(app):
+        answers = await asyncio.gather(*(client.get(callback) for callback in callbacks))
+
+    assert sorted(a.status_code for a in answers) == [200, 400], [a.text for a in answers]
+    [won] = [a.json() for a in answers if a.status_code == 200]
+    [device] = await fv.devices_of(committed_db, membership.id)
+    assert (device.id, device.external_user_id) == (won["id"], won["external_user_id"])
+    assert fake.oura.calls("/oauth/token") == 1
+    [pair] = fake.oura.issued
+    assert crypto.decrypt(app_settings, device.access_token_enc) == pair["access_token"]
+    assert fake.oura.accounts[pair["access_token"]] == won["external_user_id"]
+
+
+async def _seed_member(session: AsyncSession) -> TeamMembership:
     user = User(email="racer@example.com", full_name="Racer", password_hash="x")
     team = Team(name="Racers", timezone="UTC")
     session.add_all([user, team])
@@ -354,8 +479,13 @@ async def _seed_device(session: AsyncSession, settings: Settings, pair: dict[str
     membership = TeamMembership(team_id=team.id, user_id=user.id, role=Role.PLAYER)
     session.add(membership)
     await session.flush()
+    return membership
+
+
+async def _seed_device(session: AsyncSession, settings: Settings, pair: dict[str, str]) -> int:
+    membership = await _seed_member(session)
     device = LinkedDevice(
-        team_id=team.id,
+        team_id=membership.team_id,
         membership_id=membership.id,
         provider=Provider.OURA,
         external_user_id=fv.OURA_USER_ID,

@@ -4,6 +4,7 @@ The end-to-end tests read HRV through ``GET /performance/members/{m}/hrv``; the 
 read ``daily_hrv`` directly, which also shows the source (WHOOP, OURA).
 """
 
+import json
 import logging
 import time
 from datetime import UTC, datetime, timedelta
@@ -224,6 +225,63 @@ async def test_oura_events_of_one_record_at_different_times_are_distinct(
         assert (await post(client, "oura", body, fv.oura_headers(body))).json()[
             "status"
         ] == "queued"
+    assert len(await fv.events(sessionmaker)) == 2
+
+
+async def test_oura_redelivery_without_event_time_is_queued_once(
+    client: httpx.AsyncClient,
+    fake: fv.FakeVendors,
+    linked: dict[str, Any],
+    sessionmaker: async_sessionmaker[AsyncSession],
+    ctx: VendorContext,
+) -> None:
+    """The contract's Oura body has no ``event_time``: a redelivery, signed anew a minute
+    later, is still the same event; another record's notification is another one."""
+    fake.oura.add_sleep("o-again", day="2026-03-14", average_hrv=49)
+    fake.oura.add_sleep("o-other", day="2026-03-15", average_hrv=52)
+    body = fv.oura_body("o-again", event_time=None)
+    other = fv.oura_body("o-other", event_time=None)
+    now = datetime.now(UTC)
+    deliveries = [
+        (body, now - timedelta(seconds=90)),
+        (body, now),  # Oura retries: fresh timestamp and signature, same bytes
+        (other, now),
+    ]
+
+    answers = []
+    for content, at in deliveries:
+        response = await post(client, "oura", content, fv.oura_headers(content, at=at))
+        answers.append(response.json()["status"])
+    await fv.run_inbox(sessionmaker, ctx)
+
+    assert answers == ["queued", "duplicate", "queued"]
+    assert len(await fv.events(sessionmaker)) == 2
+    assert fake.oura.calls("/v2/usercollection/sleep/o-again") == 1
+    assert await fv.hrv_rows(sessionmaker, linked["id"]) == [
+        ("2026-03-14", 49.0, "OURA"),
+        ("2026-03-15", 52.0, "OURA"),
+    ]
+
+
+async def test_oura_keys_of_long_ids_fit_the_inbox(
+    client: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """Ids and types as long as the body allows still make one inbox row each (no 5xx)."""
+    bodies = [
+        json.dumps(
+            {
+                "event_type": "u" * 64,
+                "data_type": "d" * 64,
+                "object_id": f"{n}" * 100,
+                "user_id": "x" * 100,
+                "event_time": "t" * 64,
+            }
+        ).encode()
+        for n in (1, 2)
+    ]
+    for body in (*bodies, bodies[0]):
+        response = await post(client, "oura", body, fv.oura_headers(body))
+        assert response.status_code == 202, response.text
     assert len(await fv.events(sessionmaker)) == 2
 
 

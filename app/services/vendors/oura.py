@@ -8,6 +8,7 @@ subscriptions live, so :func:`ensure_subscriptions` creates and renews them (dai
 
 import hashlib
 import hmac
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -33,6 +34,7 @@ LONG_SLEEP = "long_sleep"
 SUBSCRIPTION_PATH = "/v2/webhook/subscription"
 SUBSCRIBED = (("sleep", "create"), ("sleep", "update"))  # (data_type, event_type)
 RENEW_BEFORE = timedelta(days=7)  # renew this long before expiry; the job runs daily
+MAX_KEY_LENGTH = 300  # the inbox's ``event_key`` column
 
 
 def expected_signature(secret: str, timestamp: str, body: bytes) -> str:
@@ -64,18 +66,28 @@ def _in_milliseconds(timestamp: str) -> bool:
         return False
 
 
-def event_key(note: OuraNotification, timestamp: str) -> str:
-    """Oura's identity of an event: data type, object id, event type and its time (the
-    body's ``event_time``, else the signed timestamp)."""
-    when = note.event_time or timestamp.strip()
-    return f"{note.data_type}:{note.object_id}:{note.event_type}:{when}"
+def event_key(note: OuraNotification) -> str:
+    """Oura's identity of an event, the same in every delivery of it: what happened
+    (``event_type``, ``data_type``) to which record (``object_id``) of whom (``user_id``),
+    and ``event_time`` when the body has one (it tells two updates of a record apart).
+
+    Never the delivery's signed timestamp: Oura signs each redelivery anew, so the same
+    event would be queued again. JSON, so that no part can run into the next; hashed when
+    longer than the column (the parts may be up to 64 or 100 characters each).
+    """
+    parts = [note.event_type, note.data_type, note.object_id, note.user_id]
+    if note.event_time:
+        parts.append(note.event_time)
+    key = json.dumps(parts, separators=(",", ":"))
+    if len(key) <= MAX_KEY_LENGTH:
+        return key
+    return "sha256:" + hashlib.sha256(key.encode()).hexdigest()
 
 
 def receive(settings: Settings, headers: Mapping[str, str], body: bytes) -> str:
     """Verify and read a delivery; returns the inbox key. 401 or 400 when it is not Oura's."""
     verify(settings, headers, body)
-    note = devices.parse_body(OuraNotification, body)
-    return event_key(note, headers.get(TIMESTAMP_HEADER, ""))
+    return event_key(devices.parse_body(OuraNotification, body))
 
 
 def check_verification_token(settings: Settings, token: str) -> None:
