@@ -7,7 +7,9 @@ and drops it afterwards. Each test runs inside a transaction that is rolled back
 connections take ``committed_db`` instead, a fresh database of their own.
 """
 
+import ipaddress
 import os
+import socket
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -29,7 +31,7 @@ from app.config import Settings
 from app.db import create_engine, migrate
 from app.main import create_app
 from app.models import User
-from app.services import accounts, tokens
+from app.services import accounts, outbound, tokens
 
 BACKEND = os.environ.get("LOADLINE_TEST_DATABASE", "sqlite")
 PG_ADMIN_URL = os.environ.get(
@@ -63,6 +65,24 @@ async def drop_database(url: str) -> None:
     async with admin.connect() as conn:
         await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     await admin.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _no_dns(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test asks a real DNS server: an outbound webhook's name resolves only when it is
+    an address or ``localhost`` (the fuzzer invents URLs of made-up hosts, and this machine's
+    resolver is off-limits). Tests of resolution patch ``outbound.resolve`` themselves."""
+    real = outbound.resolve
+
+    async def loopback_only(host: str) -> list[str]:
+        if host != "localhost":
+            try:
+                ipaddress.ip_address(host)
+            except ValueError:
+                raise socket.gaierror(socket.EAI_NONAME, "not resolved in tests") from None
+        return await real(host)
+
+    monkeypatch.setattr(outbound, "resolve", loopback_only)
 
 
 @pytest.fixture(scope="session")
