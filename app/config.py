@@ -105,6 +105,15 @@ class Settings(BaseSettings):
     login_window_minutes: int = Field(
         default=15, ge=1, description="The login throttling window, from its first attempt."
     )
+    login_known_address_days: int = Field(
+        default=90,
+        ge=0,
+        le=3650,
+        description="How long an address an account signed in from stays known to it: past "
+        "login_max_attempts_per_email, attempts from a known address are still let in "
+        "(within login_max_attempts), those from others are 429. Strangers' guesses then "
+        "never lock the owner out where they have signed in before. 0 turns this off.",
+    )
     register_max_per_ip: int = Field(
         default=100,
         ge=0,
