@@ -34,7 +34,7 @@ TOO_MANY_REGISTRATIONS = {
 
 def _client_address(request: Request) -> str | None:
     """The peer's address; behind a proxy, uvicorn sets it from X-Forwarded-For when the
-    proxy is trusted (FORWARDED_ALLOW_IPS)."""
+    proxy is one of ``LOADLINE_FORWARDED_ALLOW_IPS`` (see ``app.cli.uvicorn_options``)."""
     return request.client.host if request.client else None
 
 
@@ -87,6 +87,8 @@ async def token(
     ends. The per-email bound does not apply from an address this account signed in from
     within `LOADLINE_LOGIN_KNOWN_ADDRESS_DAYS` (default 90): guesses from elsewhere never
     lock the owner out there. A success resets the count for its email from its address.
+    The client address is the connecting peer, or the X-Forwarded-For address given by a
+    proxy in `LOADLINE_FORWARDED_ALLOW_IPS`.
     """
     address = _client_address(request)
     # Counted and committed before the password is checked: a wrong one rolls back the
