@@ -9,7 +9,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from app.config import get_settings
+from app.config import Settings, get_settings
 from app.db import create_engine, create_sessionmaker, migrate
 
 
@@ -19,19 +19,29 @@ def _serve(args: argparse.Namespace) -> None:
     uvicorn.run("app.main:app", **uvicorn_options(args.host, args.port, args.workers))
 
 
-def uvicorn_options(host: str, port: int, workers: int) -> dict[str, Any]:
+def uvicorn_options(
+    host: str, port: int, workers: int, settings: Settings | None = None
+) -> dict[str, Any]:
     """How ``loadline serve`` runs uvicorn. On SIGTERM uvicorn stops accepting connections,
     lets the requests in flight finish for up to ``LOADLINE_SHUTDOWN_GRACE_SECONDS``, then
     runs the lifespan's shutdown (which gives running jobs the same grace): a rolling
-    deploy drops no request that finishes within it."""
+    deploy drops no request that finishes within it.
+
+    X-Forwarded-For and X-Forwarded-Proto are believed only from the peers in
+    ``LOADLINE_FORWARDED_ALLOW_IPS``; with none, uvicorn does not read them at all. (Left
+    to itself uvicorn believes its ``FORWARDED_ALLOW_IPS`` or else loopback, so a client on
+    the same host could pick the address the sign-in throttle counts.)"""
+    settings = settings or get_settings()
+    proxies = settings.forwarded_allow_ip_list
     return {
         "host": host,
         "port": port,
         "workers": workers,
-        "proxy_headers": True,
+        "proxy_headers": bool(proxies),
+        "forwarded_allow_ips": proxies,
         "log_config": None,
         "access_log": False,
-        "timeout_graceful_shutdown": get_settings().shutdown_grace_seconds,
+        "timeout_graceful_shutdown": settings.shutdown_grace_seconds,
     }
 
 

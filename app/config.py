@@ -1,9 +1,10 @@
 """Settings, read from the environment (prefix ``LOADLINE_``) or a ``.env`` file."""
 
+import ipaddress
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -105,6 +106,23 @@ class Settings(BaseSettings):
     login_window_minutes: int = Field(
         default=15, ge=1, description="The login throttling window, from its first attempt."
     )
+    login_known_address_days: int = Field(
+        default=90,
+        ge=0,
+        le=3650,
+        description="How long an address an account signed in from stays known to it: past "
+        "login_max_attempts_per_email, attempts from a known address are still let in "
+        "(within login_max_attempts), those from others are 429. Strangers' guesses then "
+        "never lock the owner out where they have signed in before. 0 turns this off.",
+    )
+    forwarded_allow_ips: str = Field(
+        default="",
+        description="Comma-separated addresses or networks (CIDR) of the reverse proxies "
+        "whose X-Forwarded-For and X-Forwarded-Proto `loadline serve` believes, or `*` for "
+        "every peer (only when nothing but the proxy can reach the server). Empty believes "
+        "no one: the connecting peer is the client (the sign-in throttle counts per client "
+        "address, so a trusted header chooses the address counted).",
+    )
     register_max_per_ip: int = Field(
         default=100,
         ge=0,
@@ -119,6 +137,41 @@ class Settings(BaseSettings):
     @property
     def cors_origin_list(self) -> list[str]:
         return [origin.strip() for origin in self.cors_origins.split(",") if origin.strip()]
+
+    @property
+    def forwarded_allow_ip_list(self) -> list[str]:
+        return _entries(self.forwarded_allow_ips)
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _proxies_are_addresses(cls, value: str) -> str:
+        """uvicorn takes an entry it cannot parse as a name that no peer ever matches, and a
+        ``*`` among others as such a name too: refuse both at start rather than trust no
+        proxy without a word."""
+        entries = _entries(value)
+        if "*" in entries and len(entries) > 1:
+            raise ValueError("'*' trusts every peer: give it alone")
+        for entry in entries:
+            if entry != "*" and not _is_address_or_network(entry):
+                raise ValueError(f"{entry!r} is not an IP address or network (CIDR)")
+        return value
+
+
+def _entries(value: str) -> list[str]:
+    return [entry.strip() for entry in value.split(",") if entry.strip()]
+
+
+def _is_address_or_network(entry: str) -> bool:
+    """As uvicorn reads it: a network when there is a slash (host bits unset), else one
+    address."""
+    try:
+        if "/" in entry:
+            ipaddress.ip_network(entry)
+        else:
+            ipaddress.ip_address(entry)
+    except ValueError:
+        return False
+    return True
 
 
 @lru_cache

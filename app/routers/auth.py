@@ -21,7 +21,8 @@ def _token(pair: tokens.TokenPair) -> schemas.Token:
 
 RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer"}}}
 TOO_MANY_ATTEMPTS = {
-    "description": "Too many sign-in attempts for this email or from this address; "
+    "description": "Too many sign-in attempts for this email or from this address (past "
+    "the per-email bound, from an address this account has not signed in from lately); "
     "wait the seconds in Retry-After (the right password is refused too until then)",
     "headers": RETRY_AFTER,
 }
@@ -33,7 +34,7 @@ TOO_MANY_REGISTRATIONS = {
 
 def _client_address(request: Request) -> str | None:
     """The peer's address; behind a proxy, uvicorn sets it from X-Forwarded-For when the
-    proxy is trusted (FORWARDED_ALLOW_IPS)."""
+    proxy is one of ``LOADLINE_FORWARDED_ALLOW_IPS`` (see ``app.cli.uvicorn_options``)."""
     return request.client.host if request.client else None
 
 
@@ -80,10 +81,14 @@ async def token(
 
     Throttled against guessing: after `LOADLINE_LOGIN_MAX_ATTEMPTS` (default 5) attempts
     for one email from one address, `LOADLINE_LOGIN_MAX_ATTEMPTS_PER_EMAIL` (default 50)
-    for one email from all addresses, or `LOADLINE_LOGIN_MAX_ATTEMPTS_PER_IP` (default 50)
-    failures from one address, within `LOADLINE_LOGIN_WINDOW_MINUTES` (default 15) of the
-    first, every attempt is a 429 with `Retry-After` until the window ends. A success
-    resets the email's counts.
+    failures for one email from all addresses, or `LOADLINE_LOGIN_MAX_ATTEMPTS_PER_IP`
+    (default 50) failures from one address, within `LOADLINE_LOGIN_WINDOW_MINUTES`
+    (default 15) of the first, every attempt is a 429 with `Retry-After` until the window
+    ends. The per-email bound does not apply from an address this account signed in from
+    within `LOADLINE_LOGIN_KNOWN_ADDRESS_DAYS` (default 90): guesses from elsewhere never
+    lock the owner out there. A success resets the count for its email from its address.
+    The client address is the connecting peer, or the X-Forwarded-For address given by a
+    proxy in `LOADLINE_FORWARDED_ALLOW_IPS`.
     """
     address = _client_address(request)
     # Counted and committed before the password is checked: a wrong one rolls back the

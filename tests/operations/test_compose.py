@@ -176,6 +176,21 @@ def test_nginx_overwrites_the_forwarded_address() -> None:
     assert not any("$proxy_add_x_forwarded_for" in line for line in directives)
 
 
+def test_the_replicas_believe_the_forwarded_address_of_nginx(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    """`loadline serve` believes X-Forwarded-For only from LOADLINE_FORWARDED_ALLOW_IPS
+    (uvicorn's own FORWARDED_ALLOW_IPS is not read): unset, every sign-in behind nginx would
+    count against nginx's one address."""
+    api = _env(services["api"])
+    assert "FORWARDED_ALLOW_IPS" not in api
+    trusted = Settings(forwarded_allow_ips=api["LOADLINE_FORWARDED_ALLOW_IPS"])
+    assert trusted.forwarded_allow_ip_list == ["*"]
+    # Any peer is believed only because nothing but the project's containers reach them.
+    assert "ports" not in services["api"]
+    assert services["lb"]["ports"] == ["${LOADLINE_PORT:-8000}:8000"]
+
+
 def test_the_public_entry_point_does_not_serve_metrics() -> None:
     """Counters are per replica and tell strangers about traffic: scrape replicas directly."""
     nginx = (ROOT / "deploy" / "nginx" / "nginx.conf").read_text()

@@ -182,3 +182,130 @@ async def test_counters_whose_window_is_over_are_forgotten(
         keys = set(await session.scalars(select(LoginThrottle.key)))
     assert "email:stale" not in keys
     assert len(keys) == 3  # this attempt's (email, address), email and address
+
+
+OWNER_ADDRESS = "198.51.100.30"
+
+
+async def _sign_in_from(
+    settings: Settings,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    address: str,
+    email: str,
+    password: str = WRONG,
+) -> httpx.Response:
+    async with _client(settings, sessionmaker, address, per_ip=50) as client:
+        return await _login(client, email, password)
+
+
+async def _spray(
+    settings: Settings,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    email: str,
+    counts: list[int],
+    first: int = 100,
+) -> list[int]:
+    """Wrong guesses for ``email``, ``counts[n]`` of them from the n-th stranger's address."""
+    statuses: list[int] = []
+    for n, count in enumerate(counts):
+        async with _client(settings, sessionmaker, f"203.0.113.{first + n}", per_ip=50) as c:
+            statuses += await _guesses(c, email, count)
+    return statuses
+
+
+async def test_guesses_from_eleven_addresses_do_not_lock_the_owner_out(
+    api: Api, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """As filed: 52 wrong guesses from 11 addresses passed the per-email bound (50), and the
+    owner's right password was a 429 for 15 minutes wherever they signed in from."""
+    user = await api.user("coach-besieged")
+    signed_in = await _sign_in_from(settings, sessionmaker, OWNER_ADDRESS, user.email, PASSWORD)
+    assert signed_in.status_code == 200
+    statuses = await _spray(settings, sessionmaker, user.email, [5] * 10 + [2])
+    assert statuses == [401] * 50 + [429] * 2  # the spread guessing is still capped
+
+    again = await _sign_in_from(settings, sessionmaker, OWNER_ADDRESS, user.email, PASSWORD)
+    assert again.status_code == 200, again.text
+    # From an address the account never signed in from, even the right password waits.
+    stranger = await _sign_in_from(settings, sessionmaker, "192.0.2.77", user.email, PASSWORD)
+    _assert_throttled(stranger, settings)
+
+
+async def test_the_owners_sign_in_does_not_renew_the_guessers_allowance(
+    api: Api, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """A success gives back its own attempt only: were the per-email count reset, each of the
+    owner's sign-ins during an attack would buy the guessers another 50."""
+    spread = settings.model_copy(update={"login_max_attempts_per_email": 4})
+    user = await api.user("coach-renewed")
+    assert (
+        await _sign_in_from(spread, sessionmaker, OWNER_ADDRESS, user.email, PASSWORD)
+    ).is_success
+    assert await _spray(spread, sessionmaker, user.email, [2, 2, 1]) == [401] * 4 + [429]
+    assert (
+        await _sign_in_from(spread, sessionmaker, OWNER_ADDRESS, user.email, PASSWORD)
+    ).is_success
+    late = await _sign_in_from(spread, sessionmaker, "203.0.113.160", user.email)
+    _assert_throttled(late, settings)
+
+
+async def test_a_known_address_keeps_its_own_bound_past_the_per_email_one(
+    api: Api, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """Someone behind the owner's address (the club's Wi-Fi) guesses at the strict rate only."""
+    spread = settings.model_copy(update={"login_max_attempts_per_email": 4})
+    user = await api.user("coach-shared-wifi")
+    assert (
+        await _sign_in_from(spread, sessionmaker, OWNER_ADDRESS, user.email, PASSWORD)
+    ).is_success
+    assert await _spray(spread, sessionmaker, user.email, [2, 2, 1]) == [401] * 4 + [429]
+    async with _client(spread, sessionmaker, OWNER_ADDRESS, per_ip=50) as shared:
+        assert await _guesses(shared, user.email, 5) == [401] * 5
+        _assert_throttled(await _login(shared, user.email, PASSWORD), settings)
+
+
+async def test_an_address_unused_for_the_known_address_days_is_a_strangers_again(
+    api: Api, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    spread = settings.model_copy(update={"login_max_attempts_per_email": 4})
+    user = await api.user("coach-away")
+    assert (
+        await _sign_in_from(spread, sessionmaker, OWNER_ADDRESS, user.email, PASSWORD)
+    ).is_success
+    async with api.sessionmaker.begin() as session:
+        await session.execute(
+            update(LoginThrottle)
+            .where(LoginThrottle.key.startswith("known:"))
+            .values(window_start=utcnow() - timedelta(days=settings.login_known_address_days))
+        )
+    assert await _spray(spread, sessionmaker, user.email, [2, 2, 1]) == [401] * 4 + [429]
+    back = await _sign_in_from(spread, sessionmaker, OWNER_ADDRESS, user.email, PASSWORD)
+    _assert_throttled(back, settings)
+
+
+async def test_concurrent_guesses_from_a_known_address_past_the_email_bound(
+    committed_db: async_sessionmaker[AsyncSession], settings: Settings
+) -> None:
+    """Two replicas, the per-email bound used up by strangers, many guesses at once from the
+    owner's known address: the strict bound still lets only 5 of them be checked."""
+    spread = settings.model_copy(update={"login_max_attempts_per_email": 2})
+    async with committed_db.begin() as session:
+        session.add(
+            User(
+                email="besieged@example.com",
+                full_name="Besieged",
+                password_hash=accounts.hash_password(PASSWORD),
+            )
+        )
+    email = "besieged@example.com"
+    right = await _sign_in_from(spread, committed_db, OWNER_ADDRESS, email, PASSWORD)
+    assert right.status_code == 200
+    assert await _spray(spread, committed_db, email, [1, 1, 1]) == [401, 401, 429]
+    replicas = [_client(spread, committed_db, OWNER_ADDRESS, per_ip=50) for _ in range(2)]
+    try:
+        statuses = await asyncio.gather(*(_login(replicas[i % 2], email) for i in range(12)))
+        codes = sorted(r.status_code for r in statuses)
+        assert codes == [401] * 5 + [429] * 7, codes
+    finally:
+        for replica in replicas:
+            await replica.aclose()
