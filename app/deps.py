@@ -15,9 +15,11 @@ from app.db import Session
 from app.errors import Forbidden, Unauthorized
 from app.models import User
 from app.schemas.base import PathId
-from app.services import sessions, teams, tokens
-from app.services.sessions import SessionAccess
-from app.services.teams import MemberAccess, TeamAccess
+from app.services.accounts import tokens
+from app.services.teams import service as teams
+from app.services.teams.service import MemberAccess, TeamAccess
+from app.services.training import sessions
+from app.services.training.sessions import SessionAccess
 
 _bearer = HTTPBearer(auto_error=False, description="An access token from /auth/token.")
 

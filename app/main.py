@@ -45,10 +45,10 @@ from app.routers import (
     webhooks,
     wellness,
 )
+from app.scheduler import Scheduler
 from app.schemas.base import ERROR_DESCRIPTIONS, Problem
-from app.services.readiness import ReadinessProbe
-from app.services.scheduler import Scheduler
-from app.services.vendors import VendorContext, new_http_client
+from app.services.integrations.context import VendorContext, new_http_client
+from app.services.platform.readiness import ReadinessProbe
 
 PROBLEM = "application/problem+json"
 logger = logging.getLogger("loadline")

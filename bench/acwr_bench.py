@@ -36,11 +36,14 @@ import numpy as np
 from sqlalchemy import event, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from app import scheduler
 from app.config import Settings
 from app.db import create_engine, create_sessionmaker, migrate
 from app.main import create_app
 from app.models import DailyLoad, LoadSource, Team
-from app.services import acwr_snapshots, loads, scheduler, tokens
+from app.services.accounts import tokens
+from app.services.acwr import snapshots as acwr_snapshots
+from app.services.loads import daily as loads
 from bench import seed_way
 from bench.seed import Scale, World, create_database, drop_database, log, seed
 

@@ -53,7 +53,8 @@ from app.models import (
     TrainingSession,
     WellnessLog,
 )
-from app.services import acwr_snapshots, tokens
+from app.services.accounts import tokens
+from app.services.acwr import snapshots as acwr_snapshots
 from bench.seed import Scale, World, create_database, drop_database, log, seed
 
 DEFAULT_ADMIN_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"

@@ -42,7 +42,7 @@ from app.config import Settings
 from app.db import Session
 from app.deps import UserId
 from app.main import create_app
-from app.services import tokens
+from app.services.accounts import tokens
 from bench.http_load import (
     DEFAULT_ADMIN_URL,
     HOST,

@@ -94,7 +94,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from app.config import Settings
 from app.db import create_engine, create_sessionmaker, migrate
 from app.models import LoadSource, SessionType, Team, TrainingSession
-from app.services import acwr_snapshots, tokens
+from app.services.accounts import tokens
+from app.services.acwr import snapshots as acwr_snapshots
 from bench.coach_bench import seed_alerts, seed_mornings, seed_sessions
 from bench.seed import Scale, World, create_database, drop_database, log, seed
 

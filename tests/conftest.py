@@ -31,7 +31,9 @@ from app.config import Settings
 from app.db import create_engine, migrate
 from app.main import create_app
 from app.models import User
-from app.services import accounts, outbound, tokens
+from app.services.accounts import service as accounts
+from app.services.accounts import tokens
+from app.services.outbound import service as outbound
 
 BACKEND = os.environ.get("LOADLINE_TEST_DATABASE", "sqlite")
 PG_ADMIN_URL = os.environ.get(

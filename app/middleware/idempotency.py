@@ -24,7 +24,8 @@ from app.config import Settings
 from app.db import DRY_RUN
 from app.errors import ACCESS_REFUSED, Unauthorized
 from app.models import IdempotencyKey
-from app.services import crypto, idempotency, tokens
+from app.services.accounts import tokens
+from app.services.platform import crypto, idempotency
 
 HEADER = b"idempotency-key"
 MAX_KEY_LENGTH = 255

@@ -15,7 +15,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app.services import metrics
+from app.services.platform import metrics
 
 logger = logging.getLogger("loadline.access")
 

@@ -10,7 +10,7 @@ from app.deps import Admin
 from app.models import InboxStatus
 from app.schemas import admin as schemas
 from app.schemas.base import Limit, Offset, PathId, problem_responses
-from app.services import inbox
+from app.services.integrations import inbox
 
 router = APIRouter(prefix="/admin", tags=["admin"])
 

@@ -8,7 +8,7 @@ from app.db import Session
 from app.deps import CurrentUser, StaffOf
 from app.schemas import alerts as schemas
 from app.schemas.base import Limit, Offset, PathId, problem_responses
-from app.services import alerts as service
+from app.services.alerts import service
 
 router = APIRouter(tags=["alerts"])
 

@@ -8,7 +8,9 @@ from app.db import Session
 from app.deps import AppSettings, CurrentUser
 from app.schemas import auth as schemas
 from app.schemas.base import problem_responses
-from app.services import accounts, logins, tokens
+from app.services.accounts import service as accounts
+from app.services.accounts import throttles as logins
+from app.services.accounts import tokens
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 

@@ -8,7 +8,7 @@ from app.db import Session
 from app.deps import AppSettings, StaffOf
 from app.schemas import calendar as schemas
 from app.schemas.base import PathId, problem_responses
-from app.services import calendar as service
+from app.services.training import calendar as service
 
 router = APIRouter(tags=["calendar"])
 

@@ -10,9 +10,9 @@ from app.deps import CurrentUser, MemberReader, MemberWriter
 from app.models import LinkedDevice
 from app.schemas import devices as schemas
 from app.schemas.base import MAX_ID, PathId, problem_responses
-from app.services import devices as service
-from app.services import teams
-from app.services.vendors import VendorContext
+from app.services.integrations import devices as service
+from app.services.integrations.context import VendorContext
+from app.services.teams import service as teams
 
 router = APIRouter(tags=["devices"])
 

@@ -9,9 +9,9 @@ from app.db import Session
 from app.deps import AppSettings, OwnerOf, StaffOf
 from app.schemas import external_loads as schemas
 from app.schemas.base import PathId, problem_responses
-from app.services import external_loads as service
-from app.services.external_loads import MAX_IMPORT_BYTES, TooLarge
-from app.services.vendors import gps
+from app.services.integrations import gps
+from app.services.loads import external as service
+from app.services.loads.external import MAX_IMPORT_BYTES, TooLarge
 
 router = APIRouter()
 

@@ -5,7 +5,7 @@ from fastapi import APIRouter, Request
 from app.errors import Unavailable
 from app.schemas import operations as schemas
 from app.schemas.base import problem_responses
-from app.services.readiness import ReadinessProbe
+from app.services.platform.readiness import ReadinessProbe
 
 router = APIRouter(tags=["operations"])
 

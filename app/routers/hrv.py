@@ -8,8 +8,8 @@ from app.errors import Invalid
 from app.models import HrvSource
 from app.schemas import hrv as schemas
 from app.schemas.base import FromDay, ToDay, problem_responses
-from app.services import hrv as service
-from app.services.days import resolve_range, team_zone, today
+from app.services.hrv import service
+from app.services.platform.days import resolve_range, team_zone, today
 
 router = APIRouter(prefix="/performance/members/{membership_id}/hrv", tags=["hrv"])
 

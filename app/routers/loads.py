@@ -11,9 +11,10 @@ from app.models import LoadSource
 from app.schemas import performance as schemas
 from app.schemas.base import FromDay, ToDay, problem_responses
 from app.schemas.teams import AcwrSettings
-from app.services import acwr_snapshots, load_summary
-from app.services import loads as service
-from app.services.days import resolve_range, team_zone
+from app.services.acwr import snapshots as acwr_snapshots
+from app.services.loads import daily as service
+from app.services.loads import summary as load_summary
+from app.services.platform.days import resolve_range, team_zone
 
 router = APIRouter(prefix="/performance/members/{membership_id}", tags=["loads"])
 

@@ -7,7 +7,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app.deps import AppSettings
 from app.schemas.base import problem_responses
-from app.services import metrics
+from app.services.platform import metrics
 
 router = APIRouter(tags=["operations"])
 

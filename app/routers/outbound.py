@@ -7,7 +7,7 @@ from app.db import Session
 from app.deps import AppSettings, OwnerOf
 from app.schemas import outbound as schemas
 from app.schemas.base import PathId, problem_responses
-from app.services import outbound as service
+from app.services.outbound import service
 
 router = APIRouter(tags=["outbound-webhooks"])
 

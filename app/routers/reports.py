@@ -7,7 +7,7 @@ from fastapi import APIRouter, Query, Response
 from app.db import Session
 from app.deps import StaffOf
 from app.schemas.base import problem_responses
-from app.services import reports as service
+from app.services.coach import reports as service
 
 router = APIRouter(tags=["reports"])
 

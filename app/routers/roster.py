@@ -11,7 +11,7 @@ from app.deps import StaffOf
 from app.schemas import roster as schemas
 from app.schemas.alerts import Alert
 from app.schemas.base import MAX_DATE, MIN_DATE, IsoDay, problem_responses
-from app.services import roster as service
+from app.services.coach import roster as service
 
 router = APIRouter(tags=["coach"])
 

@@ -8,7 +8,7 @@ from app.db import Session
 from app.deps import CurrentUser, MemberOf, OwnerOf, StaffOf
 from app.schemas import teams as schemas
 from app.schemas.base import problem_responses
-from app.services import teams as service
+from app.services.teams import service
 
 router = APIRouter(prefix="/teams", tags=["teams"])
 

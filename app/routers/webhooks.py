@@ -15,8 +15,7 @@ from app.deps import AppSettings
 from app.errors import DomainError, NotFound
 from app.schemas import devices as schemas
 from app.schemas.base import problem_responses
-from app.services import inbox
-from app.services.vendors import oura, whoop
+from app.services.integrations import inbox, oura, whoop
 
 router = APIRouter(tags=["webhooks"])
 

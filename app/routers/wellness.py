@@ -9,9 +9,9 @@ from app.deps import MemberReader, UserId
 from app.models import WellnessLog
 from app.schemas import performance as schemas
 from app.schemas.base import FromDay, Limit, Offset, ToDay, problem_responses
-from app.services import teams
-from app.services import wellness as service
-from app.services.days import resolve_range, team_zone
+from app.services.platform.days import resolve_range, team_zone
+from app.services.teams import service as teams
+from app.services.wellness import service
 
 router = APIRouter(tags=["wellness"])
 

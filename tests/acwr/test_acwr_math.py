@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from app.services.acwr import (
+from app.services.acwr.model import (
     NO_D0,
     AcwrParams,
     alpha,

@@ -12,10 +12,10 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app import scheduler
 from app.config import Settings
 from app.main import create_app
 from app.models import AcwrSnapshot, AcwrState
-from app.services import scheduler
 from tests.conftest import BACKEND, Api
 
 TODAY = datetime.now(UTC).date()

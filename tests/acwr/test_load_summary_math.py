@@ -5,7 +5,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from app.services.load_summary import (
+from app.services.loads.summary import (
     WeekSummary,
     iso_week_label,
     loads_needed,

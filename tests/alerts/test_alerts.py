@@ -8,7 +8,8 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.services import alerts, scheduler
+from app import scheduler
+from app.services.alerts import service as alerts
 from tests.conftest import Api, Squad, started_at
 
 NOW = datetime.now(UTC)

@@ -111,7 +111,7 @@ async def test_create_admin_refuses_an_unclaimed_account(
 ) -> None:
     """Otherwise whoever registers that email first would own an admin account."""
     from app.errors import NotFound
-    from app.services import accounts
+    from app.services.accounts import service as accounts
 
     owner = await api.user("owner")
     team = await api.team(owner)

@@ -12,7 +12,7 @@ from argon2.exceptions import VerifyMismatchError
 from sqlalchemy import select, update
 
 from app.models import User
-from app.services import accounts
+from app.services.accounts import service as accounts
 from tests.conftest import PASSWORD
 
 

@@ -9,7 +9,8 @@ import httpx
 import numpy as np
 
 from app.models import DailyHRV, HrvSource
-from app.services import hrv, roster
+from app.services.coach import roster
+from app.services.hrv import service as hrv
 from tests.conftest import Api, Squad
 
 TODAY = datetime.now(UTC).date()

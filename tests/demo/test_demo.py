@@ -12,8 +12,8 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.services import demo
-from app.services.days import today as local_today
+from app.cli import demo
+from app.services.platform.days import today as local_today
 
 TZ = ZoneInfo(demo.TIMEZONE)
 Headers = dict[str, str]

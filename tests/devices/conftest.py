@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import Settings
-from app.services.vendors import VendorContext
+from app.services.integrations.context import VendorContext
 from tests.devices import fake_vendor as fv
 
 

@@ -27,8 +27,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.config import Settings
 from app.main import create_app
 from app.models import DailyHRV, InboxStatus, LinkedDevice, WebhookEvent
-from app.services import inbox
-from app.services.vendors import VendorContext, oura, whoop
+from app.services.integrations import inbox, oura, whoop
+from app.services.integrations.context import VendorContext
 from tests.conftest import Actor
 
 WHOOP_HOST = "https://whoop.test"

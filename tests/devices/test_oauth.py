@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app import scheduler
 from app.config import Settings
 from app.main import create_app
 from app.models import (
@@ -22,8 +23,9 @@ from app.models import (
     TeamMembership,
     User,
 )
-from app.services import crypto, devices, scheduler
-from app.services.vendors import VendorContext, new_http_client
+from app.services.integrations import devices
+from app.services.integrations.context import VendorContext, new_http_client
+from app.services.platform import crypto
 from tests.conftest import Squad
 from tests.devices import fake_vendor as fv
 

@@ -14,8 +14,9 @@ from app import cli
 from app.config import Settings, get_settings
 from app.db import create_engine, create_sessionmaker, migrate
 from app.models import Base, LinkedDevice, Provider, Role, Team, TeamMembership, User
-from app.services import crypto, devices
-from app.services.vendors import VendorContext
+from app.services.integrations import devices
+from app.services.integrations.context import VendorContext
+from app.services.platform import crypto
 from tests.conftest import Squad
 from tests.devices import fake_vendor as fv
 

@@ -16,8 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import Settings
 from app.models import InboxStatus
-from app.services import crypto, devices, inbox
-from app.services.vendors import VendorContext, oura
+from app.services.integrations import devices, inbox, oura
+from app.services.integrations.context import VendorContext
+from app.services.platform import crypto
 from tests.conftest import Api, Squad
 from tests.devices import fake_vendor as fv
 

@@ -68,7 +68,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionma
 
 from app.config import Settings
 from app.main import create_app
-from app.services import accounts
+from app.services.accounts import service as accounts
 from tests.conftest import Actor, Api
 
 BASE_URL = "http://testserver"

@@ -19,10 +19,11 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app import scheduler
 from app.config import Settings
 from app.models import ExternalLoad, InboxStatus, Team, WebhookEvent
-from app.services import inbox, scheduler
-from app.services.vendors import VendorContext, new_http_client
+from app.services.integrations import inbox
+from app.services.integrations.context import VendorContext, new_http_client
 from tests.conftest import Squad
 
 REF = "CAT-0009"

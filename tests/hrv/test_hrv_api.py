@@ -16,7 +16,7 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.models import HrvSource, TeamMembership
-from app.services import hrv
+from app.services.hrv import service as hrv
 from tests.conftest import Actor, Api, Squad
 
 

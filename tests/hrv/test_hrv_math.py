@@ -8,8 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from app.models import HrvSource
-from app.services.days import DayRange
-from app.services.hrv import (
+from app.services.hrv.service import (
     baseline,
     choose_daily,
     choose_value,
@@ -19,6 +18,7 @@ from app.services.hrv import (
     rolling_mean,
     sample_sd,
 )
+from app.services.platform.days import DayRange
 
 DAY = date(2026, 3, 31)
 T0 = datetime(2026, 3, 31, 7, 0, tzinfo=UTC)

@@ -18,8 +18,8 @@ from app.config import Settings
 from app.main import create_app
 from app.models import InboxStatus, WebhookEvent
 from app.models.base import utcnow
-from app.services import metrics
-from app.services.scheduler import Scheduler
+from app.scheduler import Scheduler
+from app.services.platform import metrics
 from tests.conftest import PASSWORD, Api, Squad
 
 TEST_CLIENT_LOGGERS = ("httpx", "httpcore")  # the test's own client logs its URLs

@@ -29,10 +29,10 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app import scheduler
 from app.config import Settings
 from app.db import create_engine, create_sessionmaker, migrate
 from app.main import create_app
-from app.services import scheduler
 from tests.conftest import BACKEND, create_database, drop_database, started_at
 
 pytestmark = pytest.mark.skipif(

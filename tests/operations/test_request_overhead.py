@@ -16,7 +16,7 @@ from app.config import Settings
 from app.errors import Unauthorized
 from app.main import create_app
 from app.middleware import logging as access_log
-from app.services import tokens
+from app.services.accounts import tokens
 from tests.conftest import Squad
 
 

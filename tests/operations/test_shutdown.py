@@ -21,8 +21,8 @@ from app.config import Settings
 from app.db import migrate
 from app.main import create_app
 from app.models import AcwrState
-from app.services.scheduler import Scheduler, recompute_dirty
-from app.services.vendors import VendorContext, new_http_client
+from app.scheduler import Scheduler, recompute_dirty
+from app.services.integrations.context import VendorContext, new_http_client
 from tests.conftest import Api, create_database, drop_database
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -26,8 +26,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.config import Settings
 from app.main import create_app
 from app.models import AlertKind, DeliveryStatus, OutboundDelivery, Severity, TeamMembership
-from app.services import alerts, outbound
-from app.services.vendors import new_http_client
+from app.services.alerts import service as alerts
+from app.services.integrations.context import new_http_client
+from app.services.outbound import service as outbound
 from tests.conftest import Actor, Api, Squad
 
 TARGET = "https://93.184.216.34/hooks/loadline"  # a public address: no DNS needed

@@ -15,7 +15,7 @@ from app.config import Settings
 from app.db import _team_lock_key, member_day_slots
 from app.main import create_app
 from app.models import WellnessLog
-from app.services import sessions as sessions_service
+from app.services.training import sessions as sessions_service
 from tests.conftest import BACKEND, Api
 
 

@@ -77,9 +77,7 @@ async def test_second_write_updates_and_daily_load_follows(
     client: httpx.AsyncClient, squad: Squad, api: Api
 ) -> None:
     # Yesterday, so both sessions have happened whatever the time of day the test runs.
-    start = datetime.now(UTC).replace(hour=0, minute=5, second=0, microsecond=0) - timedelta(
-        days=1
-    )
+    start = datetime.now(UTC).replace(hour=0, minute=5, second=0, microsecond=0) - timedelta(days=1)
     morning = await api.session(squad.team, squad.coach, start=start, minutes=60)
     evening = await api.session(
         squad.team, squad.coach, start=start + timedelta(hours=10), minutes=60

@@ -28,7 +28,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionma
 
 from app.config import Settings
 from app.main import create_app
-from app.services import accounts, tokens
+from app.services.accounts import service as accounts
+from app.services.accounts import tokens
 from tests.conftest import PASSWORD, Actor, Api, Squad
 
 ACTORS = ("anon", "player", "mate", "coach", "owner", "other", "admin")  # the columns of MATRIX
@@ -371,7 +372,11 @@ MATRIX: list[tuple[str, str, Body | None]] = [
     ("GET /performance/members/{player_m}/wellness", "401 200 403 200 200 404 200", None),
     ("GET /performance/members/{player_m}/daily-loads", "401 200 403 200 200 404 200", None),
     ("GET /performance/members/{player_m}/acwr", "401 200 403 200 200 404 200", None),
-    ("GET /performance/members/{player_m}/acwr?source=EXTERNAL", "401 200 403 200 200 404 200", None),  # noqa: E501
+    (
+        "GET /performance/members/{player_m}/acwr?source=EXTERNAL",
+        "401 200 403 200 200 404 200",
+        None,
+    ),
     ("POST /performance/members/{player_m}/hrv", "401 201 403 201 201 404 201", manual_hrv),
     ("GET /performance/members/{player_m}/hrv", "401 200 403 200 200 404 200", None),
     ("GET /performance/members/{player_m}/devices", "401 200 403 200 200 404 200", None),

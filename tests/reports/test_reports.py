@@ -24,7 +24,7 @@ from app.models import (
     User,
     WellnessLog,
 )
-from app.services.load_summary import iso_week_label
+from app.services.loads.summary import iso_week_label
 from tests.conftest import Api, Squad, started_at
 
 TODAY = datetime.now(UTC).date()

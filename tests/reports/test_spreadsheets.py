@@ -5,7 +5,7 @@ import io
 
 import pytest
 
-from app.services.spreadsheets import SafeCsvWriter, safe_cell
+from app.services.platform.spreadsheets import SafeCsvWriter, safe_cell
 
 
 @pytest.mark.parametrize(

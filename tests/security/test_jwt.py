@@ -9,7 +9,7 @@ import pytest
 from joserfc import jwt
 
 from app.config import Settings
-from app.services import tokens
+from app.services.accounts import tokens
 from tests.conftest import Api
 
 

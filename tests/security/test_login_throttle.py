@@ -12,7 +12,7 @@ from app.main import create_app
 from app.models import User
 from app.models.base import utcnow
 from app.models.users import LoginThrottle
-from app.services import accounts
+from app.services.accounts import service as accounts
 from tests.conftest import PASSWORD, Api
 
 WRONG = "wrong-password"

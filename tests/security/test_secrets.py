@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import Settings
 from app.main import create_app
-from app.services import tokens
+from app.services.accounts import tokens
 
 APP = Path(__file__).resolve().parents[2] / "app"
 SECRET_FIELDS = {

@@ -1,0 +1,330 @@
+"""Background jobs: keep ACWR current, advance every team at its local midnight, tidy up.
+
+APScheduler runs them in the API process (``LOADLINE_SCHEDULER=on``, the single-node
+default) or alone in ``loadline worker``. Each job owns its transactions and, on
+PostgreSQL, holds an advisory lock while it runs, so two processes never run the same
+job at once: the second one skips that run. On shutdown (``Scheduler.stop``) no job starts
+any more and the running ones end at their next stopping point (between teams or steps),
+so a SIGTERM neither cuts a team's recompute in half nor waits for every team.
+"""
+
+import asyncio
+import functools
+import hashlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from app.models import AcwrState, LoadSource, Team
+from app.services.acwr import snapshots as acwr_snapshots
+from app.services.alerts import service as alerts
+from app.services.integrations import devices, gps, inbox, oura
+from app.services.integrations.context import VendorContext
+from app.services.outbound import service as outbound
+from app.services.platform import idempotency, metrics
+
+logger = logging.getLogger("loadline.jobs")
+Job = Callable[[], Awaitable[None]]
+
+
+@asynccontextmanager
+async def job_lock(engine: AsyncEngine, name: str) -> AsyncIterator[bool]:
+    """Yield whether this process may run job ``name`` now.
+
+    PostgreSQL: a transaction-level advisory lock (``pg_try_advisory_xact_lock``) in a
+    transaction kept open on its own connection for the whole run; the lock ends with that
+    transaction, at its commit or when the connection dies. This is what PgBouncer's
+    transaction pooling can carry: the server connection stays with this client while the
+    transaction is open, and no lock can be left on a pooled connection for another client
+    to inherit, as a session-level lock whose unlock was missed would be. The transaction
+    only ran a ``SELECT``, so it holds no snapshot that would keep VACUUM back; a server
+    ``idle_in_transaction_session_timeout`` must exceed the longest job, though.
+    SQLite serves one process only.
+    """
+    if engine.dialect.name != "postgresql":
+        yield True
+        return
+    key = int.from_bytes(
+        hashlib.sha256(f"loadline:{name}".encode()).digest()[:8], "big", signed=True
+    )
+    async with engine.connect() as connection, connection.begin():
+        lock = text("SELECT pg_try_advisory_xact_lock(:k)")
+        yield bool(await connection.scalar(lock, {"k": key}))
+
+
+def _never() -> bool:
+    return False
+
+
+async def recompute_dirty(
+    sessionmaker: async_sessionmaker[AsyncSession], *, stop: Callable[[], bool] = _never
+) -> int:
+    """Recompute every athlete marked dirty, one transaction per team; returns athlete-days.
+
+    ``stop`` is asked between teams: on shutdown the run ends after the current team's
+    commit, and the teams left stay dirty for the next run (or the next read).
+    """
+    async with sessionmaker() as session:
+        team_ids = list(
+            await session.scalars(
+                select(AcwrState.team_id).where(AcwrState.dirty_from.is_not(None)).distinct()
+            )
+        )
+    computed = 0
+    for team_id in sorted(team_ids):
+        if stop():
+            logger.info('{"event": "acwr_dirty_stopped", "before_team_id": %d}', team_id)
+            break
+        try:
+            computed += await _recompute_team_dirty(sessionmaker, team_id)
+        except Exception:
+            # One team's failure must not keep every other team stale.
+            logger.exception('{"event": "acwr_team_failed", "team_id": %d}', team_id)
+    return computed
+
+
+async def _recompute_team_dirty(
+    sessionmaker: async_sessionmaker[AsyncSession], team_id: int
+) -> int:
+    computed = 0
+    async with sessionmaker.begin() as session:
+        team = await session.get(Team, team_id)
+        if team is None:
+            return 0
+        for source in LoadSource:
+            dirty = await session.scalars(
+                select(AcwrState.membership_id).where(
+                    AcwrState.team_id == team_id,
+                    AcwrState.source == source,
+                    AcwrState.dirty_from.is_not(None),
+                )
+            )
+            ids = list(dirty)
+            if ids:
+                computed += await acwr_snapshots.refresh(
+                    session, [team], source, membership_ids=ids
+                )
+    return computed
+
+
+async def advance_team(sessionmaker: async_sessionmaker[AsyncSession], team_id: int) -> int:
+    """Bring every active member of a team up to its new local day (run at local midnight)."""
+    async with sessionmaker.begin() as session:
+        team = await session.get(Team, team_id)
+        if team is None:
+            return 0
+        computed = 0
+        for source in LoadSource:
+            computed += await acwr_snapshots.refresh(session, [team], source)
+        return computed
+
+
+def vendor_handlers(ctx: VendorContext) -> dict[str, inbox.Handler]:
+    """Every provider's inbox handler, bound to the vendors' HTTP client and settings."""
+    return {"gps": functools.partial(gps.handle, ctx), **devices.inbox_handlers(ctx)}
+
+
+async def purge_idempotency_keys(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
+    async with sessionmaker.begin() as session:
+        return await idempotency.purge_expired(session)
+
+
+async def purge_spent_states(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
+    """Spent OAuth states past their expiry: a handful per athlete linking, so hourly will do."""
+    async with sessionmaker.begin() as session:
+        return await devices.purge_spent_states(session)
+
+
+class Scheduler:
+    """The jobs, wired to one engine. ``start()`` and ``shutdown()`` bracket its life."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        vendors: VendorContext,
+    ) -> None:
+        self.engine = engine
+        self.sessionmaker = sessionmaker
+        self.vendors = vendors
+        self.scheduler = AsyncIOScheduler(timezone="UTC")
+        self.stopping = False
+        self._shut_down = False
+        self._running: set[asyncio.Task[object]] = set()
+
+    def start(self) -> None:
+        add = self.scheduler.add_job
+        add(
+            self._locked("acwr.dirty", self._dirty),
+            IntervalTrigger(minutes=1),
+            id="acwr.dirty",
+            max_instances=1,
+            coalesce=True,
+            next_run_time=datetime.now().astimezone(),
+        )
+        add(
+            self._locked("teams.sync", self.sync_team_jobs),
+            IntervalTrigger(minutes=5),
+            id="teams.sync",
+            max_instances=1,
+            coalesce=True,
+            next_run_time=datetime.now().astimezone(),
+        )
+        add(
+            self._locked("inbox.process", self._inbox),
+            IntervalTrigger(seconds=15),
+            id="inbox.process",
+            max_instances=1,
+            coalesce=True,
+            next_run_time=datetime.now().astimezone(),
+        )
+        add(
+            self._locked("outbound.deliver", self._outbound),
+            IntervalTrigger(seconds=15),
+            id="outbound.deliver",
+            max_instances=1,
+            coalesce=True,
+            next_run_time=datetime.now().astimezone(),
+        )
+        add(
+            self._locked("oura.subscriptions", self._oura_subscriptions),
+            IntervalTrigger(days=1),
+            id="oura.subscriptions",
+            max_instances=1,
+            coalesce=True,
+            next_run_time=datetime.now().astimezone(),
+        )
+        add(
+            self._locked("idempotency.purge", self._purge),
+            IntervalTrigger(hours=1),
+            id="idempotency.purge",
+            max_instances=1,
+            coalesce=True,
+        )
+        metrics.watch_jobs(self.scheduler)
+        self.scheduler.start()
+        logger.info('{"event": "scheduler_started"}')
+
+    def shutdown(self) -> None:
+        """Stop at once: APScheduler cancels the running jobs (their transactions roll back).
+        Idempotent: AsyncIOScheduler stops on the loop's next turn, and ``running`` stays
+        true until then, so a second call must not queue a second shutdown."""
+        if self.scheduler.running and not self._shut_down:
+            self._shut_down = True
+            self.scheduler.shutdown(wait=False)
+
+    async def stop(self, grace: float) -> None:
+        """Stop gracefully: no job starts any more, the running ones see ``stopping`` and end
+        at their next stopping point; those still running after ``grace`` seconds are
+        cancelled, which rolls back only their current transaction."""
+        self.stopping = True
+        if self.scheduler.running:
+            self.scheduler.pause()
+        running = [task for task in self._running if not task.done()]
+        if running:
+            _, late = await asyncio.wait(running, timeout=grace)
+            if late:
+                logger.warning('{"event": "jobs_cancelled", "count": %d}', len(late))
+                for task in late:
+                    task.cancel()
+                await asyncio.wait(late, timeout=5)  # their rollbacks, before the engine goes
+        self.shutdown()
+        logger.info('{"event": "scheduler_stopped"}')
+
+    async def sync_team_jobs(self) -> None:
+        """One midnight job per team, in the team's zone; new teams and zone changes follow."""
+        async with self.sessionmaker() as session:
+            teams = (await session.execute(select(Team.id, Team.timezone))).all()
+        for team_id, zone in teams:
+            job_id = f"acwr.advance.{team_id}"
+            trigger = CronTrigger(hour=0, minute=0, second=30, timezone=zone)
+            existing = self.scheduler.get_job(job_id)
+            if existing is not None and str(existing.trigger.timezone) == zone:
+                continue
+            self.scheduler.add_job(
+                self._locked(job_id, self._advance(team_id)),
+                trigger,
+                id=job_id,
+                replace_existing=True,
+                max_instances=1,
+                coalesce=True,
+                misfire_grace_time=3600,
+            )
+
+    def _locked(self, name: str, job: Job) -> Job:
+        async def run() -> None:
+            task = asyncio.current_task()
+            if self.stopping or task is None:
+                return
+            self._running.add(task)
+            try:
+                async with job_lock(self.engine, name) as mine:
+                    if not mine:
+                        logger.info('{"event": "job_skipped", "job": "%s"}', name)
+                        return
+                    try:
+                        await job()
+                    except Exception:
+                        logger.exception('{"event": "job_failed", "job": "%s"}', name)
+                        raise  # so APScheduler reports EVENT_JOB_ERROR (job metrics)
+            finally:
+                self._running.discard(task)
+
+        return run
+
+    def _stop_requested(self) -> bool:
+        return self.stopping
+
+    async def _dirty(self) -> None:
+        computed = await recompute_dirty(self.sessionmaker, stop=self._stop_requested)
+        if computed:
+            logger.info('{"event": "acwr_recomputed", "athlete_days": %d}', computed)
+        if self.stopping:
+            return
+        # Right after the refresh, so ACWR alerts follow a write within a minute.
+        raised = await alerts.raise_due_alerts(self.sessionmaker)
+        if raised:
+            logger.info('{"event": "alerts_raised", "count": %d}', raised)
+
+    def _advance(self, team_id: int) -> Job:
+        async def run() -> None:
+            computed = await advance_team(self.sessionmaker, team_id)
+            logger.info(
+                '{"event": "team_advanced", "team_id": %d, "athlete_days": %d}', team_id, computed
+            )
+
+        return run
+
+    async def _inbox(self) -> None:
+        """Vendor events: refresh the tokens they will need (committed on their own, since
+        vendors rotate refresh tokens), then process what is due."""
+        await devices.refresh_for_inbox(self.sessionmaker, self.vendors)
+        if self.stopping:
+            return
+        await inbox.process_due(
+            self.sessionmaker, vendor_handlers(self.vendors), stop=self._stop_requested
+        )
+
+    async def _outbound(self) -> None:
+        await outbound.deliver_due(
+            self.sessionmaker,
+            self.vendors.http,
+            self.vendors.settings,
+            stop=self._stop_requested,
+        )
+
+    async def _oura_subscriptions(self) -> None:
+        if self.vendors.settings.oura_client_id:
+            await oura.ensure_subscriptions(self.vendors)
+
+    async def _purge(self) -> None:
+        """The hourly tidy-up (job ``idempotency.purge``, its name kept for its metrics)."""
+        await purge_idempotency_keys(self.sessionmaker)
+        await purge_spent_states(self.sessionmaker)
