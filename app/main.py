@@ -2,7 +2,7 @@
 
 import gc
 import logging
-import socket
+import traceback
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -13,7 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -132,7 +132,6 @@ def _connection_lost(exc: DBAPIError) -> bool:
         exc.connection_invalidated
         or code in CONNECTION_SQLSTATES
         or code.startswith("08")
-        or isinstance(exc, InterfaceError)
         or "unable to open database file" in str(exc.orig)  # SQLite's file is out of reach
     )
 
@@ -157,11 +156,26 @@ async def _database_error(request: Request, exc: Exception) -> JSONResponse:
     return await _unexpected_error(request, exc)
 
 
-async def _connection_error(_: Request, exc: Exception) -> JSONResponse:
-    """No connection to be had: the server refused or reset it, or its name does not
-    resolve (the driver's connect), or every pooled connection stayed busy (the pool's
-    timeout)."""
-    return _database_gone(type(exc).__name__)
+async def _connection_error(request: Request, exc: Exception) -> JSONResponse:
+    """No connection to be had: the server refused, reset or did not answer it, or its
+    name does not resolve (an ``OSError``, ``TimeoutError`` included, raised inside the
+    database driver or SQLAlchemy's pool), or every pooled connection stayed busy (the
+    pool's timeout). Any other ``OSError`` is a bug of ours, a 500."""
+    if isinstance(exc, PoolTimeout) or _raised_by_database(exc):
+        return _database_gone(type(exc).__name__)
+    return await _unexpected_error(request, exc)
+
+
+DATABASE_MODULES = ("sqlalchemy.", "asyncpg.", "aiosqlite.")
+
+
+def _raised_by_database(exc: BaseException) -> bool:
+    """Did ``exc`` come from connecting or talking to the database (a frame of the driver
+    or of SQLAlchemy on its way)?"""
+    frames = traceback.walk_tb(exc.__traceback__)
+    return any(
+        str(frame.f_globals.get("__name__", "")).startswith(DATABASE_MODULES) for frame, _ in frames
+    )
 
 
 def _database_gone(error: str) -> JSONResponse:
@@ -232,7 +246,9 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         "description": "Repeat a POST safely: the same user and key within 24 hours get the "
         "first answer; the same key with another body is a 422. A repeat is authorised again "
         "under today's rules: a caller who may no longer do it gets today's answer (e.g. 403 "
-        "or 404), never the stored one.",
+        "or 404), never the stored one. The routes that authenticate by their body "
+        "(/auth/register, /auth/token, /auth/refresh, /auth/password-reset) are never "
+        "replayed.",
         "schema": {"type": "string", "maxLength": 255},
     }
     for path in schema["paths"].values():
@@ -328,8 +344,7 @@ def create_app(
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(IntegrityError, _integrity_error)
     app.add_exception_handler(DBAPIError, _database_error)
-    app.add_exception_handler(ConnectionError, _connection_error)  # refused, reset
-    app.add_exception_handler(socket.gaierror, _connection_error)  # its name does not resolve
+    app.add_exception_handler(OSError, _connection_error)  # refused, unreachable, timed out
     app.add_exception_handler(PoolTimeout, _connection_error)
     app.add_exception_handler(Exception, _unexpected_error)
     # The last added runs first: logging (every request, answered anywhere), the body

@@ -53,7 +53,7 @@ class IdempotencyMiddleware:
                 loc=["header", "Idempotency-Key"],
             )
             return
-        user_id = self._user_id(scope, headers)
+        user_id = None if _public(scope["path"]) else self._user_id(scope, headers)
         if user_id is None:  # anonymous POSTs (register, token) are not replayed
             await self.app(scope, receive, send)
             return
@@ -198,6 +198,17 @@ def _still_allowed(status: int, *, refused: bool) -> bool:
     today's answer and is sent instead of the stored one.
     """
     return not refused and (200 <= status < 300 or status == 409)
+
+
+# The POSTs that authenticate by their body or a signature, not by the bearer token: a
+# bearer header sent along (clients add it to every call) does not make them the user's.
+# They are never stored or replayed, and never run as a dry run, which matters: they
+# count attempts, or revoke a reused refresh token's family, in transactions of their own.
+PUBLIC_POSTS = ("/auth/register", "/auth/token", "/auth/refresh", "/auth/password-reset")
+
+
+def _public(path: str) -> bool:
+    return path.startswith(PUBLIC_POSTS) or path.startswith("/webhooks/")
 
 
 def _canonical(body: bytes) -> bytes:

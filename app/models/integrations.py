@@ -132,6 +132,9 @@ class ExternalLoad(CreatedAt, Base):
     sprints: Mapped[int | None]
 
 
+EVENT_KEY_LENGTH = 300  # a vendor's event identity; longer ones are stored as a hash
+
+
 class WebhookEvent(Base):
     """A vendor's notification, stored before it is acknowledged and processed by a job.
 
@@ -147,7 +150,7 @@ class WebhookEvent(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     provider: Mapped[str] = mapped_column(String(16))
-    event_key: Mapped[str] = mapped_column(String(300))
+    event_key: Mapped[str] = mapped_column(String(EVENT_KEY_LENGTH))
     team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"))
     body: Mapped[bytes] = mapped_column(LargeBinary)
     received_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

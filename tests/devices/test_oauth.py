@@ -503,3 +503,27 @@ async def _seed_device(session: AsyncSession, settings: Settings, pair: dict[str
 async def _devices(sessionmaker: async_sessionmaker[AsyncSession]) -> list[LinkedDevice]:
     async with sessionmaker() as session:
         return list(await session.scalars(select(LinkedDevice).order_by(LinkedDevice.id)))
+
+
+async def test_a_callback_for_a_membership_no_longer_a_players_is_422(
+    client: httpx.AsyncClient, fake: fv.FakeVendors, squad: Squad
+) -> None:
+    """Found by the review: the PLAYER rule is checked again at the callback. A player
+    made a coach within the state's ten minutes does not get a device (and so HRV) linked
+    to their COACH membership; nothing is traded with the vendor."""
+    member_id = squad.player_membership["id"]
+    url = await _authorization_url(client, "whoop", squad, member_id)
+    promoted = await client.patch(
+        f"/teams/{squad.team['id']}/members/{member_id}",
+        json={"role": "COACH"},
+        headers=squad.owner.headers,
+    )
+    assert promoted.status_code == 200, promoted.text
+    answer = await client.get(await fv.consent(fake, url))
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["errors"][0]["loc"] == ["query", "state"]
+    assert fake.vendor("whoop").calls("/token") == 0
+    listed = await client.get(
+        f"/performance/members/{member_id}/devices", headers=squad.player.headers
+    )
+    assert listed.json() == []

@@ -6,8 +6,10 @@ Issue 10 items 12 and 13: with backends terminated mid-traffic, requests answere
 
 import asyncio
 import contextlib
+import socket
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -79,6 +81,33 @@ async def test_readyz_is_a_503_problem_when_the_server_is_gone(settings: Setting
         )
         assert token_route.status_code == 503, token_route.text
         assert "retry-after" in token_route.headers
+
+
+@pg_only
+async def test_a_server_name_whose_every_address_refuses_is_a_503(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by the review: a name with several addresses that all refuse raises a plain
+    ``OSError("Multiple exceptions...")`` in the driver, not a ``ConnectionError``; it was
+    a 500. ``db.test`` resolves to two loopback addresses where nothing listens."""
+    real = asyncio.get_running_loop().getaddrinfo
+
+    async def two_addresses(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        if host != "db.test":
+            return await real(host, port, *args, **kwargs)
+        return [
+            (socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, 1))
+            for address in ("127.0.0.2", "127.0.0.3")
+        ]
+
+    monkeypatch.setattr(asyncio.get_running_loop(), "getaddrinfo", two_addresses)
+    url = make_url(PG_ADMIN_URL).set(host="db.test", port=1).render_as_string(False)
+    async with _served(settings, url) as (_, client):
+        response = await client.post(
+            "/auth/token", data={"username": "a@example.com", "password": "whatever1"}
+        )
+    assert response.status_code == 503, response.text
+    assert response.headers["retry-after"] == "5"
 
 
 async def _terminate(database: str, *, waiting_only: bool = False) -> int:

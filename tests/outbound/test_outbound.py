@@ -161,6 +161,13 @@ async def test_only_owners_of_the_team_manage_webhooks(
         "http://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/",  # Teredo
         "http://[fec0::1]/",  # site-local
         "http://239.1.2.3/",  # multicast
+        # Found by the review: "global" in Python 3.11's tables, though not globally reachable.
+        "http://[::7f00:1]/",  # IPv4-compatible form of 127.0.0.1
+        "http://[::ffff:0:7f00:1]/",  # IPv4-translated form of 127.0.0.1
+        "http://[64:ff9b:1::a9fe:a9fe]/",  # local-use NAT64 form of 169.254.169.254
+        "http://192.0.0.8/",  # IETF protocol assignments
+        "http://[3fff::1]/",  # documentation
+        "http://[5f00::1]/",  # SRv6 segment identifiers
         "ftp://93.184.216.34/hook",
         "not a url",
     ],

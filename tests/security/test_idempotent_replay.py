@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from app.config import Settings
-from tests.conftest import Api, Squad
+from tests.conftest import PASSWORD, Api, Squad
 
 HOOK = {"url": "http://127.0.0.1:9/hook", "events": ["alert.created"]}
 
@@ -105,3 +105,38 @@ async def test_a_replay_meeting_what_the_first_request_did_is_still_the_stored_2
     assert first.status_code == 201, first.text
     again = await client.post(url, json=newcomer, headers=headers)
     assert (again.status_code, again.content) == (201, first.content)
+
+
+async def test_a_refresh_is_never_replayed_even_with_a_bearer_header(
+    client: httpx.AsyncClient, squad: Squad
+) -> None:
+    """Clients send the bearer header and an Idempotency-Key on every call. A refresh is
+    authenticated by its body, not by the header, so a repeat is never answered from the
+    store (that would hand the next token pair to whoever holds a used refresh token and
+    an access token) nor dry-run: the refresh tokens' own reuse rule applies, as it does
+    without the header."""
+    signed_in = await client.post(
+        "/auth/token", data={"username": squad.player.email, "password": PASSWORD}
+    )
+    assert signed_in.status_code == 200, signed_in.text
+    headers = squad.player.headers | {"Idempotency-Key": "refresh-1"}
+    body = {"refresh_token": signed_in.json()["refresh_token"]}
+    first = await client.post("/auth/refresh", json=body, headers=headers)
+    assert first.status_code == 200, first.text
+    again = await client.post("/auth/refresh", json=body, headers=headers)
+    assert again.status_code == 401
+    assert "idempotent-replayed" not in again.headers
+    assert first.json()["access_token"] not in again.text
+
+
+async def test_sign_ins_with_a_key_are_not_counted_again_by_replays(
+    client: httpx.AsyncClient, squad: Squad
+) -> None:
+    """A sign-in is never replayed either: each of these is a real sign-in (a dry run of
+    each would also have counted an attempt, and six retries locked the user out)."""
+    headers = squad.player.headers | {"Idempotency-Key": "sign-in-1"}
+    form = {"username": squad.player.email, "password": PASSWORD}
+    answers = [await client.post("/auth/token", data=form, headers=headers) for _ in range(8)]
+    assert [a.status_code for a in answers] == [200] * 8
+    assert not [a for a in answers if "idempotent-replayed" in a.headers]
+    assert len({a.json()["refresh_token"] for a in answers}) == 8

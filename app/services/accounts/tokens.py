@@ -17,12 +17,10 @@ from app.config import Settings
 from app.errors import Unauthorized
 from app.models import RefreshToken
 from app.models.base import utcnow
+from app.schemas.base import MAX_ID
 
 ALGORITHM = "HS256"
 ISSUER = "loadline"
-# User ids are 32-bit integer keys: a ``sub`` outside them names no account, and handing it
-# to the database would fail there (an integer out of range) instead of as a bad token.
-MAX_USER_ID = 2**31 - 1
 
 
 class RefreshTokenReused(Unauthorized):
@@ -83,7 +81,9 @@ def decode_access_token(settings: Settings, token: str) -> int:
         user_id = int(decoded.claims["sub"])
     except (JoseError, ValueError, TypeError) as exc:
         raise Unauthorized("Invalid or expired access token") from exc
-    if not 0 < user_id <= MAX_USER_ID:
+    # Ids are 32-bit keys: a ``sub`` beyond them names no account, and handing it to the
+    # database would fail there (an integer out of range) instead of as a bad token.
+    if not 0 < user_id <= MAX_ID:
         raise Unauthorized("Invalid or expired access token")
     return user_id
 

@@ -445,7 +445,10 @@ async def _linkable_membership(session: AsyncSession, link: LinkState) -> TeamMe
     user = await session.get(User, link.user_id)
     if user is None:
         raise BadRequest("Invalid OAuth state; start linking again")
-    return (await teams.member_access(session, user.id, link.membership_id, write=True)).membership
+    access = await teams.member_access(
+        session, user.id, link.membership_id, write=True, new_entry=("query", "state")
+    )
+    return access.membership
 
 
 async def _exchange_code(ctx: VendorContext, app: VendorApp, code: str) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from app.config import Settings
 from app.errors import Unauthorized
 from app.models import HrvSource, LinkedDevice, Provider, WebhookEvent
 from app.models.base import utcnow
+from app.models.integrations import EVENT_KEY_LENGTH
 from app.schemas.devices import OuraNotification
 from app.services.hrv import service as hrv
 from app.services.integrations import devices
@@ -35,7 +36,6 @@ LONG_SLEEP = "long_sleep"
 SUBSCRIPTION_PATH = "/v2/webhook/subscription"
 SUBSCRIBED = (("sleep", "create"), ("sleep", "update"))  # (data_type, event_type)
 RENEW_BEFORE = timedelta(days=7)  # renew this long before expiry; the job runs daily
-MAX_KEY_LENGTH = 300  # the inbox's ``event_key`` column
 
 
 def expected_signature(secret: str, timestamp: str, body: bytes) -> str:
@@ -80,7 +80,7 @@ def event_key(note: OuraNotification) -> str:
     if note.event_time:
         parts.append(note.event_time)
     key = json.dumps(parts, separators=(",", ":"))
-    if len(key) <= MAX_KEY_LENGTH:
+    if len(key) <= EVENT_KEY_LENGTH:
         return key
     return "sha256:" + hashlib.sha256(key.encode()).hexdigest()
 

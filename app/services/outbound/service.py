@@ -62,13 +62,20 @@ BATCH = 100
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 URL_FIELD = ("body", "url")
-NAT64 = ipaddress.IPv6Network("64:ff9b::/96")  # the well-known prefix; IPv4 in the last 32 bits
+# IPv6 forms whose last 32 bits are an IPv4 address a packet may end up at: NAT64's
+# well-known and local-use prefixes, IPv4-compatible (deprecated) and IPv4-translated.
+IPV4_IN_LAST_32_BITS = tuple(
+    ipaddress.IPv6Network(net)
+    for net in ("64:ff9b::/96", "64:ff9b:1::/48", "::/96", "::ffff:0:0:0/96")
+)
+# Not global, though Python 3.11's ``is_global`` table (older than IANA's) says they are.
+NOT_GLOBAL = tuple(ipaddress.ip_network(net) for net in ("192.0.0.0/24", "3fff::/20", "5f00::/16"))
 
 
 def _embedded_ipv4(address: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
-    """The IPv4 addresses a packet to ``address`` may end up at (6to4, Teredo, NAT64)."""
+    """The IPv4 addresses a packet to ``address`` may end up at (6to4, Teredo, NAT64...)."""
     found = [address.sixtofour, *(address.teredo or ())]
-    if address in NAT64:
+    if any(address in net for net in IPV4_IN_LAST_32_BITS):
         found.append(ipaddress.IPv4Address(int(address) & 0xFFFF_FFFF))
     return [inner for inner in found if inner is not None]
 
@@ -82,6 +89,8 @@ def public_address(address: IPAddress) -> bool:
             return public_address(address.ipv4_mapped)
         if address.is_site_local or not all(map(public_address, _embedded_ipv4(address))):
             return False
+    if any(address in net for net in NOT_GLOBAL if net.version == address.version):
+        return False
     return address.is_global and not address.is_multicast
 
 
