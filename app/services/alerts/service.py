@@ -41,7 +41,7 @@ from app.models.base import utcnow
 from app.services.acwr import model as acwr
 from app.services.acwr import snapshots as acwr_snapshots
 from app.services.hrv import service as hrv
-from app.services.outbound import service as outbound
+from app.services.outbound import deliveries as outbound
 from app.services.platform.days import DayRange, team_zone, today
 from app.services.teams import service as teams
 from app.services.wellness import service as wellness
@@ -200,7 +200,6 @@ async def raise_due_alerts(
                 if team is None:
                     continue
                 raised += await team_alerts(session, team, now)
-                await outbound.track_statuses(session, team)
         except Exception:
             logger.exception('{"event": "alerts_team_failed", "team_id": %d}', team_id)
     return raised
