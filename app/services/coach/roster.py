@@ -67,8 +67,9 @@ from app.models import (
     User,
     WellnessLog,
 )
+from app.services.acwr import engine as acwr_engine
 from app.services.acwr import model as acwr
-from app.services.acwr import snapshots as acwr_snapshots
+from app.services.acwr import stored as acwr_stored
 from app.services.hrv import service as hrv
 from app.services.platform.days import team_zone, today
 from app.services.wellness import service as wellness
@@ -154,7 +155,7 @@ def acwr_points(
     known = [p for p in latest if p is not None]
     zones = acwr.zone(
         np.array([np.nan if ratio is None else ratio for _, ratio, _, _ in known], np.float64),
-        # days since d0, both ends counted, as acwr_snapshots.zones_of counts them
+        # days since d0, both ends counted, as acwr_stored.zones_of counts them
         np.array([(d - first).days + 1 if first else 0 for d, _, _, first in known], np.int64),
         np.array([coverage for _, _, coverage, _ in known], np.float64),
         params.chronic_days,
@@ -405,7 +406,7 @@ async def _player_rows(
 ) -> tuple[list[Row[Any]], list[HrvValues | None]]:
     """The players' rows (dashboard columns when ``first`` is given) and their HRV values."""
     # Bring every active member's snapshots up to today, so the views reflect every write.
-    await acwr_snapshots.refresh(session, [team], LoadSource.INTERNAL)
+    await acwr_engine.refresh(session, [team], LoadSource.INTERNAL)
     postgresql = dialect_name(session) == "postgresql"
     params = _params(team, day, first)
     rows = list(await session.execute(_statement(postgresql, first is not None), params))
@@ -451,7 +452,7 @@ def _statuses(
         else (row.acwr_date, row.ratio, row.coverage, row.first_load_day)
         for row in rows
     ]
-    points = acwr_points(acwr_snapshots.params_of(team), latest)
+    points = acwr_points(acwr_stored.params_of(team), latest)
     flags = hrv_flags(hrv_values, day)
     statuses = []
     for row, point, flag in zip(rows, points, flags, strict=True):
