@@ -22,8 +22,8 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from app.models import AcwrState, LoadSource, Team
-from app.services.acwr import snapshots as acwr_snapshots
+from app.models import Team
+from app.services.acwr import jobs as acwr_jobs
 from app.services.alerts import service as alerts
 from app.services.coach import jobs as coach_jobs
 from app.services.integrations import devices, gps, inbox, oura
@@ -58,73 +58,6 @@ async def job_lock(engine: AsyncEngine, name: str) -> AsyncIterator[bool]:
     async with engine.connect() as connection, connection.begin():
         lock = text("SELECT pg_try_advisory_xact_lock(:k)")
         yield bool(await connection.scalar(lock, {"k": key}))
-
-
-def _never() -> bool:
-    return False
-
-
-async def recompute_dirty(
-    sessionmaker: async_sessionmaker[AsyncSession], *, stop: Callable[[], bool] = _never
-) -> int:
-    """Recompute every athlete marked dirty, one transaction per team; returns athlete-days.
-
-    ``stop`` is asked between teams: on shutdown the run ends after the current team's
-    commit, and the teams left stay dirty for the next run (or the next read).
-    """
-    async with sessionmaker() as session:
-        team_ids = list(
-            await session.scalars(
-                select(AcwrState.team_id).where(AcwrState.dirty_from.is_not(None)).distinct()
-            )
-        )
-    computed = 0
-    for team_id in sorted(team_ids):
-        if stop():
-            logger.info('{"event": "acwr_dirty_stopped", "before_team_id": %d}', team_id)
-            break
-        try:
-            computed += await _recompute_team_dirty(sessionmaker, team_id)
-        except Exception:
-            # One team's failure must not keep every other team stale.
-            logger.exception('{"event": "acwr_team_failed", "team_id": %d}', team_id)
-    return computed
-
-
-async def _recompute_team_dirty(
-    sessionmaker: async_sessionmaker[AsyncSession], team_id: int
-) -> int:
-    computed = 0
-    async with sessionmaker.begin() as session:
-        team = await session.get(Team, team_id)
-        if team is None:
-            return 0
-        for source in LoadSource:
-            dirty = await session.scalars(
-                select(AcwrState.membership_id).where(
-                    AcwrState.team_id == team_id,
-                    AcwrState.source == source,
-                    AcwrState.dirty_from.is_not(None),
-                )
-            )
-            ids = list(dirty)
-            if ids:
-                computed += await acwr_snapshots.refresh(
-                    session, [team], source, membership_ids=ids
-                )
-    return computed
-
-
-async def advance_team(sessionmaker: async_sessionmaker[AsyncSession], team_id: int) -> int:
-    """Bring every active member of a team up to its new local day (run at local midnight)."""
-    async with sessionmaker.begin() as session:
-        team = await session.get(Team, team_id)
-        if team is None:
-            return 0
-        computed = 0
-        for source in LoadSource:
-            computed += await acwr_snapshots.refresh(session, [team], source)
-        return computed
 
 
 def vendor_handlers(ctx: VendorContext) -> dict[str, inbox.Handler]:
@@ -284,7 +217,7 @@ class Scheduler:
         return self.stopping
 
     async def _dirty(self) -> None:
-        computed = await recompute_dirty(self.sessionmaker, stop=self._stop_requested)
+        computed = await acwr_jobs.recompute_dirty(self.sessionmaker, stop=self._stop_requested)
         if computed:
             logger.info('{"event": "acwr_recomputed", "athlete_days": %d}', computed)
         if self.stopping:
@@ -299,7 +232,7 @@ class Scheduler:
 
     def _advance(self, team_id: int) -> Job:
         async def run() -> None:
-            computed = await advance_team(self.sessionmaker, team_id)
+            computed = await acwr_jobs.advance_team(self.sessionmaker, team_id)
             logger.info(
                 '{"event": "team_advanced", "team_id": %d, "athlete_days": %d}', team_id, computed
             )

@@ -36,13 +36,13 @@ import numpy as np
 from sqlalchemy import event, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from app import scheduler
 from app.config import Settings
 from app.db import create_engine, create_sessionmaker, migrate
 from app.main import create_app
 from app.models import DailyLoad, LoadSource, Team
 from app.services.accounts import tokens
-from app.services.acwr import snapshots as acwr_snapshots
+from app.services.acwr import engine as acwr_engine
+from app.services.acwr import jobs as acwr_jobs
 from app.services.loads import daily as loads
 from bench import seed_way
 from bench.seed import Scale, World, create_database, drop_database, log, seed
@@ -210,7 +210,7 @@ async def full_recompute(
     name: str = "full_recompute",
 ) -> dict[str, Any]:
     """Every athlete from their first day, committed: what ``loadline acwr recompute`` runs
-    (``acwr_snapshots.rebuild``: two workers, so PostgreSQL ingests one batch while Python
+    (``acwr_jobs.rebuild``: two workers, so PostgreSQL ingests one batch while Python
     computes the next).
 
     Run first on an empty snapshot table (what the 0002 upgrade's backfill does), then again
@@ -218,7 +218,7 @@ async def full_recompute(
     """
     with prof.section(name):
         began = time.perf_counter()
-        days = await acwr_snapshots.rebuild(
+        days = await acwr_jobs.rebuild(
             sessionmaker, teams, LoadSource.INTERNAL, workers=2, progress=Progress(name)
         )
         seconds = time.perf_counter() - began
@@ -255,7 +255,7 @@ async def nightly_advance(
     async with sessionmaker() as session:
         with prof.section("nightly_advance"):
             began = time.perf_counter()
-            days = await acwr_snapshots.refresh(
+            days = await acwr_engine.refresh(
                 session, teams, LoadSource.INTERNAL, progress=Progress("advance")
             )
             await session.commit()
@@ -272,7 +272,7 @@ async def settle_external(
     10,000 state rows, which happens once per install, not every night.
     """
     async with sessionmaker.begin() as session:
-        await acwr_snapshots.refresh(session, teams, LoadSource.EXTERNAL)
+        await acwr_engine.refresh(session, teams, LoadSource.EXTERNAL)
 
 
 async def nightly_per_team(
@@ -285,7 +285,7 @@ async def nightly_per_team(
     began = time.perf_counter()
     days = 0
     for team_id in world.team_ids:
-        days += await scheduler.advance_team(sessionmaker, team_id)
+        days += await acwr_jobs.advance_team(sessionmaker, team_id)
     seconds = time.perf_counter() - began
     return {"seconds": seconds, "athlete_days": days, "teams": len(world.team_ids)}
 
@@ -312,7 +312,7 @@ async def late_write(
         await loads.mark_acwr_dirty(session, team.id, membership_id, LoadSource.INTERNAL, day)
     async with sessionmaker() as session:
         began = time.perf_counter()
-        days = await acwr_snapshots.refresh(
+        days = await acwr_engine.refresh(
             session, [team], LoadSource.INTERNAL, membership_ids=[membership_id]
         )
         await session.commit()

@@ -54,7 +54,7 @@ from app.models import (
     WellnessLog,
 )
 from app.services.accounts import tokens
-from app.services.acwr import snapshots as acwr_snapshots
+from app.services.acwr import engine as acwr_engine
 from bench.seed import Scale, World, create_database, drop_database, log, seed
 
 DEFAULT_ADMIN_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
@@ -243,7 +243,7 @@ async def build(
     began = time.perf_counter()
     async with sessionmaker.begin() as session:
         teams = list(await session.scalars(select(Team)))
-        days = await acwr_snapshots.refresh(session, teams, LoadSource.INTERNAL, full=True)
+        days = await acwr_engine.refresh(session, teams, LoadSource.INTERNAL, full=True)
     counts["acwr_athlete_days"] = days
     counts["acwr_refresh_s"] = time.perf_counter() - began
     log(f"ACWR full refresh: {days} athlete-days in {counts['acwr_refresh_s']:.1f} s")

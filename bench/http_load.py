@@ -95,7 +95,7 @@ from app.config import Settings
 from app.db import create_engine, create_sessionmaker, migrate
 from app.models import LoadSource, SessionType, Team, TrainingSession
 from app.services.accounts import tokens
-from app.services.acwr import snapshots as acwr_snapshots
+from app.services.acwr import engine as acwr_engine
 from bench.coach_bench import seed_alerts, seed_mornings, seed_sessions
 from bench.seed import Scale, World, create_database, drop_database, log, seed
 
@@ -411,7 +411,7 @@ async def build(
     counts["write_sessions"] = sessions_per_team * len(plan.write_teams)
     async with sessionmaker.begin() as session:
         teams = list(await session.scalars(select(Team)))
-        counts["acwr_athlete_days"] = await acwr_snapshots.refresh(
+        counts["acwr_athlete_days"] = await acwr_engine.refresh(
             session, teams, LoadSource.INTERNAL, full=True
         )
     async with engine.connect() as connection:

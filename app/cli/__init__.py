@@ -92,7 +92,7 @@ async def _acwr_recompute(args: argparse.Namespace) -> None:
     from sqlalchemy import select
 
     from app.models import LoadSource, Team
-    from app.services.acwr import snapshots as acwr_snapshots
+    from app.services.acwr import jobs as acwr_jobs
 
     engine = create_engine(get_settings().database_url)
     try:
@@ -107,7 +107,7 @@ async def _acwr_recompute(args: argparse.Namespace) -> None:
         total = 0
         for source in LoadSource:
             progress = functools.partial(_labelled_progress, f"ACWR {source.value.lower()}")
-            total += await acwr_snapshots.rebuild(
+            total += await acwr_jobs.rebuild(
                 sessionmaker,
                 teams,
                 source,

@@ -48,7 +48,7 @@ from app.models import (
 )
 from app.models.base import utcnow
 from app.services.accounts import service as accounts
-from app.services.acwr import snapshots as acwr_snapshots
+from app.services.acwr import engine as acwr_engine
 from app.services.alerts import service as alerts
 from app.services.hrv import service as hrv
 from app.services.loads import daily as loads
@@ -230,7 +230,7 @@ async def seed(
     report.step("GPS")
     team = await session.get_one(Team, team_id)
     for source in LoadSource:
-        await acwr_snapshots.refresh(session, [team], source)
+        await acwr_engine.refresh(session, [team], source)
     report.step("ACWR")
     await _raise_alerts(session, team, end, rows.wellness, hrv_rows)
     await _acknowledge_some(session, team_id, end, extra)

@@ -11,7 +11,7 @@ from app.models import LoadSource
 from app.schemas import performance as schemas
 from app.schemas.base import FromDay, ToDay, problem_responses
 from app.schemas.teams import AcwrSettings
-from app.services.acwr import snapshots as acwr_snapshots
+from app.services.acwr import reads as acwr_reads
 from app.services.loads import daily as service
 from app.services.loads import summary as load_summary
 from app.services.platform.days import resolve_range, team_zone
@@ -58,7 +58,7 @@ async def get_acwr(
     """
     team = member.membership.team
     days = resolve_range(team_zone(team), from_, to)
-    found = await acwr_snapshots.series(session, team, member.membership.id, source, days)
+    found = await acwr_reads.series(session, team, member.membership.id, source, days)
     # Serialised straight from the computed values (the schema above documents them): a
     # year of points is the hot read of dashboards, and validating 365 points again costs
     # more than computing them.

@@ -16,6 +16,7 @@ from app import scheduler
 from app.config import Settings
 from app.main import create_app
 from app.models import AcwrSnapshot, AcwrState
+from app.services.acwr import jobs as acwr_jobs
 from tests.conftest import BACKEND, Api
 
 TODAY = datetime.now(UTC).date()
@@ -66,7 +67,7 @@ async def test_the_dirty_job_computes_what_writes_marked(
     membership_id, headers = await _player_with_loads(live_api)
     assert (await _state(committed_db, membership_id)).dirty_from == TODAY - timedelta(days=20)
 
-    computed = await scheduler.recompute_dirty(committed_db)
+    computed = await acwr_jobs.recompute_dirty(committed_db)
     assert computed == 21  # 20 days of sessions and today
     state = await _state(committed_db, membership_id)
     assert (state.dirty_from, state.computed_through) == (None, TODAY)
@@ -83,20 +84,20 @@ async def test_the_dirty_job_computes_what_writes_marked(
         headers=headers,
     )
     assert answer.json()["points"][0]["acute_ewma"] == pytest.approx(stored.acute_ewma)
-    assert await scheduler.recompute_dirty(committed_db) == 0
+    assert await acwr_jobs.recompute_dirty(committed_db) == 0
 
 
 async def test_the_midnight_job_advances_a_team_by_one_day(
     live_api: Api, committed_db: async_sessionmaker[AsyncSession]
 ) -> None:
     membership_id, _ = await _player_with_loads(live_api)
-    await scheduler.recompute_dirty(committed_db)
+    await acwr_jobs.recompute_dirty(committed_db)
     team_id = (await _state(committed_db, membership_id)).team_id
     async with committed_db.begin() as session:
         # As if the clock had just passed midnight: today is not computed yet.
         await session.execute(update(AcwrState).values(computed_through=TODAY - timedelta(days=1)))
         await session.execute(AcwrSnapshot.__table__.delete().where(AcwrSnapshot.date == TODAY))
-    computed = await scheduler.advance_team(committed_db, team_id)
+    computed = await acwr_jobs.advance_team(committed_db, team_id)
     assert computed == 1
     async with committed_db() as session:
         count = await session.scalar(

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app import scheduler
+from app.services.acwr import jobs as acwr_jobs
 from app.services.alerts import service as alerts
 from tests.conftest import Api, Squad, started_at
 
@@ -195,7 +196,7 @@ async def test_an_acwr_spike_on_the_newest_day_raises_one_alert(
     )
     assert response.status_code == 200, response.text
     await _training(api, squad, 30, spike=10)
-    await scheduler.recompute_dirty(sessionmaker)
+    await acwr_jobs.recompute_dirty(sessionmaker)
     assert await alerts.raise_due_alerts(sessionmaker, team_ids=[squad.team["id"]]) == 1
     assert await alerts.raise_due_alerts(sessionmaker, team_ids=[squad.team["id"]]) == 0
     point = await _acwr_today(client, squad)
@@ -222,7 +223,7 @@ async def test_steady_loads_raise_no_acwr_alert(
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
     await _training(api, squad, 30, spike=1)
-    await scheduler.recompute_dirty(sessionmaker)
+    await acwr_jobs.recompute_dirty(sessionmaker)
     assert await alerts.raise_due_alerts(sessionmaker, team_ids=[squad.team["id"]]) == 0
     assert await _alerts(client, squad) == []
 

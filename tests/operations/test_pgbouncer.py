@@ -33,6 +33,7 @@ from app import scheduler
 from app.config import Settings
 from app.db import create_engine, create_sessionmaker, migrate
 from app.main import create_app
+from app.services.acwr import jobs as acwr_jobs
 from tests.conftest import BACKEND, create_database, drop_database, started_at
 
 pytestmark = pytest.mark.skipif(
@@ -306,7 +307,7 @@ async def test_the_jobs_lock_and_run_through_pgbouncer(pooled_engine: AsyncEngin
     async with scheduler.job_lock(pooled_engine, "test.job") as first:
         async with scheduler.job_lock(pooled_engine, "test.job") as second:
             assert (first, second) == (True, False)
-        computed = await scheduler.recompute_dirty(create_sessionmaker(pooled_engine))
+        computed = await acwr_jobs.recompute_dirty(create_sessionmaker(pooled_engine))
         assert computed >= 0
     async with scheduler.job_lock(pooled_engine, "test.job") as again:
         assert again

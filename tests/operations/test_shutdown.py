@@ -21,7 +21,8 @@ from app.config import Settings
 from app.db import migrate
 from app.main import create_app
 from app.models import AcwrState
-from app.scheduler import Scheduler, recompute_dirty
+from app.scheduler import Scheduler
+from app.services.acwr.jobs import recompute_dirty
 from app.services.integrations.context import VendorContext, new_http_client
 from tests.conftest import Api, create_database, drop_database
 

@@ -16,7 +16,7 @@ ALLOWED = {
     ("app/db.py", "lock_team"): (
         "the SQL function is one of two literal names chosen in code; the key is bound"
     ),
-    ("app/services/acwr/snapshots.py", "_aggregate_loads"): (
+    ("app/services/acwr/batches.py", "_aggregate_loads"): (
         "the column is one of two fixed names (internal or external load), never input"
     ),
 }

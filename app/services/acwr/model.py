@@ -22,7 +22,8 @@ Conventions shared by all functions (see ``API.md``, "Loads and ACWR"):
 Zones describe load spikes relative to what an athlete is used to; they are not injury
 predictions.
 
-This top part is free of I/O; database access lives further down (or elsewhere).
+Pure: no I/O and no database. Storing and reading snapshots is the job of
+:mod:`app.services.acwr.engine` and :mod:`app.services.acwr.reads`.
 """
 
 from __future__ import annotations

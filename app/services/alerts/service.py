@@ -39,7 +39,7 @@ from app.models import (
 )
 from app.models.base import utcnow
 from app.services.acwr import model as acwr
-from app.services.acwr import snapshots as acwr_snapshots
+from app.services.acwr import stored as acwr_stored
 from app.services.hrv import service as hrv
 from app.services.outbound import deliveries as outbound
 from app.services.platform.days import DayRange, team_zone, today
@@ -187,7 +187,7 @@ async def raise_due_alerts(
 ) -> int:
     """Raise the periodic alerts of every team (or those named), one transaction per team;
     returns how many were raised. Reads stored ACWR snapshots: run it after the ACWR
-    refresh (``scheduler.recompute_dirty``)."""
+    refresh (``acwr.jobs.recompute_dirty``)."""
     now = now or utcnow()
     if team_ids is None:
         async with sessionmaker() as session:
@@ -281,10 +281,10 @@ async def _raise_acwr(
 
     Rows are ``(membership_id, date, load, acute, chronic, ratio, coverage, first_load_day)``.
     """
-    params = acwr_snapshots.params_of(team)
+    params = acwr_stored.params_of(team)
     raised = 0
     for membership_id, day, load, acute, chronic, ratio, coverage, first_load in rows:
-        zone = acwr_snapshots.zones_of(params, first_load, [day], [ratio], [coverage])[0]
+        zone = acwr_stored.zones_of(params, first_load, [day], [ratio], [coverage])[0]
         if zone == acwr.DANGER:
             kind, severity, limit = AlertKind.ACWR_DANGER, Severity.RED, params.danger
         elif zone == acwr.HIGH:

@@ -54,7 +54,7 @@ from app.models import (
     User,
     WellnessLog,
 )
-from app.services.acwr import snapshots as acwr_snapshots
+from app.services.acwr import engine as acwr_engine
 from app.services.hrv import service as hrv
 from app.services.wellness import service as wellness
 
@@ -280,7 +280,7 @@ async def player_rows(
     (``wellness_date`` and its items); the dashboard's ``present``, ``late``, ``absent``,
     ``excused``, ``rated`` (nulls without attendance) and ``wellness_days``."""
     # Bring every active member's snapshots up to today, so the views reflect every write.
-    await acwr_snapshots.refresh(session, [team], LoadSource.INTERNAL)
+    await acwr_engine.refresh(session, [team], LoadSource.INTERNAL)
     postgresql = dialect_name(session) == "postgresql"
     params = _params(team, day, first)
     rows = list(await session.execute(_statement(postgresql, first is not None), params))

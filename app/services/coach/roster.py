@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import Role, Team
 from app.services.acwr import model as acwr
-from app.services.acwr import snapshots as acwr_snapshots
+from app.services.acwr import stored as acwr_stored
 from app.services.coach import player_signals
 from app.services.hrv import service as hrv
 from app.services.platform.days import team_zone, today
@@ -114,7 +114,7 @@ def acwr_points(
     known = [p for p in latest if p is not None]
     zones = acwr.zone(
         np.array([np.nan if ratio is None else ratio for _, ratio, _, _ in known], np.float64),
-        # days since d0, both ends counted, as acwr_snapshots.zones_of counts them
+        # days since d0, both ends counted, as acwr_stored.zones_of counts them
         np.array([(d - first).days + 1 if first else 0 for d, _, _, first in known], np.int64),
         np.array([coverage for _, _, coverage, _ in known], np.float64),
         params.chronic_days,
@@ -163,7 +163,7 @@ def statuses_of(
         else (row.acwr_date, row.ratio, row.coverage, row.first_load_day)
         for row in rows
     ]
-    points = acwr_points(acwr_snapshots.params_of(team), latest)
+    points = acwr_points(acwr_stored.params_of(team), latest)
     flags = hrv_flags(hrv_values, day)
     statuses = []
     for row, point, flag in zip(rows, points, flags, strict=True):

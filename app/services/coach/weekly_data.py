@@ -27,7 +27,7 @@ from app.models import (
     TrainingSession,
     WellnessLog,
 )
-from app.services.acwr import snapshots as acwr_snapshots
+from app.services.acwr import stored as acwr_stored
 from app.services.coach import roster
 from app.services.loads.summary import iso_week_label
 from app.services.platform.days import team_zone, today
@@ -165,10 +165,10 @@ async def read(session: AsyncSession, team: Team, week: str | None) -> WeeklyDat
             point = chart[member][day]
             point.acute, point.chronic, point.ratio = acute, chronic, ratio
             coverage[member][day] = share
-    params = acwr_snapshots.params_of(team)
+    params = acwr_stored.params_of(team)
     for member, points in chart.items():
         past = [p for p in points.values() if p.date <= local_today]
-        zones = acwr_snapshots.zones_of(
+        zones = acwr_stored.zones_of(
             params,
             first_loads.get(member),
             [p.date for p in past],

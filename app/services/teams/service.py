@@ -11,7 +11,7 @@ from app.errors import Conflict, Forbidden, Inactive, Invalid, NotFound, Unautho
 from app.models import STAFF_ROLES, Role, Season, Team, TeamMembership, User
 from app.schemas import teams as schemas
 from app.services.accounts import service as accounts
-from app.services.acwr import snapshots as acwr_snapshots
+from app.services.acwr import engine as acwr_engine
 from app.services.loads import daily as loads
 
 ACCOUNT_GONE = "This account no longer exists"
@@ -240,7 +240,7 @@ async def update_team(session: AsyncSession, team: Team, body: schemas.TeamUpdat
     if zone_changed:
         await loads.redate_team(session, team)
     if settings_changed:
-        await acwr_snapshots.recompute_team(session, team)
+        await acwr_engine.recompute_team(session, team)
     return team
 
 
