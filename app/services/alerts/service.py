@@ -44,7 +44,7 @@ from app.services.hrv import service as hrv
 from app.services.outbound import service as outbound
 from app.services.platform.days import DayRange, team_zone, today
 from app.services.teams import service as teams
-from app.services.wellness import service as wellness
+from app.services.wellness import scoring as wellness
 
 logger = logging.getLogger("loadline.alerts")
 

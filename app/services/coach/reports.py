@@ -51,7 +51,7 @@ from app.services.coach import roster
 from app.services.loads.summary import iso_week_label
 from app.services.platform.days import team_zone, today
 from app.services.platform.spreadsheets import SafeCsvWriter
-from app.services.wellness import service as wellness
+from app.services.wellness import scoring as wellness
 
 CHART_DAYS = 28  # the per-player ACWR charts show the four weeks ending on the report's Sunday
 PLAYERS_PER_PAGE = 3

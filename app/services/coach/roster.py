@@ -71,7 +71,7 @@ from app.services.acwr import model as acwr
 from app.services.acwr import snapshots as acwr_snapshots
 from app.services.hrv import service as hrv
 from app.services.platform.days import team_zone, today
-from app.services.wellness import service as wellness
+from app.services.wellness import scoring as wellness
 
 Status = Literal["green", "amber", "red", "no_data"]
 WINDOW_DAYS = 28  # the dashboard's attendance and compliance window, ending on its day
