@@ -50,7 +50,7 @@ from app.models.base import utcnow
 from app.services.accounts import service as accounts
 from app.services.acwr import snapshots as acwr_snapshots
 from app.services.alerts import service as alerts
-from app.services.hrv import service as hrv
+from app.services.hrv import baseline as hrv
 from app.services.loads import daily as loads
 from app.services.platform.days import day_of
 from app.services.platform.days import today as local_today

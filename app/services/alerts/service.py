@@ -40,7 +40,8 @@ from app.models import (
 from app.models.base import utcnow
 from app.services.acwr import model as acwr
 from app.services.acwr import snapshots as acwr_snapshots
-from app.services.hrv import service as hrv
+from app.services.hrv import baseline as hrv
+from app.services.hrv import series as hrv_series
 from app.services.outbound import service as outbound
 from app.services.platform.days import DayRange, team_zone, today
 from app.services.teams import service as teams
@@ -159,7 +160,7 @@ async def on_wellness(
 
 async def on_hrv(session: AsyncSession, membership: TeamMembership, day: date) -> Alert | None:
     """After an HRV value is stored: ``HRV_DROP`` when the day's value counts as a drop."""
-    evidence = await hrv.drop_evidence(session, membership.id, day)
+    evidence = await hrv_series.drop_evidence(session, membership.id, day)
     if evidence is None:
         return None
     inputs = evidence["inputs"]
@@ -367,7 +368,7 @@ async def _hrv_below_alerts(
     )
     raised = 0
     for membership_id, day in newest.all():
-        point = (await hrv.series(session, membership_id, DayRange(day, day)))[0]
+        point = (await hrv_series.series(session, membership_id, DayRange(day, day)))[0]
         if point.flag != "below":
             continue
         assert point.rolling7_ln_mean is not None

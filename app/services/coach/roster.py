@@ -69,7 +69,7 @@ from app.models import (
 )
 from app.services.acwr import model as acwr
 from app.services.acwr import snapshots as acwr_snapshots
-from app.services.hrv import service as hrv
+from app.services.hrv import baseline as hrv
 from app.services.platform.days import team_zone, today
 from app.services.wellness import scoring as wellness
 
