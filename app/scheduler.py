@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.models import AcwrState, LoadSource, Team
 from app.services.acwr import snapshots as acwr_snapshots
-from app.services.alerts import service as alerts
+from app.services.alerts import jobs as alerts
 from app.services.integrations import devices, gps, inbox, oura
 from app.services.integrations.context import VendorContext
 from app.services.outbound import service as outbound

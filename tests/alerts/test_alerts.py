@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app import scheduler
-from app.services.alerts import service as alerts
+from app.services.alerts import jobs as alerts
 from tests.conftest import Api, Squad, started_at
 
 NOW = datetime.now(UTC)

@@ -26,7 +26,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.config import Settings
 from app.main import create_app
 from app.models import AlertKind, DeliveryStatus, OutboundDelivery, Severity, TeamMembership
-from app.services.alerts import service as alerts
+from app.services.alerts import jobs as alerts
+from app.services.alerts import service as alert_service
 from app.services.integrations.context import new_http_client
 from app.services.outbound import service as outbound
 from tests.conftest import Actor, Api, Squad
@@ -261,7 +262,7 @@ async def test_raise_alert_enqueues_only_for_subscribed_webhooks(
     await _create(client, squad, events=["status.changed"])
     async with sessionmaker.begin() as session:
         membership = await session.get_one(TeamMembership, squad.player_membership["id"])
-        alert = await alerts.raise_alert(
+        alert = await alert_service.raise_alert(
             session,
             membership,
             AlertKind.HRV_DROP,
