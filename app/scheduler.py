@@ -25,9 +25,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from app.models import AcwrState, LoadSource, Team
 from app.services.acwr import snapshots as acwr_snapshots
 from app.services.alerts import jobs as alerts
+from app.services.coach import jobs as coach_jobs
 from app.services.integrations import devices, gps, inbox, oura
 from app.services.integrations.context import VendorContext
-from app.services.outbound import service as outbound
+from app.services.outbound import jobs as outbound_jobs
 from app.services.platform import idempotency, metrics
 
 logger = logging.getLogger("loadline.jobs")
@@ -292,6 +293,9 @@ class Scheduler:
         raised = await alerts.raise_due_alerts(self.sessionmaker)
         if raised:
             logger.info('{"event": "alerts_raised", "count": %d}', raised)
+        if self.stopping:
+            return
+        await coach_jobs.track_status_changes(self.sessionmaker, stop=self._stop_requested)
 
     def _advance(self, team_id: int) -> Job:
         async def run() -> None:
@@ -313,7 +317,7 @@ class Scheduler:
         )
 
     async def _outbound(self) -> None:
-        await outbound.deliver_due(
+        await outbound_jobs.deliver_due(
             self.sessionmaker,
             self.vendors.http,
             self.vendors.settings,

@@ -33,7 +33,7 @@ from app.main import create_app
 from app.models import User
 from app.services.accounts import service as accounts
 from app.services.accounts import tokens
-from app.services.outbound import service as outbound
+from app.services.outbound import subscriptions as outbound
 
 BACKEND = os.environ.get("LOADLINE_TEST_DATABASE", "sqlite")
 PG_ADMIN_URL = os.environ.get(

@@ -22,7 +22,7 @@ router = APIRouter(prefix="/teams/{team_id}/members", tags=["members"])
 )
 async def create(body: schemas.MemberCreate, access: StaffOf, session: Session) -> schemas.Member:
     """Owners add any role, coaches add players. An unknown email gets an unclaimed account."""
-    membership = await service.add_member(session, access, **body.model_dump())
+    membership = await service.add_member(session, access, body)
     return schemas.Member.model_validate(membership)
 
 
@@ -49,6 +49,5 @@ async def update(
     membership_id: PathId, body: schemas.MemberUpdate, access: StaffOf, session: Session
 ) -> schemas.Member:
     """Staff edit position, jersey number and external_ref; owners change role and active."""
-    changes = body.model_dump(exclude_unset=True)
-    membership = await service.update_member(session, access, membership_id, changes)
+    membership = await service.update_member(session, access, membership_id, body)
     return schemas.Member.model_validate(membership)

@@ -7,7 +7,7 @@ from app.db import Session
 from app.deps import AppSettings, OwnerOf
 from app.schemas import outbound as schemas
 from app.schemas.base import PathId, problem_responses
-from app.services.outbound import service
+from app.services.outbound import subscriptions
 
 router = APIRouter(tags=["outbound-webhooks"])
 
@@ -28,7 +28,7 @@ async def create_outbound_webhook(
     """Subscribe a URL to the team's events. Each delivery is a signed POST of
     `{id, event, team_id, created_at, data}`, retried with backoff for 24 hours until it
     gets a 2xx. The `secret` appears only in this answer."""
-    webhook, secret = await service.create_webhook(
+    webhook, secret = await subscriptions.create_webhook(
         session, settings, access.team.id, body.url, list(body.events)
     )
     return schemas.OutboundWebhookCreated(
@@ -49,7 +49,7 @@ async def list_outbound_webhooks(
     access: OwnerOf, session: Session
 ) -> list[schemas.OutboundWebhook]:
     """The team's webhooks (without their secrets). Owners only."""
-    rows = await service.list_webhooks(session, access.team.id)
+    rows = await subscriptions.list_webhooks(session, access.team.id)
     return [schemas.OutboundWebhook.model_validate(row) for row in rows]
 
 
@@ -63,5 +63,5 @@ async def delete_outbound_webhook(
     webhook_id: PathId, access: OwnerOf, session: Session
 ) -> Response:
     """Stop sending to this webhook; deliveries still queued for it are dropped."""
-    await service.delete_webhook(session, access.team.id, webhook_id)
+    await subscriptions.delete_webhook(session, access.team.id, webhook_id)
     return Response(status_code=204)

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Query, Response
 from app.db import Session
 from app.deps import StaffOf
 from app.schemas.base import problem_responses
-from app.services.coach import reports as service
+from app.services.coach import weekly_csv, weekly_data, weekly_pdf
 
 router = APIRouter(tags=["reports"])
 
@@ -49,8 +49,10 @@ async def get_weekly_csv(access: StaffOf, session: Session, week: Week = None) -
     """The week's data per player and day (staff only): sessions, attendance, internal and
     external load, EWMA-ACWR and its zone, wellness total and flag. Seven rows per active
     player, Monday first; days after today have no ACWR."""
-    data = await service.weekly_data(session, access.team, week)
-    return CsvResponse(service.weekly_csv(data), headers=_attachment(service.filename(data, "csv")))
+    data = await weekly_data.read(session, access.team, week)
+    return CsvResponse(
+        weekly_csv.render(data), headers=_attachment(weekly_data.filename(data, "csv"))
+    )
 
 
 @router.get(
@@ -69,5 +71,7 @@ async def get_weekly_pdf(access: StaffOf, session: Session, week: Week = None) -
     """The weekly report to print (staff only): a cover with the team and ISO week, the
     roster with each player's status in colour, the team's daily load, and per player the
     acute and chronic load over four weeks with the ratio over the team's zone bands."""
-    data = await service.weekly_data(session, access.team, week)
-    return PdfResponse(service.weekly_pdf(data), headers=_attachment(service.filename(data, "pdf")))
+    data = await weekly_data.read(session, access.team, week)
+    return PdfResponse(
+        weekly_pdf.render(data), headers=_attachment(weekly_data.filename(data, "pdf"))
+    )

@@ -11,12 +11,12 @@ from app.deps import StaffOf
 from app.schemas import roster as schemas
 from app.schemas.alerts import Alert
 from app.schemas.base import MAX_DATE, MIN_DATE, IsoDay, problem_responses
-from app.services.coach import roster as service
+from app.services.coach import dashboard, roster
 
 router = APIRouter(tags=["coach"])
 
 
-def _entry(player: service.PlayerStatus) -> dict[str, Any]:
+def _entry(player: roster.PlayerStatus) -> dict[str, Any]:
     """One roster entry, shaped as ``RosterEntry`` (the values come from the database
     through the service; see ``get_roster`` for why this is not a model)."""
     membership, user = player.membership, player.user
@@ -53,7 +53,7 @@ async def get_roster(access: StaffOf, session: Session) -> Response:
     # Serialised straight from the service's values (the schema above documents them, and
     # tests check answers against it): building and validating 40 entries' models again
     # cost more than the rest of the request's Python.
-    entries = [_entry(p) for p in await service.player_statuses(session, access.team)]
+    entries = [_entry(p) for p in await roster.player_statuses(session, access.team)]
     return Response(to_json(entries), media_type="application/json")
 
 
@@ -78,7 +78,7 @@ async def get_dashboard(
 ) -> schemas.Dashboard:
     """The morning report: status, today's check-in, 28-day attendance and compliance per
     player, who has not checked in, and the team's open (unacknowledged) alerts."""
-    data = await service.dashboard(session, access.team, date)
+    data = await dashboard.morning_report(session, access.team, date)
     return schemas.Dashboard(
         date=data.date,
         players=[

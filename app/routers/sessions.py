@@ -25,7 +25,7 @@ router = APIRouter(prefix="/performance/sessions", tags=["sessions"])
 async def create(body: schemas.SessionCreate, user_id: UserId, session: Session) -> schemas.Session:
     """Plan a session (staff of ``team_id``). Its day is the local date of ``start``."""
     access = await teams.require_staff(session, user_id, body.team_id)
-    created = await service.create(session, access, body.model_dump())
+    created = await service.create(session, access, body)
     return schemas.Session.model_validate(created)
 
 
@@ -74,7 +74,7 @@ async def update(
     body: schemas.SessionUpdate, access: SessionStaff, session: Session
 ) -> schemas.Session:
     """Change a session. A new start on another day moves its members' loads to that day."""
-    updated = await service.update(session, access, body.model_dump(exclude_unset=True))
+    updated = await service.update(session, access, body)
     return schemas.Session.model_validate(updated)
 
 
@@ -102,7 +102,7 @@ async def record_attendance(
     session: Session,
 ) -> builtins.list[schemas.Attendance]:
     """Bulk upsert, one row per member (the last entry wins). Answers the full list."""
-    rows = await service.record_attendance(session, access, [e.model_dump() for e in body])
+    rows = await service.record_attendance(session, access, body)
     return [schemas.Attendance.model_validate(r) for r in rows]
 
 

@@ -56,9 +56,7 @@ async def get(access: MemberOf) -> schemas.Team:
 )
 async def update(body: schemas.TeamUpdate, access: OwnerOf, session: Session) -> schemas.Team:
     """Owners rename the team, move its time zone or change its ACWR settings (partially)."""
-    changes = body.model_dump(exclude_unset=True, exclude={"acwr"})
-    acwr = body.acwr.model_dump(exclude_unset=True) if body.acwr is not None else None
-    team = await service.update_team(session, access.team, changes, acwr)
+    team = await service.update_team(session, access.team, body)
     return schemas.Team.of(team)
 
 
@@ -72,7 +70,7 @@ async def update(body: schemas.TeamUpdate, access: OwnerOf, session: Session) ->
 async def create_season(
     body: schemas.SeasonCreate, access: StaffOf, session: Session
 ) -> schemas.Season:
-    season = await service.create_season(session, access.team, **body.model_dump())
+    season = await service.create_season(session, access.team, body)
     return schemas.Season.model_validate(season)
 
 

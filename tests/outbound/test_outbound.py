@@ -26,10 +26,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.config import Settings
 from app.main import create_app
 from app.models import AlertKind, DeliveryStatus, OutboundDelivery, Severity, TeamMembership
-from app.services.alerts import jobs as alerts
-from app.services.alerts import service as alert_service
+from app.services.alerts import service as alerts
+from app.services.coach import jobs as coach_jobs
 from app.services.integrations.context import new_http_client
-from app.services.outbound import service as outbound
+from app.services.outbound import deliveries, subscriptions
+from app.services.outbound import jobs as outbound
 from tests.conftest import Actor, Api, Squad
 
 TARGET = "https://93.184.216.34/hooks/loadline"  # a public address: no DNS needed
@@ -262,7 +263,7 @@ async def test_raise_alert_enqueues_only_for_subscribed_webhooks(
     await _create(client, squad, events=["status.changed"])
     async with sessionmaker.begin() as session:
         membership = await session.get_one(TeamMembership, squad.player_membership["id"])
-        alert = await alert_service.raise_alert(
+        alert = await alerts.raise_alert(
             session,
             membership,
             AlertKind.HRV_DROP,
@@ -306,7 +307,7 @@ async def test_a_failed_delivery_is_retried_with_backoff_until_delivered(
 
 
 def test_backoff_grows_from_30_seconds_to_an_hour() -> None:
-    waits = [outbound.backoff(n) for n in range(1, 12)]
+    waits = [deliveries.backoff(n) for n in range(1, 12)]
     assert waits[0] == timedelta(seconds=30)
     assert waits[1] == timedelta(minutes=1)
     assert waits[2] == timedelta(minutes=2)
@@ -372,11 +373,11 @@ async def test_a_status_change_is_sent_once(
 ) -> None:
     await _create(client, squad, events=["status.changed"])
     team_ids = [squad.team["id"]]
-    await alerts.raise_due_alerts(sessionmaker, team_ids=team_ids)  # first look: no_data
+    await coach_jobs.track_status_changes(sessionmaker, team_ids=team_ids)  # first look: no_data
     assert await _deliveries(sessionmaker) == []
     await _red_wellness(client, squad)
-    await alerts.raise_due_alerts(sessionmaker, team_ids=team_ids)
-    await alerts.raise_due_alerts(sessionmaker, team_ids=team_ids)  # unchanged: no repeat
+    await coach_jobs.track_status_changes(sessionmaker, team_ids=team_ids)
+    await coach_jobs.track_status_changes(sessionmaker, team_ids=team_ids)  # unchanged: no repeat
     [change] = await _deliveries(sessionmaker)
     assert change.event == "status.changed"
     data: dict[str, Any] = change.payload
@@ -395,12 +396,12 @@ async def test_a_member_who_joins_later_and_turns_red_is_reported_from_no_data(
     used to be stored silently, so a newcomer red before the next job run was never sent."""
     await _create(client, squad, events=["status.changed"])
     team_ids = [squad.team["id"]]
-    await alerts.raise_due_alerts(sessionmaker, team_ids=team_ids)
+    await coach_jobs.track_status_changes(sessionmaker, team_ids=team_ids)
     newcomer = await api.user("newcomer")
     membership = await api.join(squad.team, squad.coach, newcomer)
     await _red_wellness(client, squad, newcomer, membership)
-    await alerts.raise_due_alerts(sessionmaker, team_ids=team_ids)
-    await alerts.raise_due_alerts(sessionmaker, team_ids=team_ids)  # unchanged: no repeat
+    await coach_jobs.track_status_changes(sessionmaker, team_ids=team_ids)
+    await coach_jobs.track_status_changes(sessionmaker, team_ids=team_ids)  # unchanged: no repeat
     [change] = await _deliveries(sessionmaker, "status.changed")
     assert change.payload["membership_id"] == membership["id"]
     assert change.payload["user_id"] == newcomer.id
@@ -418,8 +419,8 @@ async def test_members_already_red_when_the_webhook_is_registered_are_reported_o
     await _red_wellness(client, squad)
     await _create(client, squad, events=["status.changed"])
     team_ids = [squad.team["id"]]
-    await alerts.raise_due_alerts(sessionmaker, team_ids=team_ids)
-    await alerts.raise_due_alerts(sessionmaker, team_ids=team_ids)
+    await coach_jobs.track_status_changes(sessionmaker, team_ids=team_ids)
+    await coach_jobs.track_status_changes(sessionmaker, team_ids=team_ids)
     [change] = await _deliveries(sessionmaker, "status.changed")
     assert change.payload["membership_id"] == squad.player_membership["id"]
     assert (change.payload["previous_status"], change.payload["status"]) == ("no_data", "red")
@@ -471,7 +472,7 @@ async def test_a_name_that_rebinds_never_gets_a_request_at_an_unchecked_address(
         lookups.append(host)
         return answers.pop(0) if answers else ["127.0.0.1"]
 
-    monkeypatch.setattr(outbound, "resolve", rebinding)
+    monkeypatch.setattr(subscriptions, "resolve", rebinding)
     url = "https://hooks.example.com/in"
     assert (await _create(client, squad, url=url)).status_code == 201
     await _red_wellness(client, squad)
@@ -499,7 +500,7 @@ async def test_a_name_with_one_private_address_among_public_ones_is_refused(
     async def mixed(host: str) -> list[str]:
         return ["93.184.216.34", "2002:7f00:1::"]
 
-    monkeypatch.setattr(outbound, "resolve", mixed)
+    monkeypatch.setattr(subscriptions, "resolve", mixed)
     response = await _create(client, squad, url="https://hooks.example.com/in")
     assert response.status_code == 422, response.text
     assert response.json()["errors"][0]["loc"] == ["body", "url"]
@@ -549,7 +550,7 @@ def _only_at_127_0_0_2(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         lookups.append(host)
         return ["127.0.0.2"]
 
-    monkeypatch.setattr(outbound, "resolve", pinned)
+    monkeypatch.setattr(subscriptions, "resolve", pinned)
     return lookups
 
 

@@ -15,6 +15,7 @@ from app.config import Settings
 from app.db import _team_lock_key, member_day_slots
 from app.main import create_app
 from app.models import WellnessLog
+from app.schemas.performance import SessionUpdate
 from app.services.training import sessions as sessions_service
 from tests.conftest import BACKEND, Api
 
@@ -193,7 +194,7 @@ async def test_a_move_from_a_stale_read_recomputes_the_day_the_session_is_on_now
             f"/performance/sessions/{session['id']}", json=moved(1), headers=coach.headers
         )
         assert by_a.status_code == 200
-        changes = {k: datetime.fromisoformat(v) for k, v in moved(2).items()}
+        changes = SessionUpdate.model_validate(moved(2))
         await sessions_service.update(coach_b, access, changes)
         await coach_b.commit()
     days = [(start + timedelta(days=i)).date().isoformat() for i in range(3)]

@@ -252,7 +252,7 @@ async def test_pdf_has_cover_roster_and_player_charts(api: Api, squad: Squad) ->
 _FILLED_RECT = re.compile(
     r"([\d.]+) ([\d.]+) ([\d.]+) rg\n(?:[^\n]*\n){0,6}?(?:n )?[-\d. ]+ re f\*?\n"
 )
-# services.reports.BAND_COLOURS
+# services.coach.weekly_pdf.BAND_COLOURS
 BANDS = {"low": "#dce9f7", "optimal": "#d7f0dc", "high": "#fde7c4", "danger": "#f8d0ce"}
 
 

@@ -39,7 +39,6 @@ from app.services.acwr import snapshots as acwr_snapshots
 from app.services.alerts.service import raise_alert
 from app.services.hrv import baseline as hrv
 from app.services.hrv import series as hrv_series
-from app.services.outbound import service as outbound
 from app.services.platform.days import DayRange, team_zone, today
 
 logger = logging.getLogger("loadline.alerts")
@@ -70,7 +69,6 @@ async def raise_due_alerts(
                 if team is None:
                     continue
                 raised += await team_alerts(session, team, now)
-                await outbound.track_statuses(session, team)
         except Exception:
             logger.exception('{"event": "alerts_team_failed", "team_id": %d}', team_id)
     return raised

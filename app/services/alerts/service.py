@@ -19,7 +19,7 @@ from app.errors import NotFound
 from app.models import Alert, AlertKind, Severity, TeamMembership, User, WellnessLog
 from app.models.base import utcnow
 from app.services.hrv import series as hrv_series
-from app.services.outbound import service as outbound
+from app.services.outbound import deliveries as outbound
 from app.services.teams import service as teams
 from app.services.wellness import scoring as wellness
 

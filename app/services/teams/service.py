@@ -9,6 +9,7 @@ from sqlalchemy.orm import aliased, contains_eager, joinedload
 
 from app.errors import Conflict, Forbidden, Inactive, Invalid, NotFound, Unauthorized
 from app.models import STAFF_ROLES, Role, Season, Team, TeamMembership, User
+from app.schemas import teams as schemas
 from app.services.accounts import service as accounts
 from app.services.acwr import snapshots as acwr_snapshots
 from app.services.loads import daily as loads
@@ -223,13 +224,12 @@ async def list_teams(session: AsyncSession, user: User) -> list[Team]:
     return list(await session.scalars(visible_teams(user)))
 
 
-async def update_team(
-    session: AsyncSession, team: Team, changes: dict[str, Any], acwr: dict[str, Any] | None
-) -> Team:
-    """Apply changes. A new zone moves sessions to their new local days; new ACWR settings
-    recompute the team's ACWR at once, so every answer after this uses them."""
-    if acwr is not None:
-        changes = changes | acwr_changes(team, acwr)
+async def update_team(session: AsyncSession, team: Team, body: schemas.TeamUpdate) -> Team:
+    """Apply the fields sent. A new zone moves sessions to their new local days; new ACWR
+    settings recompute the team's ACWR at once, so every answer after this uses them."""
+    changes = body.model_dump(exclude_unset=True, exclude={"acwr"})
+    if body.acwr is not None:
+        changes = changes | acwr_changes(team, body.acwr.model_dump(exclude_unset=True))
     zone_changed = "timezone" in changes and changes["timezone"] != team.timezone
     settings_changed = any(
         key.startswith("acwr_") and getattr(team, key) != value for key, value in changes.items()
@@ -266,8 +266,8 @@ def acwr_changes(team: Team, partial: dict[str, Any]) -> dict[str, Any]:
     return {f"acwr_{name}": merged[name] for name in partial}
 
 
-async def create_season(session: AsyncSession, team: Team, **fields: Any) -> Season:
-    season = Season(team_id=team.id, **fields)
+async def create_season(session: AsyncSession, team: Team, body: schemas.SeasonCreate) -> Season:
+    season = Season(team_id=team.id, **body.model_dump())
     session.add(season)
     await session.flush()
     return season
@@ -288,34 +288,26 @@ async def get_season(session: AsyncSession, team_id: int, season_id: int) -> Sea
 
 
 async def add_member(
-    session: AsyncSession,
-    access: TeamAccess,
-    *,
-    email: str,
-    full_name: str,
-    role: Role,
-    primary_position: str | None,
-    jersey_number: int | None,
-    external_ref: str | None,
+    session: AsyncSession, access: TeamAccess, body: schemas.MemberCreate
 ) -> TeamMembership:
     """Add a person by email; an unknown email gets an account they claim by registering."""
-    if not access.is_owner and role != Role.PLAYER:
+    if not access.is_owner and body.role != Role.PLAYER:
         raise Forbidden("Coaches may add players only; owners add any role")
-    user = await accounts.get_by_email(session, email)
+    user = await accounts.get_by_email(session, body.email)
     if user is None:
-        user = User(email=accounts.normalise_email(email), full_name=full_name)
+        user = User(email=accounts.normalise_email(body.email), full_name=body.full_name)
         session.add(user)
         await session.flush()
     elif await _membership_of(session, access.team.id, user.id) is not None:
         raise Conflict("This person is already a member of the team", field=("body", "email"))
-    await _check_external_ref(session, access.team.id, external_ref, None)
+    await _check_external_ref(session, access.team.id, body.external_ref, None)
     membership = TeamMembership(
         team_id=access.team.id,
         user_id=user.id,
-        role=role,
-        primary_position=primary_position,
-        jersey_number=jersey_number,
-        external_ref=external_ref,
+        role=body.role,
+        primary_position=body.primary_position,
+        jersey_number=body.jersey_number,
+        external_ref=body.external_ref,
     )
     session.add(membership)
     await session.flush()
@@ -378,9 +370,10 @@ async def get_member(session: AsyncSession, team_id: int, membership_id: int) ->
 
 
 async def update_member(
-    session: AsyncSession, access: TeamAccess, membership_id: int, changes: dict[str, Any]
+    session: AsyncSession, access: TeamAccess, membership_id: int, body: schemas.MemberUpdate
 ) -> TeamMembership:
     """Staff edit position, number and external_ref; only owners change role or active."""
+    changes = body.model_dump(exclude_unset=True)  # the fields the client sent
     membership = await get_member(session, access.team.id, membership_id)
     if ({"role", "active"} & changes.keys()) and not access.is_owner:
         raise Forbidden("Only owners change roles or deactivate members")

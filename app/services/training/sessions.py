@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db import lock_member_days, upsert
 from app.errors import Conflict, Forbidden, Invalid, NotFound
 from app.models import Attendance, SessionRPE, Team, TeamMembership, TrainingSession, User
+from app.schemas import performance as schemas
 from app.services.loads import daily as loads
 from app.services.platform.days import day_of, team_zone
 from app.services.teams import service as teams
@@ -81,11 +82,11 @@ def _held(session_id: int, *, shared: bool) -> Select[TrainingSession]:
 
 
 async def create(
-    session: AsyncSession, access: TeamAccess, fields: dict[str, Any]
+    session: AsyncSession, access: TeamAccess, body: schemas.SessionCreate
 ) -> TrainingSession:
-    if fields.get("season_id") is not None:
-        await teams.get_season(session, access.team.id, fields["season_id"])
-    training_session = TrainingSession(**_in_utc(fields))
+    if body.season_id is not None:
+        await teams.get_season(session, access.team.id, body.season_id)
+    training_session = TrainingSession(**_in_utc(body.model_dump()))
     training_session.day = day_of(training_session.start, team_zone(access.team))
     session.add(training_session)
     await session.flush()
@@ -136,9 +137,10 @@ async def list_sessions(
 
 
 async def update(
-    session: AsyncSession, access: SessionAccess, changes: dict[str, Any]
+    session: AsyncSession, access: SessionAccess, body: schemas.SessionUpdate
 ) -> TrainingSession:
     """Apply changes; a new start on another day carries every member's load to that day."""
+    changes = body.model_dump(exclude_unset=True)  # the fields the client sent
     training_session = await _lock_for_change(session, access)
     team = access.team_access.team
     if changes.get("season_id") is not None:
@@ -210,25 +212,25 @@ async def list_attendance(session: AsyncSession, session_id: int) -> list[Attend
 
 
 async def record_attendance(
-    session: AsyncSession, access: SessionAccess, entries: Sequence[dict[str, Any]]
+    session: AsyncSession, access: SessionAccess, entries: Sequence[schemas.AttendanceCreate]
 ) -> list[Attendance]:
     """Bulk upsert, one row per member; within one request the last entry for a member wins."""
     training_session = access.training_session
     await lock_for_write(session, access)
-    wanted = {entry["membership_id"] for entry in entries}
+    wanted = {entry.membership_id for entry in entries}
     members = {
         m.id: m
         for m in await session.scalars(select(TeamMembership).where(TeamMembership.id.in_(wanted)))
     }
     for index, entry in enumerate(entries):
-        member = members.get(entry["membership_id"])
+        member = members.get(entry.membership_id)
         if member is None or member.team_id != training_session.team_id:
             raise Invalid(
                 "Not a member of this session's team", field=("body", index, "membership_id")
             )
         if not member.active:
             raise Conflict(f"Membership {member.id} is inactive; it takes no new entries")
-    latest = {entry["membership_id"]: entry for entry in entries}
+    latest = {entry.membership_id: entry for entry in entries}
     for membership_id in sorted(latest):
         # Before the upsert, so an sRPE write checking for ABSENT cannot slip in between.
         await lock_member_days(
@@ -239,8 +241,8 @@ async def record_attendance(
             "team_id": training_session.team_id,
             "session_id": training_session.id,
             "membership_id": membership_id,
-            "status": entry["status"],
-            "minutes_participated": entry["minutes_participated"],
+            "status": entry.status,
+            "minutes_participated": entry.minutes_participated,
         }
         for membership_id, entry in sorted(latest.items())
     ]

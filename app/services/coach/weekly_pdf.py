@@ -1,16 +1,12 @@
-"""Weekly coach reports: one ISO week of loads, ACWR, wellness and attendance per player.
+"""The weekly coach report as a printable A4 PDF: a cover, the roster with each player's
+status in colour, the team's daily load, and per player the acute and chronic load over
+four weeks with the ratio over the team's zone bands.
 
-:func:`weekly_data` reads everything in a fixed number of statements (one per kind of data
-for the whole team), whatever the size of the squad; :func:`weekly_csv` and
-:func:`weekly_pdf` render it. The PDF is laid out with reportlab's platypus and its charts
-are drawn with reportlab's own graphics, so no plotting library is needed.
+Laid out with reportlab's platypus; the charts are drawn with reportlab's own graphics, so
+no plotting library is needed.
 """
 
 import io
-import re
-from collections import defaultdict
-from dataclasses import dataclass, field
-from datetime import date, timedelta
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -31,290 +27,10 @@ from reportlab.platypus import (  # type: ignore[import-untyped]
     Table,
     TableStyle,
 )
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.errors import Invalid
-from app.models import (
-    AcwrSnapshot,
-    AcwrState,
-    Attendance,
-    AttendanceStatus,
-    DailyLoad,
-    LoadSource,
-    Team,
-    TrainingSession,
-    WellnessLog,
-)
-from app.services.acwr import snapshots as acwr_snapshots
-from app.services.coach import roster
-from app.services.loads.summary import iso_week_label
-from app.services.platform.days import team_zone, today
-from app.services.platform.spreadsheets import SafeCsvWriter
-from app.services.wellness import scoring as wellness
+from app.services.coach.weekly_data import CHART_DAYS, PlayerWeek, WeeklyData, number_text
 
-CHART_DAYS = 28  # the per-player ACWR charts show the four weeks ending on the report's Sunday
 PLAYERS_PER_PAGE = 3
-_WEEK = re.compile(r"(\d{4})-W(\d{2})")
-
-CSV_COLUMNS = (
-    "date",
-    "weekday",
-    "membership_id",
-    "player",
-    "jersey_number",
-    "sessions",
-    "attended",
-    "attendance",
-    "internal_load_au",
-    "external_load_pl",
-    "acute_ewma",
-    "chronic_ewma",
-    "acwr",
-    "acwr_zone",
-    "wellness_total",
-    "wellness_flag",
-)
-
-
-def parse_week(value: str | None, team: Team) -> tuple[int, int]:
-    """``YYYY-Www`` as (ISO year, week); default the current ISO week in the team's zone."""
-    if value is None:
-        iso = today(team_zone(team)).isocalendar()
-        return iso.year, iso.week
-    match = _WEEK.fullmatch(value)
-    problem = "'week' must be an ISO week YYYY-Www between 2000-W01 and 2100-W52"
-    if match is None:
-        raise Invalid(problem, field=("query", "week"))
-    year, week = int(match[1]), int(match[2])
-    if not 2000 <= year <= 2100:
-        raise Invalid(problem, field=("query", "week"))
-    try:
-        date.fromisocalendar(year, week, 1)
-    except ValueError:
-        raise Invalid(f"{year} has no ISO week {week}", field=("query", "week")) from None
-    return year, week
-
-
-@dataclass
-class PlayerDay:
-    date: date
-    sessions: int = 0
-    attendance: list[str] = field(default_factory=list)
-    internal_load_au: int = 0
-    external_load_pl: float = 0.0
-    acute: float | None = None
-    chronic: float | None = None
-    ratio: float | None = None
-    zone: str = ""
-    wellness_total: int | None = None
-    wellness_flag: str | None = None
-
-    @property
-    def attended(self) -> int:
-        return sum(s in (AttendanceStatus.PRESENT, AttendanceStatus.LATE) for s in self.attendance)
-
-
-@dataclass
-class PlayerWeek:
-    status: roster.PlayerStatus
-    days: list[PlayerDay]
-    chart: list[PlayerDay]  # CHART_DAYS days of ACWR, ending on the week's Sunday
-
-    @property
-    def name(self) -> str:
-        return self.status.user.full_name
-
-
-@dataclass
-class WeeklyData:
-    team: Team
-    label: str
-    monday: date
-    days: list[date]
-    today: date
-    sessions_per_day: dict[date, int]
-    players: list[PlayerWeek]
-
-    @property
-    def sunday(self) -> date:
-        return self.days[-1]
-
-
-async def weekly_data(session: AsyncSession, team: Team, week: str | None) -> WeeklyData:
-    year, number = parse_week(week, team)
-    monday = date.fromisocalendar(year, number, 1)
-    days = [monday + timedelta(days=i) for i in range(7)]
-    local_today = today(team_zone(team))
-    chart_start = days[-1] - timedelta(days=CHART_DAYS - 1)
-    # Status as of the week's last day that has begun (players, refresh, ACWR, wellness, HRV).
-    status_day = max(min(days[-1], local_today), monday)
-    statuses = await roster.player_statuses(session, team, status_day)
-    ids = [s.membership.id for s in statuses]
-    grid = {m: {d: PlayerDay(d) for d in days} for m in ids}
-    chart = {
-        m: {
-            chart_start + timedelta(days=i): PlayerDay(chart_start + timedelta(days=i))
-            for i in range(CHART_DAYS)
-        }
-        for m in ids
-    }
-
-    loads = await session.execute(
-        select(
-            DailyLoad.membership_id,
-            DailyLoad.date,
-            DailyLoad.internal_load_au,
-            DailyLoad.external_load_pl,
-        ).where(DailyLoad.team_id == team.id, DailyLoad.date >= monday, DailyLoad.date <= days[-1])
-    )
-    for member, day, internal, external in loads.all():
-        if member in grid:
-            grid[member][day].internal_load_au = int(internal)
-            grid[member][day].external_load_pl = float(external)
-
-    first_loads = dict(
-        (
-            await session.execute(
-                select(AcwrState.membership_id, AcwrState.first_load_day).where(
-                    AcwrState.team_id == team.id, AcwrState.source == LoadSource.INTERNAL
-                )
-            )
-        ).all()
-    )
-    snapshots = await session.execute(
-        select(
-            AcwrSnapshot.membership_id,
-            AcwrSnapshot.date,
-            AcwrSnapshot.acute_ewma,
-            AcwrSnapshot.chronic_ewma,
-            AcwrSnapshot.ratio,
-            AcwrSnapshot.coverage,
-        ).where(
-            AcwrSnapshot.team_id == team.id,
-            AcwrSnapshot.source == LoadSource.INTERNAL,
-            AcwrSnapshot.date >= chart_start,
-            AcwrSnapshot.date <= days[-1],
-        )
-    )
-    coverage: dict[int, dict[date, float]] = defaultdict(dict)
-    for member, day, acute, chronic, ratio, share in snapshots.all():
-        if member in chart:
-            point = chart[member][day]
-            point.acute, point.chronic, point.ratio = acute, chronic, ratio
-            coverage[member][day] = share
-    params = acwr_snapshots.params_of(team)
-    for member, points in chart.items():
-        past = [p for p in points.values() if p.date <= local_today]
-        zones = acwr_snapshots.zones_of(
-            params,
-            first_loads.get(member),
-            [p.date for p in past],
-            [p.ratio for p in past],
-            [coverage[member].get(p.date, 1.0) for p in past],
-        )
-        for point, zone in zip(past, zones, strict=True):
-            point.zone = zone
-        for day in days:
-            source = points[day]
-            target = grid[member][day]
-            target.acute, target.chronic = source.acute, source.chronic
-            target.ratio, target.zone = source.ratio, source.zone
-
-    logs = await session.scalars(
-        select(WellnessLog).where(
-            WellnessLog.team_id == team.id, WellnessLog.date >= monday, WellnessLog.date <= days[-1]
-        )
-    )
-    for log in logs:
-        if log.membership_id in grid:
-            total, flag = wellness.score_log(log)
-            grid[log.membership_id][log.date].wellness_total = total
-            grid[log.membership_id][log.date].wellness_flag = flag
-
-    per_day = await session.execute(
-        select(TrainingSession.day, func.count(TrainingSession.id))
-        .where(
-            TrainingSession.team_id == team.id,
-            TrainingSession.day >= monday,
-            TrainingSession.day <= days[-1],
-        )
-        .group_by(TrainingSession.day)
-    )
-    sessions_per_day: dict[date, int] = dict.fromkeys(days, 0)
-    sessions_per_day.update(dict(per_day.all()))
-    attendance = await session.execute(
-        select(Attendance.membership_id, TrainingSession.day, Attendance.status)
-        .join(TrainingSession, TrainingSession.id == Attendance.session_id)
-        .where(
-            Attendance.team_id == team.id,
-            TrainingSession.day >= monday,
-            TrainingSession.day <= days[-1],
-        )
-        .order_by(TrainingSession.start, TrainingSession.id)
-    )
-    for member, day, status in attendance.all():
-        if member in grid:
-            grid[member][day].attendance.append(AttendanceStatus(status).value)
-    for member in ids:
-        for day in days:
-            grid[member][day].sessions = sessions_per_day[day]
-
-    players = [
-        PlayerWeek(
-            s,
-            list(grid[s.membership.id].values()),
-            list(chart[s.membership.id].values()),
-        )
-        for s in statuses
-    ]
-    return WeeklyData(
-        team, iso_week_label(monday), monday, days, local_today, sessions_per_day, players
-    )
-
-
-def filename(data: WeeklyData, extension: str) -> str:
-    slug = re.sub(r"[^A-Za-z0-9]+", "-", data.team.name).strip("-") or f"team-{data.team.id}"
-    return f"{slug}-{data.label}.{extension}"
-
-
-def _number(value: float | None, digits: int = 2) -> str:
-    return "" if value is None else f"{value:.{digits}f}"
-
-
-def weekly_csv(data: WeeklyData) -> str:
-    """One row per active player and day of the week (seven rows each), after a header."""
-    out = io.StringIO()
-    writer = SafeCsvWriter(out)
-    writer.writerow(CSV_COLUMNS)
-    for player in data.players:
-        membership = player.status.membership
-        for day in player.days:
-            writer.writerow(
-                (
-                    day.date.isoformat(),
-                    day.date.strftime("%a"),
-                    membership.id,
-                    player.name,
-                    "" if membership.jersey_number is None else membership.jersey_number,
-                    day.sessions,
-                    day.attended,
-                    ";".join(day.attendance),
-                    day.internal_load_au,
-                    _number(day.external_load_pl, 1),
-                    _number(day.acute, 1),
-                    _number(day.chronic, 1),
-                    _number(day.ratio),
-                    day.zone,
-                    "" if day.wellness_total is None else day.wellness_total,
-                    day.wellness_flag or "",
-                )
-            )
-    return out.getvalue()
-
-
-# --- PDF -------------------------------------------------------------------------------------
-
 STATUS_COLOURS = {
     "red": colors.HexColor("#d64541"),
     "amber": colors.HexColor("#f0a030"),
@@ -453,7 +169,7 @@ def _roster_table(data: WeeklyData, styles: dict[str, ParagraphStyle]) -> Table:
                 Paragraph(escape(player.name), styles["body"]),
                 escape(membership.primary_position or ""),
                 status.status.replace("_", " "),
-                _number(latest.ratio) if latest else "",
+                number_text(latest.ratio) if latest else "",
                 (latest.zone.replace("insufficient_data", "insufficient") if latest else ""),
                 f"{sum(d.internal_load_au for d in player.days):,}",
                 f"{sum(d.external_load_pl for d in player.days):,.0f}",
@@ -682,7 +398,9 @@ def _player_block(
     facts = [
         f"status <font color='{STATUS_COLOURS[status.status].hexval().replace('0x', '#')}'>"
         f"<b>{status.status.replace('_', ' ')}</b></font>",
-        f"ACWR {_number(latest.ratio)} ({latest.zone.replace('_', ' ')})" if latest else "no ACWR",
+        f"ACWR {number_text(latest.ratio)} ({latest.zone.replace('_', ' ')})"
+        if latest
+        else "no ACWR",
         f"week load {sum(d.internal_load_au for d in player.days):,} AU",
     ]
     return KeepTogether(
@@ -707,7 +425,7 @@ def _page_footer(data: WeeklyData) -> Any:
     return draw
 
 
-def weekly_pdf(data: WeeklyData) -> bytes:
+def render(data: WeeklyData) -> bytes:
     """A4: a cover, the roster with coloured status and the team's daily load, then
     ``PLAYERS_PER_PAGE`` players a page, each with their ACWR chart over the zone bands."""
     styles = _styles()

@@ -1,0 +1,55 @@
+"""The coach package's job: queue ``status.changed`` for every team whose receivers want it.
+
+It owns its transactions and takes a sessionmaker: one to find the teams with a webhook
+subscribed to ``status.changed``, then one per team (a team that fails is logged and
+rolled back alone). The scheduler runs it right after the periodic alerts, in the minute
+job ``acwr.dirty``, so a status change follows a write within a minute.
+"""
+
+import logging
+from collections.abc import Callable
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.models import OutboundWebhook, Team
+from app.services.coach import status_changes
+from app.services.outbound import deliveries
+
+logger = logging.getLogger("loadline.coach")
+
+
+async def track_status_changes(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    *,
+    team_ids: list[int] | None = None,
+    stop: Callable[[], bool] | None = None,
+) -> int:
+    """Run :func:`status_changes.track_statuses` for every team (or those named) with an
+    active webhook subscribed to ``status.changed``, one transaction per team; returns how
+    many statuses changed. ``stop``: asked before each team, so a shutting-down worker
+    ends between teams."""
+    async with sessionmaker() as session:
+        hooks = (
+            await session.execute(
+                select(OutboundWebhook.team_id, OutboundWebhook.events).where(
+                    OutboundWebhook.active.is_(True)
+                )
+            )
+        ).all()
+    subscribed = {team for team, events in hooks if deliveries.STATUS_CHANGED in events}
+    changed = 0
+    for team_id in sorted(subscribed):
+        if team_ids is not None and team_id not in team_ids:
+            continue
+        if stop is not None and stop():
+            break
+        try:
+            async with sessionmaker.begin() as session:
+                team = await session.get(Team, team_id)
+                if team is None:
+                    continue
+                changed += await status_changes.track_statuses(session, team)
+        except Exception:
+            logger.exception('{"event": "status_changes_team_failed", "team_id": %d}', team_id)
+    return changed

@@ -1,0 +1,60 @@
+"""The weekly coach report as CSV: one row per active player and day of the week.
+
+Cells go through :class:`app.services.platform.spreadsheets.SafeCsvWriter`, so a name a
+spreadsheet would run as a formula is written as text.
+"""
+
+import io
+
+from app.services.coach.weekly_data import WeeklyData, number_text
+from app.services.platform.spreadsheets import SafeCsvWriter
+
+CSV_COLUMNS = (
+    "date",
+    "weekday",
+    "membership_id",
+    "player",
+    "jersey_number",
+    "sessions",
+    "attended",
+    "attendance",
+    "internal_load_au",
+    "external_load_pl",
+    "acute_ewma",
+    "chronic_ewma",
+    "acwr",
+    "acwr_zone",
+    "wellness_total",
+    "wellness_flag",
+)
+
+
+def render(data: WeeklyData) -> str:
+    """One row per active player and day of the week (seven rows each), after a header."""
+    out = io.StringIO()
+    writer = SafeCsvWriter(out)
+    writer.writerow(CSV_COLUMNS)
+    for player in data.players:
+        membership = player.status.membership
+        for day in player.days:
+            writer.writerow(
+                (
+                    day.date.isoformat(),
+                    day.date.strftime("%a"),
+                    membership.id,
+                    player.name,
+                    "" if membership.jersey_number is None else membership.jersey_number,
+                    day.sessions,
+                    day.attended,
+                    ";".join(day.attendance),
+                    day.internal_load_au,
+                    number_text(day.external_load_pl, 1),
+                    number_text(day.acute, 1),
+                    number_text(day.chronic, 1),
+                    number_text(day.ratio),
+                    day.zone,
+                    "" if day.wellness_total is None else day.wellness_total,
+                    day.wellness_flag or "",
+                )
+            )
+    return out.getvalue()
