@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.models import Team
 from app.services.acwr import jobs as acwr_jobs
-from app.services.alerts import service as alerts
+from app.services.alerts import jobs as alerts
 from app.services.coach import jobs as coach_jobs
 from app.services.integrations import devices, gps, inbox, oura
 from app.services.integrations.context import VendorContext

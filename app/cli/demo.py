@@ -49,8 +49,9 @@ from app.models import (
 from app.models.base import utcnow
 from app.services.accounts import service as accounts
 from app.services.acwr import engine as acwr_engine
+from app.services.alerts import jobs as alert_jobs
 from app.services.alerts import service as alerts
-from app.services.hrv import service as hrv
+from app.services.hrv import baseline as hrv
 from app.services.loads import daily as loads
 from app.services.platform.days import day_of
 from app.services.platform.days import today as local_today
@@ -875,9 +876,9 @@ async def _raise_alerts(
         for day, rmssd in sorted(by_day.items()):
             if day >= since and hrv.drop_check(day, rmssd, by_day) is not None:
                 await alerts.on_hrv(session, players[membership_id], day)
-    await alerts.acwr_history_alerts(session, team, players, since, end)
+    await alert_jobs.acwr_history_alerts(session, team, players, since, end)
     # Each player's newest day: ACWR, HRV below normal, and missing sRPE (14 days back).
-    await alerts.team_alerts(session, team, utcnow())
+    await alert_jobs.team_alerts(session, team, utcnow())
 
 
 ACK_NOTES = (

@@ -11,13 +11,13 @@ from app.schemas import performance as schemas
 from app.schemas.base import FromDay, Limit, Offset, ToDay, problem_responses
 from app.services.platform.days import resolve_range, team_zone
 from app.services.teams import service as teams
-from app.services.wellness import service
+from app.services.wellness import scoring, service
 
 router = APIRouter(tags=["wellness"])
 
 
 def wellness_out(log: WellnessLog) -> schemas.Wellness:
-    total, flag = service.score_log(log)
+    total, flag = scoring.score_log(log)
     return schemas.Wellness(
         id=log.id,
         membership_id=log.membership_id,
@@ -48,7 +48,7 @@ async def create(
     member = await teams.member_access(
         session, user_id, body.membership_id, write=True, new_entry=("body", "membership_id")
     )
-    log, created = await service.upsert_wellness(session, member, body.model_dump())
+    log, created = await service.upsert_wellness(session, member, body)
     response.status_code = 201 if created else 200
     return wellness_out(log)
 

@@ -10,7 +10,7 @@ import numpy as np
 
 from app.models import DailyHRV, HrvSource
 from app.services.coach import roster
-from app.services.hrv import service as hrv
+from app.services.hrv import baseline as hrv
 from tests.conftest import Api, Squad
 
 TODAY = datetime.now(UTC).date()

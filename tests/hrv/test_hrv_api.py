@@ -16,7 +16,8 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.models import HrvSource, TeamMembership
-from app.services.hrv import service as hrv
+from app.services.hrv import series as hrv
+from app.services.hrv import service as hrv_service
 from tests.conftest import Actor, Api, Squad
 
 
@@ -65,7 +66,7 @@ async def store_device_value(
 ) -> None:
     async with sessionmaker.begin() as session:
         membership = await session.get_one(TeamMembership, membership_id)
-        await hrv.record(session, membership, day, rmssd, source)
+        await hrv_service.record(session, membership, day, rmssd, source)
 
 
 @contextmanager

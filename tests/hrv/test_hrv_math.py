@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from app.models import HrvSource
-from app.services.hrv.service import (
+from app.services.hrv.baseline import (
     baseline,
     choose_daily,
     choose_value,

@@ -55,8 +55,8 @@ from app.models import (
     WellnessLog,
 )
 from app.services.acwr import engine as acwr_engine
-from app.services.hrv import service as hrv
-from app.services.wellness import service as wellness
+from app.services.hrv import baseline as hrv
+from app.services.wellness import scoring as wellness
 
 HrvValues = tuple[Sequence[int], Sequence[float]]
 """One player's HRV values: days relative to the day (0 is the day, -1 the day before...),

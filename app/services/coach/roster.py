@@ -30,9 +30,9 @@ from app.models import Role, Team
 from app.services.acwr import model as acwr
 from app.services.acwr import stored as acwr_stored
 from app.services.coach import player_signals
-from app.services.hrv import service as hrv
+from app.services.hrv import baseline as hrv
 from app.services.platform.days import team_zone, today
-from app.services.wellness import service as wellness
+from app.services.wellness import scoring as wellness
 
 Status = Literal["green", "amber", "red", "no_data"]
 

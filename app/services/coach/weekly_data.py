@@ -31,7 +31,7 @@ from app.services.acwr import stored as acwr_stored
 from app.services.coach import roster
 from app.services.loads.summary import iso_week_label
 from app.services.platform.days import team_zone, today
-from app.services.wellness import service as wellness
+from app.services.wellness import scoring as wellness
 
 CHART_DAYS = 28  # the per-player ACWR charts show the four weeks ending on the report's Sunday
 _WEEK = re.compile(r"(\d{4})-W(\d{2})")
