@@ -39,8 +39,8 @@ from app.models import (
     Team,
 )
 from app.models.base import utcnow
-from app.services.integrations.gps import SIGNATURE_HEADER, TIMESTAMP_HEADER, signature
 from app.services.platform import crypto
+from app.services.platform.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, signature
 
 logger = logging.getLogger("loadline.outbound")
 
