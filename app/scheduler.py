@@ -9,7 +9,6 @@ so a SIGTERM neither cuts a team's recompute in half nor waits for every team.
 """
 
 import asyncio
-import functools
 import hashlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -25,7 +24,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from app.models import AcwrState, LoadSource, Team
 from app.services.acwr import snapshots as acwr_snapshots
 from app.services.alerts import service as alerts
-from app.services.integrations import devices, gps, inbox, oura
+from app.services.integrations import jobs as integration_jobs
+from app.services.integrations import oauth, registry
 from app.services.integrations.context import VendorContext
 from app.services.outbound import service as outbound
 from app.services.platform import idempotency, metrics
@@ -126,11 +126,6 @@ async def advance_team(sessionmaker: async_sessionmaker[AsyncSession], team_id: 
         return computed
 
 
-def vendor_handlers(ctx: VendorContext) -> dict[str, inbox.Handler]:
-    """Every provider's inbox handler, bound to the vendors' HTTP client and settings."""
-    return {"gps": functools.partial(gps.handle, ctx), **devices.inbox_handlers(ctx)}
-
-
 async def purge_idempotency_keys(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
     async with sessionmaker.begin() as session:
         return await idempotency.purge_expired(session)
@@ -139,7 +134,7 @@ async def purge_idempotency_keys(sessionmaker: async_sessionmaker[AsyncSession])
 async def purge_spent_states(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
     """Spent OAuth states past their expiry: a handful per athlete linking, so hourly will do."""
     async with sessionmaker.begin() as session:
-        return await devices.purge_spent_states(session)
+        return await oauth.purge_spent_states(session)
 
 
 class Scheduler:
@@ -193,14 +188,15 @@ class Scheduler:
             coalesce=True,
             next_run_time=datetime.now().astimezone(),
         )
-        add(
-            self._locked("oura.subscriptions", self._oura_subscriptions),
-            IntervalTrigger(days=1),
-            id="oura.subscriptions",
-            max_instances=1,
-            coalesce=True,
-            next_run_time=datetime.now().astimezone(),
-        )
+        for vendor_job in registry.daily_jobs():  # Oura's webhook subscriptions
+            add(
+                self._locked(vendor_job.id, vendor_job.bound(self.vendors)),
+                IntervalTrigger(days=1),
+                id=vendor_job.id,
+                max_instances=1,
+                coalesce=True,
+                next_run_time=datetime.now().astimezone(),
+            )
         add(
             self._locked("idempotency.purge", self._purge),
             IntervalTrigger(hours=1),
@@ -305,11 +301,11 @@ class Scheduler:
     async def _inbox(self) -> None:
         """Vendor events: refresh the tokens they will need (committed on their own, since
         vendors rotate refresh tokens), then process what is due."""
-        await devices.refresh_for_inbox(self.sessionmaker, self.vendors)
+        await integration_jobs.refresh_for_inbox(self.sessionmaker, self.vendors)
         if self.stopping:
             return
-        await inbox.process_due(
-            self.sessionmaker, vendor_handlers(self.vendors), stop=self._stop_requested
+        await integration_jobs.process_due(
+            self.sessionmaker, registry.inbox_handlers(self.vendors), stop=self._stop_requested
         )
 
     async def _outbound(self) -> None:
@@ -319,10 +315,6 @@ class Scheduler:
             self.vendors.settings,
             stop=self._stop_requested,
         )
-
-    async def _oura_subscriptions(self) -> None:
-        if self.vendors.settings.oura_client_id:
-            await oura.ensure_subscriptions(self.vendors)
 
     async def _purge(self) -> None:
         """The hourly tidy-up (job ``idempotency.purge``, its name kept for its metrics)."""
