@@ -9,7 +9,6 @@ so a SIGTERM neither cuts a team's recompute in half nor waits for every team.
 """
 
 import asyncio
-import functools
 import hashlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -26,7 +25,8 @@ from app.models import Team
 from app.services.acwr import jobs as acwr_jobs
 from app.services.alerts import jobs as alerts
 from app.services.coach import jobs as coach_jobs
-from app.services.integrations import devices, gps, inbox, oura
+from app.services.integrations import jobs as integration_jobs
+from app.services.integrations import oauth, registry
 from app.services.integrations.context import VendorContext
 from app.services.outbound import jobs as outbound_jobs
 from app.services.platform import idempotency, metrics
@@ -60,11 +60,6 @@ async def job_lock(engine: AsyncEngine, name: str) -> AsyncIterator[bool]:
         yield bool(await connection.scalar(lock, {"k": key}))
 
 
-def vendor_handlers(ctx: VendorContext) -> dict[str, inbox.Handler]:
-    """Every provider's inbox handler, bound to the vendors' HTTP client and settings."""
-    return {"gps": functools.partial(gps.handle, ctx), **devices.inbox_handlers(ctx)}
-
-
 async def purge_idempotency_keys(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
     async with sessionmaker.begin() as session:
         return await idempotency.purge_expired(session)
@@ -73,7 +68,7 @@ async def purge_idempotency_keys(sessionmaker: async_sessionmaker[AsyncSession])
 async def purge_spent_states(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
     """Spent OAuth states past their expiry: a handful per athlete linking, so hourly will do."""
     async with sessionmaker.begin() as session:
-        return await devices.purge_spent_states(session)
+        return await oauth.purge_spent_states(session)
 
 
 class Scheduler:
@@ -127,14 +122,15 @@ class Scheduler:
             coalesce=True,
             next_run_time=datetime.now().astimezone(),
         )
-        add(
-            self._locked("oura.subscriptions", self._oura_subscriptions),
-            IntervalTrigger(days=1),
-            id="oura.subscriptions",
-            max_instances=1,
-            coalesce=True,
-            next_run_time=datetime.now().astimezone(),
-        )
+        for vendor_job in registry.daily_jobs():  # Oura's webhook subscriptions
+            add(
+                self._locked(vendor_job.id, vendor_job.bound(self.vendors)),
+                IntervalTrigger(days=1),
+                id=vendor_job.id,
+                max_instances=1,
+                coalesce=True,
+                next_run_time=datetime.now().astimezone(),
+            )
         add(
             self._locked("idempotency.purge", self._purge),
             IntervalTrigger(hours=1),
@@ -242,11 +238,11 @@ class Scheduler:
     async def _inbox(self) -> None:
         """Vendor events: refresh the tokens they will need (committed on their own, since
         vendors rotate refresh tokens), then process what is due."""
-        await devices.refresh_for_inbox(self.sessionmaker, self.vendors)
+        await integration_jobs.refresh_for_inbox(self.sessionmaker, self.vendors)
         if self.stopping:
             return
-        await inbox.process_due(
-            self.sessionmaker, vendor_handlers(self.vendors), stop=self._stop_requested
+        await integration_jobs.process_due(
+            self.sessionmaker, registry.inbox_handlers(self.vendors), stop=self._stop_requested
         )
 
     async def _outbound(self) -> None:
@@ -256,10 +252,6 @@ class Scheduler:
             self.vendors.settings,
             stop=self._stop_requested,
         )
-
-    async def _oura_subscriptions(self) -> None:
-        if self.vendors.settings.oura_client_id:
-            await oura.ensure_subscriptions(self.vendors)
 
     async def _purge(self) -> None:
         """The hourly tidy-up (job ``idempotency.purge``, its name kept for its metrics)."""

@@ -10,8 +10,9 @@ from app.deps import CurrentUser, MemberReader, MemberWriter
 from app.models import LinkedDevice
 from app.schemas import devices as schemas
 from app.schemas.base import MAX_ID, PathId, problem_responses
-from app.services.integrations import devices as service
+from app.services.integrations import devices, oauth
 from app.services.integrations.context import VendorContext
+from app.services.integrations.vendor_apps import provider_from_path
 from app.services.teams import service as teams
 
 router = APIRouter(tags=["devices"])
@@ -59,12 +60,12 @@ async def authorize(
     The caller must be allowed to write for the membership; the ``state`` in the URL is
     signed, bound to the membership and expires in ten minutes.
     """
-    kind = service.provider_from_path(provider)
+    kind = provider_from_path(provider)
     member = await teams.member_access(
         session, user.id, membership_id, write=True, new_entry=("query", "membership_id")
     )
-    link = service.LinkState(kind, member.membership.id, user.id)
-    return schemas.AuthorizationUrl(authorization_url=service.authorization_url(vendors, link))
+    link = oauth.LinkState(kind, member.membership.id, user.id)
+    return schemas.AuthorizationUrl(authorization_url=oauth.authorization_url(vendors, link))
 
 
 @router.get(
@@ -87,10 +88,8 @@ async def callback(
     expired state is a 400, and so is a state already used by a callback that linked (a
     state links once); a vendor failure is a 502 (linking again may work).
     """
-    kind = service.provider_from_path(provider)
-    device = await service.complete_link(
-        session, vendors, kind, code=code, state=state, error=error
-    )
+    kind = provider_from_path(provider)
+    device = await oauth.complete_link(session, vendors, kind, code=code, state=state, error=error)
     return device_out(device)
 
 
@@ -102,7 +101,7 @@ async def callback(
 )
 async def list(member: MemberReader, session: Session) -> builtins.list[schemas.Device]:
     """The member's linked accounts, oldest first (``reauth_required`` ones included)."""
-    found = await service.list_devices(session, member.membership.id)
+    found = await devices.list_devices(session, member.membership.id)
     return [device_out(device) for device in found]
 
 
@@ -114,5 +113,5 @@ async def list(member: MemberReader, session: Session) -> builtins.list[schemas.
 )
 async def delete(member: MemberWriter, device_id: PathId, session: Session) -> Response:
     """Unlink: the tokens are deleted; HRV already received from the device is kept."""
-    await service.delete_device(session, member.membership.id, device_id)
+    await devices.delete_device(session, member.membership.id, device_id)
     return Response(status_code=204)

@@ -12,6 +12,7 @@ from app.schemas.base import PathId, problem_responses
 from app.services.integrations import gps
 from app.services.loads import external as service
 from app.services.loads.external import MAX_IMPORT_BYTES, TooLarge
+from app.services.platform import signing
 
 router = APIRouter()
 
@@ -90,13 +91,13 @@ async def receive_gps_webhook(
     signature: Annotated[
         str | None,
         Header(
-            alias=gps.SIGNATURE_HEADER,
+            alias=signing.SIGNATURE_HEADER,
             description='"sha256=" + hex HMAC-SHA256(team secret, timestamp + "." + raw body).',
         ),
     ] = None,
     timestamp: Annotated[
         str | None,
-        Header(alias=gps.TIMESTAMP_HEADER, description="Epoch seconds; within 5 minutes."),
+        Header(alias=signing.TIMESTAMP_HEADER, description="Epoch seconds; within 5 minutes."),
     ] = None,
 ) -> schemas.GpsReceived:
     """Receive GPS summaries pushed by a bridge, signed with the team's webhook secret.

@@ -7,6 +7,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app.deps import AppSettings
 from app.schemas.base import problem_responses
+from app.services.integrations import inbox_metrics
 from app.services.platform import metrics
 
 router = APIRouter(tags=["operations"])
@@ -52,5 +53,5 @@ async def get_metrics(_: Scraper, request: Request) -> Response:
     and must be reachable only from inside the cluster (do not route `/metrics` through
     the public ingress). Each process counts for itself: run one process per container.
     """
-    body = await metrics.exposition(request.app.state.sessionmaker)
-    return Response(body, media_type=metrics.CONTENT_TYPE)
+    await inbox_metrics.observe(request.app.state.sessionmaker)
+    return Response(metrics.exposition(), media_type=metrics.CONTENT_TYPE)

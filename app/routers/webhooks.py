@@ -1,30 +1,28 @@
 """Vendor webhooks for linked devices: verify, store in the inbox, acknowledge at once.
 
 The vendor's resource is fetched later by the inbox job (with retries), so an answer never
-waits on a vendor. ``/webhooks/gps/{team_id}`` is a separate route (``app.routers.gps``).
+waits on a vendor. Which vendors receive here, and how each verifies, is the registry's
+(:data:`app.services.integrations.registry.WEBHOOKS`); Oura's subscription handshake is
+the one route of its own. ``/webhooks/gps/{team_id}`` is a separate route
+(``app.routers.gps``).
 """
 
-from collections.abc import Callable, Mapping
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
 
-from app.config import Settings
 from app.db import Session
 from app.deps import AppSettings
 from app.errors import DomainError, NotFound
 from app.schemas import devices as schemas
 from app.schemas.base import problem_responses
-from app.services.integrations import inbox, oura, whoop
+from app.services.integrations import inbox, oura, registry
 
 router = APIRouter(tags=["webhooks"])
 
 ProviderName = Annotated[str, Path(description="`whoop` or `oura`; any other is a 404.")]
 
 MAX_BODY_BYTES = 64 * 1024  # a notification is a few hundred bytes
-
-Receiver = Callable[[Settings, Mapping[str, str], bytes], str]
-RECEIVERS: dict[str, Receiver] = {"whoop": whoop.receive, "oura": oura.receive}
 
 
 class PayloadTooLarge(DomainError):
@@ -40,8 +38,8 @@ _BODY_SCHEMA: dict[str, Any] = {
             "application/json": {
                 "schema": {
                     "oneOf": [
-                        schemas.WhoopNotification.model_json_schema(),
-                        schemas.OuraNotification.model_json_schema(),
+                        webhook.notification.model_json_schema()
+                        for webhook in registry.WEBHOOKS.values()
                     ]
                 }
             }
@@ -49,12 +47,8 @@ _BODY_SCHEMA: dict[str, Any] = {
     },
     "parameters": [
         {"name": name, "in": "header", "required": False, "schema": {"type": "string"}}
-        for name in (
-            whoop.SIGNATURE_HEADER,
-            whoop.TIMESTAMP_HEADER,
-            oura.SIGNATURE_HEADER,
-            oura.TIMESTAMP_HEADER,
-        )
+        for webhook in registry.WEBHOOKS.values()
+        for name in webhook.headers
     ],
 }
 
@@ -89,11 +83,11 @@ async def receive(
     redelivery of the same event answers ``duplicate`` and is processed once.
     """
     name = provider.lower()
-    receiver = RECEIVERS.get(name)
-    if receiver is None:
+    webhook = registry.WEBHOOKS.get(name)
+    if webhook is None:
         raise NotFound(f"No webhook for provider {provider[:40]!r}")
     body = await _raw_body(request)
-    key = receiver(settings, request.headers, body)
+    key = webhook.receive(settings, request.headers, body)
     new = await inbox.store(session, name, key, body)
     return schemas.WebhookReceipt(status="queued" if new else "duplicate")
 

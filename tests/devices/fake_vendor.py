@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.config import Settings
 from app.main import create_app
 from app.models import DailyHRV, InboxStatus, LinkedDevice, WebhookEvent
-from app.services.integrations import inbox, oura, whoop
+from app.services.integrations import inbox, jobs, oura, whoop
 from app.services.integrations.context import VendorContext
 from tests.conftest import Actor
 
@@ -407,7 +407,7 @@ def handlers(ctx: VendorContext) -> dict[str, inbox.Handler]:
 
 async def run_inbox(sessionmaker: async_sessionmaker[AsyncSession], ctx: VendorContext) -> int:
     """The inbox job, exactly as the scheduler runs it."""
-    return await inbox.process_due(sessionmaker, handlers(ctx))
+    return await jobs.process_due(sessionmaker, handlers(ctx))
 
 
 async def make_due(sessionmaker: async_sessionmaker[AsyncSession]) -> None:

@@ -23,8 +23,9 @@ from app.models import (
     TeamMembership,
     User,
 )
-from app.services.integrations import devices
+from app.services.integrations import devices, jobs, oauth
 from app.services.integrations.context import VendorContext, new_http_client
+from app.services.integrations.errors import DeviceUnusable
 from app.services.platform import crypto
 from tests.conftest import Squad
 from tests.devices import fake_vendor as fv
@@ -138,13 +139,13 @@ async def test_bad_or_expired_state_is_400(
     app_settings: Settings,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    link = devices.LinkState(Provider.WHOOP, squad.player_membership["id"], squad.player.id)
-    good = devices.sign_state(app_settings, link)
-    forged = devices.sign_state(
+    link = oauth.LinkState(Provider.WHOOP, squad.player_membership["id"], squad.player.id)
+    good = oauth.sign_state(app_settings, link)
+    forged = oauth.sign_state(
         app_settings.model_copy(update={"secret_key": "another-secret-key-entirely"}), link
     )
-    monkeypatch.setattr(devices, "STATE_LIFETIME", timedelta(seconds=-1))
-    expired = devices.sign_state(app_settings, link)
+    monkeypatch.setattr(oauth, "STATE_LIFETIME", timedelta(seconds=-1))
+    expired = oauth.sign_state(app_settings, link)
     monkeypatch.undo()
     cases = {
         "no state": {"code": "abc"},
@@ -166,8 +167,8 @@ async def test_bad_or_expired_state_is_400(
 async def test_declined_or_refused_code_is_400(
     client: httpx.AsyncClient, squad: Squad, app_settings: Settings, fake: fv.FakeVendors
 ) -> None:
-    link = devices.LinkState(Provider.OURA, squad.player_membership["id"], squad.player.id)
-    state = devices.sign_state(app_settings, link)
+    link = oauth.LinkState(Provider.OURA, squad.player_membership["id"], squad.player.id)
+    state = oauth.sign_state(app_settings, link)
     declined = await client.get(
         "/integrations/oura/callback", params={"error": "access_denied", "state": state}
     )
@@ -377,7 +378,7 @@ async def test_refused_refresh_marks_reauth_required(
     fake.oura.refuse_refresh = True
 
     async with sessionmaker.begin() as session:
-        with pytest.raises(devices.DeviceUnusable) as raised:
+        with pytest.raises(DeviceUnusable) as raised:
             await devices.access_token(ctx, session, device_id)
     for secret in fake.secrets_issued:
         assert secret not in str(raised.value)
@@ -408,12 +409,12 @@ async def test_refresh_job_commits_each_device_on_its_own(
     fake.oura.refuse_refresh = True
     fake.whoop.fail("/oauth/oauth2/token", 503)
 
-    assert await devices.refresh_expiring(sessionmaker, ctx) == 0
+    assert await jobs.refresh_expiring(sessionmaker, ctx) == 0
     assert (await fv.device_row(sessionmaker, oura_id)).status == DeviceStatus.REAUTH_REQUIRED
     assert (await fv.device_row(sessionmaker, whoop_id)).status == DeviceStatus.ACTIVE
 
-    assert await devices.refresh_expiring(sessionmaker, ctx) == 1  # Whoop is back
-    assert await devices.refresh_expiring(sessionmaker, ctx) == 0  # nothing expiring now
+    assert await jobs.refresh_expiring(sessionmaker, ctx) == 1  # Whoop is back
+    assert await jobs.refresh_expiring(sessionmaker, ctx) == 0  # nothing expiring now
 
 
 async def test_concurrent_refreshes_spend_the_refresh_token_once(
@@ -454,8 +455,8 @@ async def test_concurrent_callbacks_with_one_state_link_once(
     app = create_app(app_settings, committed_db, vendor_transport=httpx.MockTransport(slow_vendor))
     async with committed_db.begin() as session:
         membership = await _seed_member(session)
-    link = devices.LinkState(Provider.OURA, membership.id, membership.user_id)
-    url = devices.authorization_url(app.state.vendors, link)
+    link = oauth.LinkState(Provider.OURA, membership.id, membership.user_id)
+    url = oauth.authorization_url(app.state.vendors, link)
     callbacks = [await fv.consent(fake, url)]
     fake.oura.user_id = "second-oura-account"
     callbacks.append(await fv.consent(fake, url))

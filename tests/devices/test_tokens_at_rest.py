@@ -14,7 +14,7 @@ from app import cli
 from app.config import Settings, get_settings
 from app.db import create_engine, create_sessionmaker, migrate
 from app.models import Base, LinkedDevice, Provider, Role, Team, TeamMembership, User
-from app.services.integrations import devices
+from app.services.integrations import devices, jobs
 from app.services.integrations.context import VendorContext
 from app.services.platform import crypto
 from tests.conftest import Squad
@@ -66,7 +66,7 @@ async def test_no_token_or_secret_in_plain_text(
         ).status_code == 200
     for device in await fv.devices_of(sessionmaker, member_id):
         await fv.expire_device(sessionmaker, device.id)
-    assert await devices.refresh_expiring(sessionmaker, ctx) == 2  # a second pair each
+    assert await jobs.refresh_expiring(sessionmaker, ctx) == 2  # a second pair each
     body = fv.whoop_body("s-1")
     await client.post("/webhooks/whoop", content=body, headers=fv.whoop_headers(body))
 

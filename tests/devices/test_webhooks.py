@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import Settings
 from app.models import InboxStatus
-from app.services.integrations import devices, inbox, oura
+from app.services.integrations import inbox, jobs, oura
 from app.services.integrations.context import VendorContext
 from app.services.platform import crypto
 from tests.conftest import Api, Squad
@@ -182,7 +182,7 @@ async def test_a_stopping_worker_ends_between_events(
         done.append(1)
         return len(done) > 1  # let the first event through, then stop
 
-    assert await inbox.process_due(sessionmaker, fv.handlers(ctx), stop=stop) == 1
+    assert await jobs.process_due(sessionmaker, fv.handlers(ctx), stop=stop) == 1
     statuses = sorted(e.status for e in await fv.events(sessionmaker))
     assert statuses == sorted([InboxStatus.DONE, InboxStatus.PENDING])
     assert await fv.run_inbox(sessionmaker, ctx) == 1
@@ -560,7 +560,7 @@ async def test_a_pair_refreshed_ahead_of_the_job_survives_a_failed_attempt(
     body = fv.oura_body("o-keep")
     await post(client, "oura", body, fv.oura_headers(body))
 
-    assert await devices.refresh_for_inbox(sessionmaker, ctx) == 1  # Oura's only: no Whoop event
+    assert await jobs.refresh_for_inbox(sessionmaker, ctx) == 1  # Oura's only: no Whoop event
     await fv.run_inbox(sessionmaker, ctx)
 
     [event] = await fv.events(sessionmaker)
@@ -572,7 +572,7 @@ async def test_a_pair_refreshed_ahead_of_the_job_survives_a_failed_attempt(
     assert fake.whoop.calls("/oauth/oauth2/token") == 1  # the link only: no Whoop event due
 
     await fv.make_due(sessionmaker)
-    assert await devices.refresh_for_inbox(sessionmaker, ctx) == 0
+    assert await jobs.refresh_for_inbox(sessionmaker, ctx) == 0
     await fv.run_inbox(sessionmaker, ctx)
     assert await fv.hrv_rows(sessionmaker, linked["id"]) == [("2026-03-14", 49.0, "OURA")]
     assert fake.oura.calls("/oauth/token") == 2  # the link and one refresh

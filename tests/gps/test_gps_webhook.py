@@ -19,10 +19,9 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app import scheduler
 from app.config import Settings
 from app.models import ExternalLoad, InboxStatus, Team, WebhookEvent
-from app.services.integrations import inbox
+from app.services.integrations import jobs, registry
 from app.services.integrations.context import VendorContext, new_http_client
 from tests.conftest import Squad
 
@@ -85,8 +84,8 @@ async def process(
     ctx = VendorContext(settings, http)
 
     async def run() -> int:
-        # The scheduler's own handler map, so the wiring of the inbox job is tested too.
-        return await inbox.process_due(sessionmaker, scheduler.vendor_handlers(ctx))
+        # The handler map the scheduler uses (the registry), so the wiring is tested too.
+        return await jobs.process_due(sessionmaker, registry.inbox_handlers(ctx))
 
     yield run
     await http.aclose()

@@ -1,7 +1,9 @@
-"""Vendor adapters (Whoop, Oura, GPS bridges) and what they share.
+"""What the vendor adapters (Whoop, Oura, GPS bridges) get from outside: settings and the
+one HTTP client for every vendor call (:class:`VendorContext`).
 
 Each adapter module exposes ``async def handle(ctx, session, event)`` for its inbox
-events; :func:`handlers` binds them for the inbox job.
+events; :func:`app.services.integrations.registry.inbox_handlers` binds them to a
+context for the inbox job.
 """
 
 from dataclasses import dataclass

@@ -1,6 +1,7 @@
 """GPS bridges (Catapult, STATSports or any other) pushing summaries to ``/webhooks/gps/{team_id}``.
 
-A delivery is signed with the team's own secret:
+A delivery is signed with the team's own secret, in Loadline's own scheme
+(:mod:`app.services.platform.signing`):
 ``X-Loadline-Signature: sha256=<hex HMAC-SHA256(secret, X-Loadline-Timestamp + "." + raw body)>``.
 :func:`receive` checks it over the raw bytes, refuses stale timestamps (replays), checks
 the body's shape and stores the delivery in the inbox; :func:`handle`, run by the inbox
@@ -9,7 +10,6 @@ Whoop or Oura there is no vendor API to call.
 """
 
 import hashlib
-import hmac
 import json
 import logging
 import secrets
@@ -27,35 +27,19 @@ from app.services.integrations import inbox
 from app.services.integrations.context import VendorContext
 from app.services.loads import external as external_loads
 from app.services.loads.external import NewLoad, Roster
+from app.services.platform import signing
 from app.services.platform.days import team_zone, today
 
 logger = logging.getLogger("loadline.gps")
 
 PROVIDER = "gps"
-SIGNATURE_HEADER = "X-Loadline-Signature"
-TIMESTAMP_HEADER = "X-Loadline-Timestamp"
 TOLERANCE_SECONDS = 300
 MAX_BODY_BYTES = 1024 * 1024
-_PREFIX = "sha256="
 
 
 class MalformedBody(DomainError):
     status = 400
     title = "Malformed body"
-
-
-def signature(secret: str, timestamp: str, body: bytes) -> str:
-    """The hex HMAC-SHA256 a sender puts after ``sha256=``."""
-    message = timestamp.encode() + b"." + body
-    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
-
-
-def signature_matches(secret: str, timestamp: str, body: bytes, header: str | None) -> bool:
-    """Constant-time comparison; the hex digits may come in either case."""
-    if header is None or not header.startswith(_PREFIX):
-        return False
-    given = header[len(_PREFIX) :].strip().lower().encode()
-    return hmac.compare_digest(given, signature(secret, timestamp, body).encode())
 
 
 def timestamp_fresh(timestamp: str | None, now: float) -> bool:
@@ -96,7 +80,7 @@ async def receive(
     assert timestamp is not None
     team = await session.get(Team, team_id)
     secret = external_loads.webhook_secret(settings, team) if team is not None else None
-    matches = signature_matches(
+    matches = signing.signature_matches(
         secret or secrets.token_hex(32), timestamp.strip(), body, signature_header
     )
     if secret is None or not matches:

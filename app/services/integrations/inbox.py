@@ -1,19 +1,21 @@
 """The durable webhook inbox: store first, acknowledge, then process with retries.
 
-A receiver calls :func:`store` inside its request and answers at once; a job calls
-:func:`process_due`, which hands each due event to its provider's handler in its own
-transaction. A handler raises :class:`RetryLater` for a passing failure (a vendor's 429
-or 5xx, honouring ``Retry-After``); any other exception counts as a failed attempt too.
-After ``MAX_ATTEMPTS`` the event ends ``failed`` with its last error, visible to admins,
-never dropped.
+A receiver calls :func:`store` inside its request and answers at once; the inbox job
+(:func:`app.services.integrations.jobs.process_due`) hands each due event to its
+provider's :data:`Handler` in a transaction of its own. A handler raises
+:class:`RetryLater` for a passing failure (a vendor's 429 or 5xx, honouring
+``Retry-After``); any other exception counts as a failed attempt too. After
+``MAX_ATTEMPTS`` the event ends ``failed`` with its last error, visible to admins
+(:func:`list_events`, :func:`retry`), never dropped. Everything here runs in the caller's
+session.
 """
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import dialect_insert
 from app.errors import Conflict, NotFound
@@ -66,83 +68,46 @@ def backoff(attempts: int) -> timedelta:
     return min(wait, LONGEST_WAIT)
 
 
-async def process_due(
-    sessionmaker: async_sessionmaker[AsyncSession],
-    handlers: Mapping[str, Handler],
-    *,
-    stop: Callable[[], bool] | None = None,
-) -> int:
-    """Process the events that are due, each in its own transaction; returns how many ran.
-
-    ``stop``: asked before each event, so a shutting-down worker ends between events.
-    """
-    async with sessionmaker() as session:
-        due = list(
-            await session.scalars(
-                select(WebhookEvent.id)
-                .where(
-                    WebhookEvent.status == InboxStatus.PENDING,
-                    WebhookEvent.next_attempt_at <= utcnow(),
-                )
-                .order_by(WebhookEvent.next_attempt_at, WebhookEvent.id)
-                .limit(BATCH)
+async def due_ids(session: AsyncSession) -> list[int]:
+    """The next :data:`BATCH` events due, oldest due first."""
+    return list(
+        await session.scalars(
+            select(WebhookEvent.id)
+            .where(
+                WebhookEvent.status == InboxStatus.PENDING,
+                WebhookEvent.next_attempt_at <= utcnow(),
             )
+            .order_by(WebhookEvent.next_attempt_at, WebhookEvent.id)
+            .limit(BATCH)
         )
-    ran = 0
-    for event_id in due:
-        if stop is not None and stop():
-            break
-        await _process_one(sessionmaker, handlers, event_id)
-        ran += 1
-    return ran
+    )
 
 
-async def _process_one(
-    sessionmaker: async_sessionmaker[AsyncSession], handlers: Mapping[str, Handler], event_id: int
+def mark_done(event: WebhookEvent) -> None:
+    """The handler succeeded: the event is processed, for good."""
+    event.status = InboxStatus.DONE
+    event.attempts += 1
+    event.processed_at = utcnow()
+
+
+async def record_failure(
+    session: AsyncSession, event_id: int, error: str, delay: timedelta | None
 ) -> None:
-    error: str | None = None
-    delay: timedelta | None = None
-    try:
-        async with sessionmaker.begin() as session:
-            event = await session.get(WebhookEvent, event_id, with_for_update={"skip_locked": True})
-            if event is None or event.status != InboxStatus.PENDING:
-                return
-            handler = handlers.get(event.provider)
-            if handler is None:
-                raise LookupError(f"no handler for provider {event.provider!r}")
-            event.last_error = None  # a handler may note what it skipped
-            await handler(session, event)
-            event.status = InboxStatus.DONE
-            event.attempts += 1
-            event.processed_at = utcnow()
-            return
-    except RetryLater as exc:
-        error, delay = str(exc), exc.delay
-    except Exception as exc:  # any failure is recorded on the event, never lost
-        error = f"{type(exc).__name__}: {exc}"
-    await _record_failure(sessionmaker, event_id, error, delay)
-
-
-async def _record_failure(
-    sessionmaker: async_sessionmaker[AsyncSession],
-    event_id: int,
-    error: str,
-    delay: timedelta | None,
-) -> None:
-    async with sessionmaker.begin() as session:
-        event = await session.get(WebhookEvent, event_id)
-        if event is None:
-            return
-        event.attempts += 1
-        event.last_error = error[:2000]
-        if event.attempts >= MAX_ATTEMPTS:
-            event.status = InboxStatus.FAILED
-            logger.warning(
-                '{"event": "webhook_failed", "id": %d, "provider": "%s"}', event.id, event.provider
-            )
-        else:
-            wait = max(delay or timedelta(0), backoff(event.attempts))
-            event.next_attempt_at = utcnow() + min(wait, LONGEST_WAIT * 6)
+    """Count a failed attempt: due again after the backoff (or the vendor's ``delay``, if
+    longer), or ``failed`` for good after :data:`MAX_ATTEMPTS`."""
+    event = await session.get(WebhookEvent, event_id)
+    if event is None:
+        return
+    event.attempts += 1
+    event.last_error = error[:2000]
+    if event.attempts >= MAX_ATTEMPTS:
+        event.status = InboxStatus.FAILED
+        logger.warning(
+            '{"event": "webhook_failed", "id": %d, "provider": "%s"}', event.id, event.provider
+        )
+    else:
+        wait = max(delay or timedelta(0), backoff(event.attempts))
+        event.next_attempt_at = utcnow() + min(wait, LONGEST_WAIT * 6)
 
 
 async def list_events(

@@ -3,7 +3,9 @@
 A ``sleep`` notification names a sleep period: the handler fetches it
 (``GET /v2/usercollection/sleep/{id}``) and keeps ``average_hrv`` of a ``long_sleep``
 period as the rMSSD of the record's ``day``. Oura only notifies while the app's webhook
-subscriptions live, so :func:`ensure_subscriptions` creates and renews them (daily job).
+subscriptions live, so :func:`ensure_subscriptions` creates and renews them: Oura's daily
+job in the registry. It uses the app's credentials, not an athlete's token, and touches
+no database.
 """
 
 import hashlib
@@ -25,8 +27,10 @@ from app.models.base import utcnow
 from app.models.integrations import EVENT_KEY_LENGTH
 from app.schemas.devices import OuraNotification
 from app.services.hrv import service as hrv
-from app.services.integrations import devices
+from app.services.integrations import devices, webhook_checks
 from app.services.integrations.context import VendorContext
+from app.services.integrations.errors import DeviceUnusable, VendorBusy, VendorError
+from app.services.integrations.vendor_apps import VendorApp, vendor_app
 
 SIGNATURE_HEADER = "x-oura-signature"
 TIMESTAMP_HEADER = "x-oura-timestamp"
@@ -57,7 +61,7 @@ def verify(settings: Settings, headers: Mapping[str, str], body: bytes) -> None:
     expected = expected_signature(secret, timestamp, body)
     if not hmac.compare_digest(expected.encode(), signature.strip().lower().encode()):
         raise Unauthorized("Missing or bad Oura signature")
-    devices.check_timestamp(timestamp, milliseconds=_in_milliseconds(timestamp))
+    webhook_checks.check_timestamp(timestamp, milliseconds=_in_milliseconds(timestamp))
 
 
 def _in_milliseconds(timestamp: str) -> bool:
@@ -88,7 +92,7 @@ def event_key(note: OuraNotification) -> str:
 def receive(settings: Settings, headers: Mapping[str, str], body: bytes) -> str:
     """Verify and read a delivery; returns the inbox key. 401 or 400 when it is not Oura's."""
     verify(settings, headers, body)
-    return event_key(devices.parse_body(OuraNotification, body))
+    return event_key(webhook_checks.parse_body(OuraNotification, body))
 
 
 def check_verification_token(settings: Settings, token: str) -> None:
@@ -107,7 +111,7 @@ async def handle(ctx: VendorContext, session: AsyncSession, event: WebhookEvent)
     for device in await devices.active_devices(session, Provider.OURA, note.user_id):
         try:
             await _store_sleep(ctx, session, device, note.object_id)
-        except devices.DeviceUnusable:
+        except DeviceUnusable:
             continue  # marked reauth_required (committed with this event) or unlinked
 
 
@@ -156,7 +160,7 @@ async def ensure_subscriptions(ctx: VendorContext) -> SubscriptionReport:
     """Create the missing ``sleep`` subscriptions for our callback and renew those that
     expire within :data:`RENEW_BEFORE`. A no-op while Oura is not configured."""
     settings = ctx.settings
-    app = devices.vendor_app(settings, Provider.OURA)
+    app = vendor_app(settings, Provider.OURA)
     if not (app.configured and settings.oura_verification_token):
         return SubscriptionReport()
     existing = await _subscriptions(ctx, app)
@@ -174,12 +178,12 @@ async def ensure_subscriptions(ctx: VendorContext) -> SubscriptionReport:
     return SubscriptionReport(created, renewed, kept)
 
 
-def _app_headers(app: devices.VendorApp) -> dict[str, str]:
+def _app_headers(app: VendorApp) -> dict[str, str]:
     return {"x-client-id": app.client_id, "x-client-secret": app.client_secret}
 
 
 async def _call(
-    ctx: VendorContext, app: devices.VendorApp, method: str, path: str, body: Any = None
+    ctx: VendorContext, app: VendorApp, method: str, path: str, body: Any = None
 ) -> Any:
     """One subscription API call; failures name the method, path and status, no secrets."""
     what = f"Oura {method} {path}"
@@ -188,16 +192,16 @@ async def _call(
             method, f"{app.api_base}{path}", headers=_app_headers(app), json=body
         )
     except httpx.TransportError:
-        raise devices.VendorBusy(f"{what}: unreachable") from None
+        raise VendorBusy(f"{what}: unreachable") from None
     if not response.is_success:
-        raise devices.VendorError(f"{what}: HTTP {response.status_code}")
+        raise VendorError(f"{what}: HTTP {response.status_code}")
     try:
         return response.json()
     except ValueError:
-        raise devices.VendorError(f"{what}: the body is not JSON") from None
+        raise VendorError(f"{what}: the body is not JSON") from None
 
 
-async def _subscriptions(ctx: VendorContext, app: devices.VendorApp) -> list[dict[str, Any]]:
+async def _subscriptions(ctx: VendorContext, app: VendorApp) -> list[dict[str, Any]]:
     listed = await _call(ctx, app, "GET", SUBSCRIPTION_PATH)
     return [item for item in listed if isinstance(item, dict)] if isinstance(listed, list) else []
 
@@ -226,9 +230,7 @@ def _expires_soon(subscription: Mapping[str, Any]) -> bool:
     return expires - utcnow() < RENEW_BEFORE
 
 
-async def _create(
-    ctx: VendorContext, app: devices.VendorApp, data_type: str, event_type: str
-) -> None:
+async def _create(ctx: VendorContext, app: VendorApp, data_type: str, event_type: str) -> None:
     """Oura answers the creation by calling our verification GET with the token first."""
     await _call(
         ctx,
@@ -244,5 +246,5 @@ async def _create(
     )
 
 
-async def _renew(ctx: VendorContext, app: devices.VendorApp, subscription_id: str) -> None:
+async def _renew(ctx: VendorContext, app: VendorApp, subscription_id: str) -> None:
     await _call(ctx, app, "PUT", f"{SUBSCRIPTION_PATH}/renew/{quote(subscription_id, safe='')}")

@@ -21,8 +21,9 @@ from app.errors import Unauthorized
 from app.models import HrvSource, LinkedDevice, Provider, WebhookEvent
 from app.schemas.devices import WhoopNotification
 from app.services.hrv import service as hrv
-from app.services.integrations import devices
+from app.services.integrations import devices, webhook_checks
 from app.services.integrations.context import VendorContext
+from app.services.integrations.errors import DeviceUnusable, VendorError
 from app.services.platform.days import day_of, team_zone
 
 SIGNATURE_HEADER = "X-WHOOP-Signature"
@@ -50,7 +51,7 @@ def verify(settings: Settings, headers: Mapping[str, str], body: bytes) -> None:
     expected = expected_signature(secret, timestamp, body)
     if not hmac.compare_digest(expected.encode(), signature.strip().encode()):
         raise Unauthorized("Missing or bad Whoop signature")
-    devices.check_timestamp(timestamp, milliseconds=True)
+    webhook_checks.check_timestamp(timestamp, milliseconds=True)
 
 
 def event_key(note: WhoopNotification) -> str:
@@ -61,7 +62,7 @@ def event_key(note: WhoopNotification) -> str:
 def receive(settings: Settings, headers: Mapping[str, str], body: bytes) -> str:
     """Verify and read a delivery; returns the inbox key. 401 or 400 when it is not Whoop's."""
     verify(settings, headers, body)
-    return event_key(devices.parse_body(WhoopNotification, body))
+    return event_key(webhook_checks.parse_body(WhoopNotification, body))
 
 
 async def handle(ctx: VendorContext, session: AsyncSession, event: WebhookEvent) -> None:
@@ -73,7 +74,7 @@ async def handle(ctx: VendorContext, session: AsyncSession, event: WebhookEvent)
     for device in await devices.active_devices(session, Provider.WHOOP, note.user_id):
         try:
             await _store_recovery(ctx, session, device, note.id)
-        except devices.DeviceUnusable:
+        except DeviceUnusable:
             continue  # marked reauth_required (committed with this event) or unlinked
 
 
@@ -87,7 +88,7 @@ async def _store_recovery(
         return  # deleted at Whoop since the notification
     cycle_id = sleep.get("cycle_id")
     if isinstance(cycle_id, bool) or not isinstance(cycle_id, int | str) or not str(cycle_id):
-        raise devices.VendorError("Whoop sleep without a cycle_id")
+        raise VendorError("Whoop sleep without a cycle_id")
     recovery = await devices.fetch_as_athlete(
         ctx, session, device, f"/v2/cycle/{quote(str(cycle_id), safe='')}/recovery"
     )

@@ -25,8 +25,8 @@ from app.config import Settings
 from app.errors import Invalid
 from app.models import DeliveryStatus, OutboundDelivery, OutboundWebhook
 from app.models.base import utcnow
-from app.services.integrations.gps import SIGNATURE_HEADER, TIMESTAMP_HEADER, signature
 from app.services.outbound import subscriptions
+from app.services.platform.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, signature
 
 logger = logging.getLogger("loadline.outbound")
 

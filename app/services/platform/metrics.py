@@ -1,5 +1,8 @@
 """Prometheus metrics: requests, scheduled jobs and the webhook inbox.
 
+This module defines every metric and depends on no domain: the inbox gauges are set by
+``app.services.integrations.inbox_metrics`` when /metrics is scraped.
+
 Everything lives in prometheus-client's process-wide default registry. That is the whole
 picture because a container runs one process (``loadline serve`` with one uvicorn
 worker); several workers in one container would each count alone and a scrape would see
@@ -8,24 +11,15 @@ a fixed set of methods and job ids without their team number.
 """
 
 import hmac
-import logging
-import math
 import re
 from typing import Any
 
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, JobExecutionEvent
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Gauge, Histogram
 from prometheus_client import generate_latest as _generate_latest
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import Settings
 from app.errors import Unauthorized
-from app.models import InboxStatus
-from app.models.base import utcnow
-from app.services.integrations import inbox
-
-logger = logging.getLogger("loadline.metrics")
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 UNMATCHED = "<unmatched>"  # the route label of a request that reached no route
@@ -45,6 +39,8 @@ LATENCY = Histogram(
 )
 JOB_RUNS = Counter("loadline_job_runs", "Scheduled job runs in this process, by job.", ["job"])
 JOB_FAILURES = Counter("loadline_job_failures", "Scheduled job runs that raised, by job.", ["job"])
+# Set by their reader at scrape time (see above), by the API's /metrics only: the
+# worker's own metrics endpoint never reads the inbox, so there they are never set.
 INBOX_EVENTS = Gauge(
     "loadline_webhook_inbox_events",
     "Webhook inbox events waiting (pending) or given up (failed), read at scrape time; "
@@ -96,24 +92,7 @@ def check_scraper(settings: Settings, presented: str | None) -> None:
         raise Unauthorized("A valid metrics token is required")
 
 
-async def _read_inbox(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
-    try:
-        async with sessionmaker() as session:
-            counts = await inbox.depth(session)
-            oldest = await inbox.oldest_pending(session)
-    except (SQLAlchemyError, OSError):
-        # Process metrics stay useful while the database is away; NaN says "unknown".
-        logger.warning('{"event": "metrics_inbox_unavailable"}')
-        for status in (InboxStatus.PENDING, InboxStatus.FAILED):
-            INBOX_EVENTS.labels(status.value).set(math.nan)
-        INBOX_LAG.set(math.nan)
-        return
-    for status, count in counts.items():
-        INBOX_EVENTS.labels(status.value).set(count)
-    INBOX_LAG.set(0 if oldest is None else max((utcnow() - oldest).total_seconds(), 0))
-
-
-async def exposition(sessionmaker: async_sessionmaker[AsyncSession]) -> bytes:
-    """The text exposition of every metric, with the inbox read from the database now."""
-    await _read_inbox(sessionmaker)
+def exposition() -> bytes:
+    """The text exposition of every metric. The inbox gauges are set by their reader
+    (``app.services.integrations.inbox_metrics.observe``) just before."""
     return _generate_latest(REGISTRY)
