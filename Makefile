@@ -54,6 +54,7 @@ lint: install
 	$(BIN)/ruff check app tests migrations
 	$(BIN)/ruff format --check app
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 ## ACWR benchmark on PostgreSQL (server: LOADLINE_BENCH_PG_URL); see docs/PERFORMANCE.md
 ## e.g. `make bench BENCH_ARGS="--teams 10"` for a quick smaller run
