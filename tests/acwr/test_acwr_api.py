@@ -8,7 +8,7 @@ import httpx
 import pandas as pd
 import pytest
 
-from tests.conftest import Api, Squad, started_at
+from tests.fixtures.actors import Api, Squad, started_at
 
 TODAY = datetime.now(UTC).date()
 

@@ -4,34 +4,20 @@ import asyncio
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, time, timedelta
 
-import httpx
 import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app import scheduler
-from app.config import Settings
-from app.main import create_app
 from app.models import AcwrSnapshot, AcwrState
 from app.services.acwr import jobs as acwr_jobs
-from tests.conftest import BACKEND, Api
+from tests.fixtures.actors import Api
+from tests.fixtures.databases import BACKEND
 
 TODAY = datetime.now(UTC).date()
 LOADLINE = os.path.join(os.path.dirname(sys.executable), "loadline")
-
-
-@pytest.fixture
-async def live_api(
-    committed_db: async_sessionmaker[AsyncSession], settings: Settings
-) -> AsyncIterator[Api]:
-    app = create_app(settings, committed_db)
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://t"
-    ) as client:
-        yield Api(client, committed_db, settings)
 
 
 async def _player_with_loads(api: Api, days: int = 20) -> tuple[int, dict[str, str]]:

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app import scheduler
 from app.services.acwr import jobs as acwr_jobs
 from app.services.alerts import jobs as alerts
-from tests.conftest import Api, Squad, started_at
+from tests.fixtures.actors import Api, Squad, started_at
 
 NOW = datetime.now(UTC)
 TODAY = NOW.date()

@@ -3,7 +3,7 @@
 import httpx
 import pytest
 
-from tests.conftest import Api, Squad
+from tests.fixtures.actors import Api, Squad
 
 PASSWORD = "s3cure-enough"
 

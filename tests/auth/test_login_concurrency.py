@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 
 from app.models import User
 from app.services.accounts import service as accounts
-from tests.conftest import PASSWORD
+from tests.fixtures.actors import PASSWORD
 
 
 class _Watched:

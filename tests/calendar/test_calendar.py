@@ -6,7 +6,7 @@ from typing import Any
 import httpx
 from icalendar import Calendar, Event
 
-from tests.conftest import Api, Squad
+from tests.fixtures.actors import Api, Squad
 
 PROBLEM = "application/problem+json"
 

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import Settings
 from app.main import create_app
-from tests.conftest import started_at
+from tests.fixtures.actors import started_at
 
 DOCUMENT = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
 PACKAGE = "loadline_client"

@@ -7,7 +7,7 @@ import httpx
 
 from app.models import Alert, AlertKind, Severity
 from app.models.base import utcnow
-from tests.conftest import Api, Squad, started_at
+from tests.fixtures.actors import Api, Squad, started_at
 
 TODAY = datetime.now(UTC).date()
 

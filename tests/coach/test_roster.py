@@ -11,7 +11,7 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.models import DailyHRV, DailyLoad, HrvSource, Role, TeamMembership, User, WellnessLog
-from tests.conftest import Api, Squad, started_at
+from tests.fixtures.actors import Api, Squad, started_at
 
 TODAY = datetime.now(UTC).date()
 

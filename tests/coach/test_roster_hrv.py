@@ -11,7 +11,7 @@ import numpy as np
 from app.models import DailyHRV, HrvSource
 from app.services.coach import roster
 from app.services.hrv import baseline as hrv
-from tests.conftest import Api, Squad
+from tests.fixtures.actors import Api, Squad
 
 TODAY = datetime.now(UTC).date()
 DAY = date(2026, 11, 26)

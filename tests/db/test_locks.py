@@ -8,7 +8,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db import MEMBER_DAY_LOCK_SLOTS, lock_member_days, member_day_slots
-from tests.conftest import BACKEND
+from tests.fixtures.databases import BACKEND
 
 A_YEAR = [date(2026, 1, 1) + timedelta(days=i) for i in range(365)]
 

@@ -29,7 +29,7 @@ from app.main import create_app
 from app.models import DailyHRV, InboxStatus, LinkedDevice, WebhookEvent
 from app.services.integrations import inbox, jobs, oura, whoop
 from app.services.integrations.context import VendorContext
-from tests.conftest import Actor
+from tests.fixtures.actors import Actor
 
 WHOOP_HOST = "https://whoop.test"
 OURA_HOST = "https://oura.test"

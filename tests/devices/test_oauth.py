@@ -27,8 +27,8 @@ from app.services.integrations import devices, jobs, oauth
 from app.services.integrations.context import VendorContext, new_http_client
 from app.services.integrations.errors import DeviceUnusable
 from app.services.platform import crypto
-from tests.conftest import Squad
 from tests.devices import fake_vendor as fv
+from tests.fixtures.actors import Squad
 
 PROVIDERS = ["whoop", "oura"]
 

@@ -17,8 +17,8 @@ from app.models import Base, LinkedDevice, Provider, Role, Team, TeamMembership,
 from app.services.integrations import devices, jobs
 from app.services.integrations.context import VendorContext
 from app.services.platform import crypto
-from tests.conftest import Squad
 from tests.devices import fake_vendor as fv
+from tests.fixtures.actors import Squad
 
 OLD_KEY = Fernet.generate_key().decode()
 NEW_KEY = Fernet.generate_key().decode()

@@ -19,8 +19,8 @@ from app.models import InboxStatus
 from app.services.integrations import inbox, jobs, oura
 from app.services.integrations.context import VendorContext
 from app.services.platform import crypto
-from tests.conftest import Api, Squad
 from tests.devices import fake_vendor as fv
+from tests.fixtures.actors import Api, Squad
 
 
 @pytest.fixture

@@ -64,12 +64,13 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.config import Settings
 from app.main import create_app
 from app.services.accounts import service as accounts
-from tests.conftest import Actor, Api
+from tests.fixtures.actors import Actor, Api
+from tests.fixtures.databases import rolled_back
 
 BASE_URL = "http://testserver"
 # Hypothesis examples per operation, caller and generation mode: the default keeps the
@@ -299,20 +300,12 @@ async def world(engine: AsyncEngine, settings: Settings) -> AsyncIterator[World]
 
 @asynccontextmanager
 async def _world(engine: AsyncEngine, settings: Settings) -> AsyncIterator[World]:
-    async with engine.connect() as connection:
-        transaction = await connection.begin()
-        maker = async_sessionmaker(
-            bind=connection,
-            expire_on_commit=False,
-            autoflush=False,
-            join_transaction_mode="create_savepoint",
-        )
+    async with rolled_back(engine) as (connection, maker):
         # With a metrics token, as deployed: the schema declares /metrics as token-protected.
         app = create_app(settings.model_copy(update={"metrics_token": "fuzz-metrics"}), maker)
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
             yield await _build(Api(client, maker, settings), client, connection)
-        await transaction.rollback()
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select, update
 
 from app.models import ExternalLoad, User
-from tests.conftest import Actor, Api, Squad
+from tests.fixtures.actors import Actor, Api, Squad
 
 DATA = Path(__file__).parent / "data"
 

@@ -23,7 +23,7 @@ from app.config import Settings
 from app.models import ExternalLoad, InboxStatus, Team, WebhookEvent
 from app.services.integrations import jobs, registry
 from app.services.integrations.context import VendorContext, new_http_client
-from tests.conftest import Squad
+from tests.fixtures.actors import Squad
 
 REF = "CAT-0009"
 Process = Callable[[], Awaitable[int]]

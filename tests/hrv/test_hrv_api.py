@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from app.models import HrvSource, TeamMembership
 from app.services.hrv import series as hrv
 from app.services.hrv import service as hrv_service
-from tests.conftest import Actor, Api, Squad
+from tests.fixtures.actors import Actor, Api, Squad
 
 
 def today() -> date:

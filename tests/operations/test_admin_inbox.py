@@ -3,7 +3,7 @@
 import httpx
 
 from app.models import InboxStatus, WebhookEvent
-from tests.conftest import Api, Squad
+from tests.fixtures.actors import Api, Squad
 
 
 async def _failed_event(api: Api) -> int:

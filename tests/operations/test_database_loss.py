@@ -21,7 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from app.config import Settings
 from app.db import member_day_slots, migrate
 from app.main import create_app
-from tests.conftest import BACKEND, PG_ADMIN_URL, Api, create_database, drop_database
+from tests.fixtures.actors import Api
+from tests.fixtures.databases import BACKEND, PG_ADMIN_URL, create_database, drop_database
 
 pg_only = pytest.mark.skipif(BACKEND != "postgresql", reason="terminates PostgreSQL backends")
 

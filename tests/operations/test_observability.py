@@ -20,7 +20,7 @@ from app.models import InboxStatus, WebhookEvent
 from app.models.base import utcnow
 from app.scheduler import Scheduler
 from app.services.platform import metrics
-from tests.conftest import PASSWORD, Api, Squad
+from tests.fixtures.actors import PASSWORD, Api, Squad
 
 TEST_CLIENT_LOGGERS = ("httpx", "httpcore")  # the test's own client logs its URLs
 

@@ -10,7 +10,7 @@ import pytest
 from app.config import Settings
 from app.db import create_engine, create_sessionmaker
 from app.main import create_app
-from tests.conftest import Squad
+from tests.fixtures.actors import Squad
 
 
 async def test_healthz_and_readyz(client: httpx.AsyncClient) -> None:

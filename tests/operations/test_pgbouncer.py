@@ -34,7 +34,8 @@ from app.config import Settings
 from app.db import create_engine, create_sessionmaker, migrate
 from app.main import create_app
 from app.services.acwr import jobs as acwr_jobs
-from tests.conftest import BACKEND, create_database, drop_database, started_at
+from tests.fixtures.actors import started_at
+from tests.fixtures.databases import BACKEND, create_database, drop_database
 
 pytestmark = pytest.mark.skipif(
     BACKEND != "postgresql",

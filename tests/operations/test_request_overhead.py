@@ -17,7 +17,7 @@ from app.errors import Unauthorized
 from app.main import create_app
 from app.middleware import logging as access_log
 from app.services.accounts import tokens
-from tests.conftest import Squad
+from tests.fixtures.actors import Squad
 
 
 def _api_routes(routes: list[Any]) -> list[APIRoute]:

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from app.config import Settings
 from app.db import migrate
-from tests.conftest import create_database, drop_database
+from tests.fixtures.databases import create_database, drop_database
 from tests.operations.test_shutdown import _env, _free_port, _kill, _listening, _start, _until
 
 PER_IP = 2  # failed sign-ins per address before 429

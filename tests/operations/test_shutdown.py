@@ -24,7 +24,8 @@ from app.models import AcwrState
 from app.scheduler import Scheduler
 from app.services.acwr.jobs import recompute_dirty
 from app.services.integrations.context import VendorContext, new_http_client
-from tests.conftest import Api, create_database, drop_database
+from tests.fixtures.actors import Api
+from tests.fixtures.databases import create_database, drop_database
 
 ROOT = Path(__file__).resolve().parents[2]
 

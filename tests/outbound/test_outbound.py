@@ -31,7 +31,7 @@ from app.services.coach import jobs as coach_jobs
 from app.services.integrations.context import new_http_client
 from app.services.outbound import deliveries, subscriptions
 from app.services.outbound import jobs as outbound
-from tests.conftest import Actor, Api, Squad
+from tests.fixtures.actors import Actor, Api, Squad
 
 TARGET = "https://93.184.216.34/hooks/loadline"  # a public address: no DNS needed
 

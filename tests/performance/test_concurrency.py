@@ -11,24 +11,12 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
-from app.config import Settings
 from app.db import _team_lock_key, member_day_slots
-from app.main import create_app
 from app.models import WellnessLog
 from app.schemas.performance import SessionUpdate
 from app.services.training import sessions as sessions_service
-from tests.conftest import BACKEND, Api
-
-
-@pytest.fixture
-async def live_api(
-    committed_db: async_sessionmaker[AsyncSession], settings: Settings
-) -> AsyncIterator[Api]:
-    app = create_app(settings, committed_db)
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://t"
-    ) as client:
-        yield Api(client, committed_db, settings)
+from tests.fixtures.actors import Api
+from tests.fixtures.databases import BACKEND
 
 
 async def test_50_concurrent_srpe_writes_sum_exactly(live_api: Api) -> None:

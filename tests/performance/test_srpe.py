@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from tests.conftest import Api, Squad
+from tests.fixtures.actors import Api, Squad
 
 
 def _url(session: dict[str, object]) -> str:

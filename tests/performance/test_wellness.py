@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from tests.conftest import Squad
+from tests.fixtures.actors import Squad
 
 
 @pytest.mark.parametrize(

@@ -24,13 +24,14 @@ from typing import Any
 import httpx
 import pytest
 from argon2 import PasswordHasher
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.config import Settings
 from app.main import create_app
 from app.services.accounts import service as accounts
 from app.services.accounts import tokens
-from tests.conftest import PASSWORD, Actor, Api, Squad
+from tests.fixtures.actors import PASSWORD, Actor, Api, Squad
+from tests.fixtures.databases import rolled_back
 
 ACTORS = ("anon", "player", "mate", "coach", "owner", "other", "admin")  # the columns of MATRIX
 
@@ -169,18 +170,10 @@ async def world(engine: AsyncEngine, settings: Settings) -> AsyncIterator[World]
 
 @asynccontextmanager
 async def _world(engine: AsyncEngine, settings: Settings) -> AsyncIterator[World]:
-    async with engine.connect() as connection:
-        transaction = await connection.begin()
-        maker = async_sessionmaker(
-            bind=connection,
-            expire_on_commit=False,
-            autoflush=False,
-            join_transaction_mode="create_savepoint",
-        )
+    async with rolled_back(engine) as (connection, maker):
         transport = httpx.ASGITransport(app=create_app(settings, maker))
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
             yield await _build(Api(client, maker, settings), client, connection)
-        await transaction.rollback()
 
 
 # ---- request bodies: each returns httpx keyword arguments; emails are fresh per call ----

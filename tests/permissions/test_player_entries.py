@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import Api, Squad
+from tests.fixtures.actors import Api, Squad
 
 
 def _blames_membership(response: httpx.Response, where: str) -> None:

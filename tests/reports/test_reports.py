@@ -25,7 +25,7 @@ from app.models import (
     WellnessLog,
 )
 from app.services.loads.summary import iso_week_label
-from tests.conftest import Api, Squad, started_at
+from tests.fixtures.actors import Api, Squad, started_at
 
 TODAY = datetime.now(UTC).date()
 MONDAY = TODAY - timedelta(days=TODAY.weekday() + 7)  # last week's, complete in every zone

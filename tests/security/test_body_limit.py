@@ -7,7 +7,7 @@ import pytest
 
 from app.config import Settings
 from app.middleware.body_limit import LARGER_BODIES
-from tests.conftest import Squad
+from tests.fixtures.actors import Squad
 
 LIMIT = 2048
 

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from app.config import Settings
-from tests.conftest import PASSWORD, Api, Squad
+from tests.fixtures.actors import PASSWORD, Api, Squad
 
 HOOK = {"url": "http://127.0.0.1:9/hook", "events": ["alert.created"]}
 

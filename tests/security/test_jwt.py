@@ -10,7 +10,7 @@ from joserfc import jwt
 
 from app.config import Settings
 from app.services.accounts import tokens
-from tests.conftest import Api
+from tests.fixtures.actors import Api
 
 
 def _b64(data: dict[str, object]) -> str:

@@ -13,7 +13,7 @@ from app.models import User
 from app.models.base import utcnow
 from app.models.users import LoginThrottle
 from app.services.accounts import service as accounts
-from tests.conftest import PASSWORD, Api
+from tests.fixtures.actors import PASSWORD, Api
 
 WRONG = "wrong-password"
 

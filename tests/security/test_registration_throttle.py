@@ -12,7 +12,7 @@ from app.main import create_app
 from app.models import User
 from app.models.base import utcnow
 from app.models.users import LoginThrottle
-from tests.conftest import PASSWORD, Api
+from tests.fixtures.actors import PASSWORD, Api
 
 LIMIT = 3
 

@@ -2,7 +2,7 @@
 
 import httpx
 
-from tests.conftest import Api, Squad
+from tests.fixtures.actors import Api, Squad
 
 DEFAULT_ACWR = {
     "method": "williams",

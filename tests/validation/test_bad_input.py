@@ -19,11 +19,12 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.config import Settings
 from app.main import create_app
-from tests.conftest import PASSWORD, Actor, Api, Squad
+from tests.fixtures.actors import PASSWORD, Actor, Api, Squad
+from tests.fixtures.databases import rolled_back
 
 UNKNOWN = 999_999_999  # an id no row has
 
@@ -139,18 +140,10 @@ async def _build(api: Api, client: httpx.AsyncClient, connection: AsyncConnectio
 @pytest.fixture(scope="module")
 async def world(engine: AsyncEngine, settings: Settings) -> AsyncIterator[World]:
     """Built once, in a transaction rolled back at the end (as ``tests.conftest.sessionmaker``)."""
-    async with engine.connect() as connection:
-        transaction = await connection.begin()
-        maker = async_sessionmaker(
-            bind=connection,
-            expire_on_commit=False,
-            autoflush=False,
-            join_transaction_mode="create_savepoint",
-        )
+    async with rolled_back(engine) as (connection, maker):
         transport = httpx.ASGITransport(app=create_app(settings, maker))
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
             yield await _build(Api(client, maker, settings), client, connection)
-        await transaction.rollback()
 
 
 @pytest.fixture

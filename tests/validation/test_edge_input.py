@@ -6,7 +6,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import Api, Squad
+from tests.fixtures.actors import Api, Squad
 
 
 def _session_body(squad: Squad, **fields: Any) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import Api, Squad
+from tests.fixtures.actors import Api, Squad
 
 PROBLEM = "application/problem+json"
 
