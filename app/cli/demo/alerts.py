@@ -16,8 +16,6 @@ from app.models.base import utcnow
 from app.services.alerts import service as alerts
 from app.services.hrv import service as hrv
 
-# --- alerts ---------------------------------------------------------------------------
-
 ALERT_DAYS = 14
 """The alerts of the last two weeks are raised, as if the rules had been running."""
 
