@@ -64,6 +64,13 @@ class Invalid(DomainError):
     title = "Validation error"
 
 
+class TooLarge(DomainError):
+    """413: a body or a file past its size or row limit."""
+
+    status = 413
+    title = "Content too large"
+
+
 class Busy(DomainError):
     """503 with ``Retry-After``: the server is saturated for this kind of work; retry soon."""
 

@@ -4,18 +4,35 @@ OpenAPI document."""
 import argparse
 import asyncio
 import functools
+import json
 import logging
+import secrets
+import signal
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
+import uvicorn
+from prometheus_client import start_http_server
+from sqlalchemy import select
+from sqlalchemy.engine import make_url
+
+from app.cli import demo
 from app.config import Settings, get_settings
 from app.db import create_engine, create_sessionmaker, migrate
+from app.errors import NotFound
+from app.main import create_app
+from app.models import LoadSource, Team
+from app.scheduler import Scheduler
+from app.services.accounts import service as accounts
+from app.services.acwr import jobs as acwr_jobs
+from app.services.integrations import devices
+from app.services.integrations.context import VendorContext, new_http_client
+from app.services.platform.crypto import DecryptionError
 
 
 def _serve(args: argparse.Namespace) -> None:
-    import uvicorn
-
     uvicorn.run("app.main:app", **uvicorn_options(args.host, args.port, args.workers))
 
 
@@ -56,11 +73,6 @@ async def _worker(_: argparse.Namespace) -> None:
     """Run the scheduler alone until SIGTERM or SIGINT (API replicas then run with it off),
     then stop as the API does: running jobs end at their next stopping point, within
     ``LOADLINE_SHUTDOWN_GRACE_SECONDS``."""
-    import signal
-
-    from app.scheduler import Scheduler
-    from app.services.integrations.context import VendorContext, new_http_client
-
     settings = get_settings()
     engine = create_engine(settings.database_url)
     vendors = VendorContext(settings, new_http_client())
@@ -70,8 +82,6 @@ async def _worker(_: argparse.Namespace) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     if settings.worker_metrics_port:
-        from prometheus_client import start_http_server
-
         # The API's /metrics cannot see this process's job counters: it serves its own.
         start_http_server(settings.worker_metrics_port, settings.worker_metrics_host)
     jobs.start()
@@ -89,11 +99,6 @@ async def _worker(_: argparse.Namespace) -> None:
 
 async def _acwr_recompute(args: argparse.Namespace) -> None:
     """Rebuild every athlete's ACWR from their first day, with a progress bar."""
-    from sqlalchemy import select
-
-    from app.models import LoadSource, Team
-    from app.services.acwr import jobs as acwr_jobs
-
     engine = create_engine(get_settings().database_url)
     try:
         sessionmaker = create_sessionmaker(engine)
@@ -120,9 +125,6 @@ async def _acwr_recompute(args: argparse.Namespace) -> None:
 
 
 async def _demo(args: argparse.Namespace) -> None:
-    from app.cli import demo
-    from app.services.accounts import service as accounts
-
     logging.getLogger("loadline.alerts").setLevel(logging.WARNING)  # the demo raises dozens
 
     engine = create_engine(get_settings().database_url)
@@ -140,9 +142,6 @@ async def _demo(args: argparse.Namespace) -> None:
 
 
 async def _create_admin(args: argparse.Namespace) -> None:
-    from app.errors import NotFound
-    from app.services.accounts import service as accounts
-
     engine = create_engine(get_settings().database_url)
     try:
         try:
@@ -158,9 +157,6 @@ async def _create_admin(args: argparse.Namespace) -> None:
 async def _tokens_rotate(_: argparse.Namespace) -> None:
     """Re-encrypt every stored vendor token and secret under the newest key, in one
     transaction, so the old key can be removed from ``LOADLINE_TOKEN_KEYS`` afterwards."""
-    from app.services.integrations import devices
-    from app.services.platform.crypto import DecryptionError
-
     settings = get_settings()
     engine = create_engine(settings.database_url)
     try:
@@ -182,11 +178,6 @@ def openapi_document() -> str:
     fixed indent, so a regenerated file differs only where the API did, and a test can
     compare the committed file with this text. The app is only built, never started, so no
     database is needed; a throwaway secret keeps the insecure-key warning out of the output."""
-    import json
-    import secrets
-
-    from app.main import create_app
-
     settings = get_settings().model_copy(update={"secret_key": secrets.token_hex(32)})
     schema = create_app(settings).openapi()
     return json.dumps(schema, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
@@ -197,8 +188,6 @@ def _openapi(args: argparse.Namespace) -> None:
     if args.output == "-":
         sys.stdout.write(document)
         return
-    from pathlib import Path
-
     Path(args.output).write_text(document, encoding="utf-8")
     print(f"Wrote {args.output}.")
 
@@ -217,8 +206,6 @@ def _labelled_progress(label: str, done: int, total: int) -> None:
 
 
 def _safe_url(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
     return make_url(url).render_as_string(hide_password=True)
 
 

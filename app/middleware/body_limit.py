@@ -14,7 +14,7 @@ from typing import Any
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.services.loads.external import MAX_IMPORT_BYTES
+from app.services.loads.gps_csv import MAX_IMPORT_BYTES
 
 # Routes that take more than the general limit, with the most they take. The GPS CSV
 # import accepts a 5 MiB file; 64 KiB more covers the multipart framing around it.

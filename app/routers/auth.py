@@ -8,9 +8,8 @@ from app.db import Session
 from app.deps import AppSettings, CurrentUser
 from app.schemas import auth as schemas
 from app.schemas.base import problem_responses
+from app.services.accounts import gates, tokens
 from app.services.accounts import service as accounts
-from app.services.accounts import throttles as logins
-from app.services.accounts import tokens
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
@@ -58,8 +57,9 @@ async def create(
     until the window ends.
     """
     # Counted and committed first, so a refused registration (409) counts as well.
-    async with request.app.state.sessionmaker.begin() as gate:
-        await logins.admit_registration(gate, settings, ip=_client_address(request))
+    await gates.admit_registration(
+        request.app.state.sessionmaker, settings, ip=_client_address(request)
+    )
     user = await accounts.register(
         session, email=body.email, password=body.password, full_name=body.full_name
     )
@@ -76,7 +76,6 @@ async def token(
     username: Annotated[str, Form(max_length=320, description="The account's email.")],
     password: Annotated[str, Form(max_length=256)],
     request: Request,
-    session: Session,
     settings: AppSettings,
 ) -> schemas.Token:
     """OAuth2 password grant: email and password for an access and a refresh token.
@@ -92,16 +91,14 @@ async def token(
     The client address is the connecting peer, or the X-Forwarded-For address given by a
     proxy in `LOADLINE_FORWARDED_ALLOW_IPS`.
     """
-    address = _client_address(request)
-    # Counted and committed before the password is checked: a wrong one rolls back the
-    # request's transaction, and concurrent guesses must see each other's count.
-    async with request.app.state.sessionmaker.begin() as gate:
-        await logins.admit(gate, settings, email=username, ip=address)
-    found = await accounts.credentials(session, username)
-    await session.rollback()  # a read only: hold no transaction through the slow verify
-    user = await accounts.authenticate(session, found, password)
-    await logins.succeeded(session, settings, email=username, ip=address)
-    return _token(await tokens.issue(session, settings, user.id))
+    pair = await gates.sign_in(
+        request.app.state.sessionmaker,
+        settings,
+        email=username,
+        password=password,
+        ip=_client_address(request),
+    )
+    return _token(pair)
 
 
 @router.post(
@@ -111,17 +108,14 @@ async def token(
     responses=problem_responses(401, 422),
 )
 async def refresh(
-    body: schemas.RefreshRequest, session: Session, settings: AppSettings
+    body: schemas.RefreshRequest, request: Request, settings: AppSettings
 ) -> schemas.Token:
     """Trade a refresh token for a new pair. Each refresh token works once.
 
     A used token presented again revokes every token descended from the same sign-in.
     """
-    try:
-        return _token(await tokens.rotate(session, settings, body.refresh_token))
-    except tokens.RefreshTokenReused:
-        await session.commit()  # keep the revocation although the request fails
-        raise
+    pair = await gates.refresh(request.app.state.sessionmaker, settings, body.refresh_token)
+    return _token(pair)
 
 
 @router.get(

@@ -7,11 +7,12 @@ from pydantic import BaseModel
 
 from app.db import Session
 from app.deps import AppSettings, OwnerOf, StaffOf
+from app.errors import TooLarge
 from app.schemas import external_loads as schemas
 from app.schemas.base import PathId, problem_responses
-from app.services.integrations import gps
-from app.services.loads import external as service
-from app.services.loads.external import MAX_IMPORT_BYTES, TooLarge
+from app.services.integrations import gps, gps_secret
+from app.services.loads import gps_csv
+from app.services.loads.gps_csv import MAX_IMPORT_BYTES
 from app.services.platform import signing
 
 router = APIRouter()
@@ -65,7 +66,7 @@ async def create_webhook_secret(
     once, so the bridge must be given the new secret.
     """
     response.headers["Cache-Control"] = "no-store"
-    secret = await service.create_webhook_secret(session, settings, access.team)
+    secret = await gps_secret.create_webhook_secret(session, settings, access.team)
     return schemas.WebhookSecret(secret=secret)
 
 
@@ -137,5 +138,5 @@ async def import_external_load(
     content = await file.read(MAX_IMPORT_BYTES + 1)
     if len(content) > MAX_IMPORT_BYTES:
         raise TooLarge(f"A file may be at most {MAX_IMPORT_BYTES // (1024 * 1024)} MB")
-    outcome = await service.import_csv(session, access.team, content)
+    outcome = await gps_csv.import_csv(session, access.team, content)
     return schemas.ImportResult.model_validate(outcome)

@@ -23,10 +23,12 @@ from app.config import Settings
 from app.errors import DomainError, Unauthorized
 from app.models import ExternalLoadSource, Team, WebhookEvent
 from app.schemas.external_loads import GpsDelivery
-from app.services.integrations import inbox
+from app.services.integrations import gps_secret, inbox
 from app.services.integrations.context import VendorContext
+from app.services.loads import athletes
 from app.services.loads import external as external_loads
-from app.services.loads.external import NewLoad, Roster
+from app.services.loads.athletes import Roster
+from app.services.loads.external import NewLoad
 from app.services.platform import signing
 from app.services.platform.days import team_zone, today
 
@@ -79,7 +81,7 @@ async def receive(
         raise Unauthorized("The timestamp is missing or more than 5 minutes off")
     assert timestamp is not None
     team = await session.get(Team, team_id)
-    secret = external_loads.webhook_secret(settings, team) if team is not None else None
+    secret = gps_secret.webhook_secret(settings, team) if team is not None else None
     matches = signing.signature_matches(
         secret or secrets.token_hex(32), timestamp.strip(), body, signature_header
     )
@@ -104,7 +106,7 @@ async def handle(ctx: VendorContext, session: AsyncSession, event: WebhookEvent)
     if team is None:
         return
     delivery = parse_delivery(event.body)
-    roster = await external_loads.load_roster(session, team.id)
+    roster = await athletes.load_roster(session, team.id)
     loads, problems = _loads_of(delivery, roster, today(team_zone(team)))
     stored = await external_loads.store_loads(session, team.id, ExternalLoadSource.WEBHOOK, loads)
     await external_loads.recompute_touched(session, team.id, stored)

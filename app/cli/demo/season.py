@@ -1,0 +1,117 @@
+"""The demo's calendar: five training days a week around Saturday matches (every fifth
+week a bye), stored as training sessions."""
+
+import random
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.cli.demo import bulk
+from app.cli.demo.scenario import Plan
+from app.models import SessionType, TrainingSession
+from app.services.platform.days import day_of
+
+OPPONENTS = (
+    "Riverside RFC",
+    "Old Millfieldians",
+    "Castle Vale",
+    "St Austell Pirates",
+    "Northgate",
+    "Brookhampton",
+    "Westcliff Wanderers",
+    "Kingsbridge",
+)
+HOME = "Harbour Park"
+GYM = "Harbour Park gym"
+
+
+def calendar(first: date, end: date, rng: random.Random) -> list[tuple[date, Plan]]:
+    """Every session of the period: a Saturday match each week but every fifth (a bye).
+
+    Weeks run Monday to Sunday, so a Sunday recovery follows that week's Saturday.
+    """
+    first_monday = first - timedelta(days=first.weekday())
+    planned: list[tuple[date, Plan]] = []
+    for offset in range((end - first).days + 1):
+        day = first + timedelta(days=offset)
+        week = (day - first_monday).days // 7
+        planned.extend((day, plan) for plan in _day_plan(day, week, week % 5 == 3, rng))
+    return planned
+
+
+def _day_plan(day: date, week: int, bye: bool, rng: random.Random) -> list[Plan]:
+    """The sessions of one weekday: Monday and Friday off, two sessions on Tuesday."""
+    weekday = day.weekday()
+    gym = "Gym: lower body" if week % 2 == 0 else "Gym: upper body"
+    if weekday == 6:  # Sunday: recovery after the match, none after a bye
+        if bye:
+            return []
+        return [Plan(SessionType.RECOVERY, "Recovery: pool and mobility", time(10, 0), 45, GYM)]
+    if weekday == 1:  # Tuesday
+        return [
+            Plan(SessionType.STRENGTH, gym, time(7, 0), rng.choice((55, 60, 65)), GYM),
+            Plan(
+                SessionType.TECHNICAL,
+                "Skills: handling and kicking",
+                time(18, 30),
+                rng.choice((75, 80, 90)),
+                HOME,
+            ),
+        ]
+    if weekday == 2:  # Wednesday
+        return [
+            Plan(
+                SessionType.CONDITIONING,
+                "Conditioning: repeated sprints",
+                time(18, 30),
+                rng.choice((60, 70, 75)),
+                HOME,
+            )
+        ]
+    if weekday == 3:  # Thursday
+        return [
+            Plan(
+                SessionType.TACTICAL,
+                "Team run: attack shape and defence",
+                time(18, 30),
+                rng.choice((80, 90, 95)),
+                HOME,
+            )
+        ]
+    if weekday == 5:  # Saturday
+        if bye:
+            return [Plan(SessionType.CONDITIONING, "Bye week fitness", time(10, 0), 60, HOME)]
+        opponent = OPPONENTS[week % len(OPPONENTS)]
+        home = week % 2 == 0
+        title = f"vs {opponent}" if home else f"at {opponent}"
+        return [Plan(SessionType.MATCH, title, time(15, 0), 90, HOME if home else opponent)]
+    return []
+
+
+async def insert_sessions(
+    session: AsyncSession,
+    team_id: int,
+    season_id: int,
+    plans: Sequence[tuple[date, Plan]],
+    tz: ZoneInfo,
+) -> list[int]:
+    """Store the calendar with UTC start and end, and the day each counts on locally."""
+    rows = []
+    for day, plan in plans:
+        start = datetime.combine(day, plan.start, tz).astimezone(UTC)
+        rows.append(
+            {
+                "team_id": team_id,
+                "season_id": season_id,
+                "session_type": plan.session_type,
+                "title": plan.title,
+                "start": start,
+                "end": start + timedelta(minutes=plan.minutes),
+                "day": day_of(start, tz),
+                "location": plan.location,
+                "notes": None,
+            }
+        )
+    return await bulk.insert_returning(session, TrainingSession, rows)

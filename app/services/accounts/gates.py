@@ -1,0 +1,71 @@
+"""Sign-in, registration's throttle and token refresh: the account steps that own their
+transactions, so each takes the ``async_sessionmaker``, not the request's session.
+
+What they keep cannot ride on the request's transaction, which rolls back when the
+request fails:
+
+- a sign-in attempt and a registration are counted, and committed, before the password
+  is checked or the account created (``throttles``), so a refused one counts as well and
+  concurrent guesses see each other's count;
+- a sign-in holds no transaction through the quarter second of the password's verify
+  (on SQLite a transaction holds the write lock);
+- a refresh token presented a second time revokes its family, committed although the
+  request fails with 401.
+"""
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.config import Settings
+from app.services.accounts import service as accounts
+from app.services.accounts import throttles, tokens
+
+
+async def admit_registration(
+    sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, *, ip: str | None
+) -> None:
+    """Count a registration from ``ip`` in a transaction of its own, committed before the
+    registration runs (so a refused one, a 409, counts too); 429 past the limit."""
+    async with sessionmaker.begin() as gate:
+        await throttles.admit_registration(gate, settings, ip=ip)
+
+
+async def sign_in(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    *,
+    email: str,
+    password: str,
+    ip: str | None,
+) -> tokens.TokenPair:
+    """The password grant: a new token pair for the right email and password; 401 otherwise,
+    429 when the throttle refuses the attempt.
+
+    The attempt is counted and committed before the password is checked: a wrong one rolls
+    back the sign-in's own transaction, and concurrent guesses must see each other's count.
+    """
+    async with sessionmaker.begin() as gate:
+        await throttles.admit(gate, settings, email=email, ip=ip)
+    async with sessionmaker() as session:
+        found = await accounts.credentials(session, email)
+        await session.rollback()  # a read only: hold no transaction through the slow verify
+        user = await accounts.authenticate(session, found, password)
+        await throttles.succeeded(session, settings, email=email, ip=ip)
+        pair = await tokens.issue(session, settings, user.id)
+        await session.commit()
+    return pair
+
+
+async def refresh(
+    sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, refresh_token: str
+) -> tokens.TokenPair:
+    """Trade a refresh token for a new pair, in a transaction of its own: a used token
+    presented again revokes its family, and that revocation is committed although the
+    caller gets a 401 (``tokens.RefreshTokenReused``)."""
+    async with sessionmaker() as session:
+        try:
+            pair = await tokens.rotate(session, settings, refresh_token)
+        except tokens.RefreshTokenReused:
+            await session.commit()  # keep the revocation although the request fails
+            raise
+        await session.commit()
+    return pair
