@@ -16,8 +16,8 @@ from app.errors import Forbidden, Unauthorized
 from app.models import User
 from app.schemas.base import PathId
 from app.services.accounts import tokens
-from app.services.teams import service as teams
-from app.services.teams.service import MemberAccess, TeamAccess
+from app.services.teams import access as teams
+from app.services.teams.access import MemberAccess, TeamAccess
 from app.services.training import sessions
 from app.services.training.sessions import SessionAccess
 

@@ -13,7 +13,7 @@ from app.schemas.base import MAX_ID, PathId, problem_responses
 from app.services.integrations import devices, oauth
 from app.services.integrations.context import VendorContext
 from app.services.integrations.vendor_apps import provider_from_path
-from app.services.teams import service as teams
+from app.services.teams import access as teams
 
 router = APIRouter(tags=["devices"])
 

@@ -9,7 +9,7 @@ from app.db import Session
 from app.deps import CurrentUser, SessionAttendanceWriter, SessionReader, SessionStaff, UserId
 from app.schemas import performance as schemas
 from app.schemas.base import MAX_ID, FromDay, Limit, Offset, ToDay, problem_responses
-from app.services.teams import service as teams
+from app.services.teams import access as teams
 from app.services.training import sessions as service
 
 router = APIRouter(prefix="/performance/sessions", tags=["sessions"])

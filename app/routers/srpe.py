@@ -8,7 +8,7 @@ from app.db import Session
 from app.deps import MemberWriter, SessionEntryWriter, SessionReader
 from app.schemas import performance as schemas
 from app.schemas.base import Limit, Offset, problem_responses
-from app.services.teams import service as teams
+from app.services.teams import access as teams
 from app.services.training import srpe as service
 
 router = APIRouter(prefix="/performance/sessions/{session_id}/srpe", tags=["srpe"])

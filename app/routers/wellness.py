@@ -10,7 +10,7 @@ from app.models import WellnessLog
 from app.schemas import performance as schemas
 from app.schemas.base import FromDay, Limit, Offset, ToDay, problem_responses
 from app.services.platform.days import resolve_range, team_zone
-from app.services.teams import service as teams
+from app.services.teams import access as teams
 from app.services.wellness import scoring, service
 
 router = APIRouter(tags=["wellness"])

@@ -20,7 +20,7 @@ from app.models import Alert, AlertKind, Severity, TeamMembership, User, Wellnes
 from app.models.base import utcnow
 from app.services.hrv import series as hrv_series
 from app.services.outbound import deliveries as outbound
-from app.services.teams import service as teams
+from app.services.teams import access as teams
 from app.services.wellness import scoring as wellness
 
 logger = logging.getLogger("loadline.alerts")

@@ -41,7 +41,7 @@ from app.services.integrations.context import VENDOR_TIMEOUT, VendorContext
 from app.services.integrations.errors import BadRequest, VendorBusy, VendorError
 from app.services.integrations.vendor_apps import VendorApp, configured_app, redirect_uri
 from app.services.platform import crypto
-from app.services.teams import service as teams
+from app.services.teams import access as teams
 
 with warnings.catch_warnings():
     # Authlib prefers the ``httpx2`` fork and warns when it falls back to httpx, which it

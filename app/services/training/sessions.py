@@ -14,8 +14,9 @@ from app.models import Attendance, SessionRPE, Team, TeamMembership, TrainingSes
 from app.schemas import performance as schemas
 from app.services.loads import daily as loads
 from app.services.platform.days import day_of, team_zone
-from app.services.teams import service as teams
-from app.services.teams.service import TeamAccess
+from app.services.teams import access as teams
+from app.services.teams import service as team_service
+from app.services.teams.access import TeamAccess
 
 
 @dataclass(frozen=True)
@@ -85,7 +86,7 @@ async def create(
     session: AsyncSession, access: TeamAccess, body: schemas.SessionCreate
 ) -> TrainingSession:
     if body.season_id is not None:
-        await teams.get_season(session, access.team.id, body.season_id)
+        await team_service.get_season(session, access.team.id, body.season_id)
     training_session = TrainingSession(**_in_utc(body.model_dump()))
     training_session.day = day_of(training_session.start, team_zone(access.team))
     session.add(training_session)
@@ -144,7 +145,7 @@ async def update(
     training_session = await _lock_for_change(session, access)
     team = access.team_access.team
     if changes.get("season_id") is not None:
-        await teams.get_season(session, team.id, changes["season_id"])
+        await team_service.get_season(session, team.id, changes["season_id"])
     start = changes.get("start", training_session.start)
     end = changes.get("end", training_session.end)
     if end <= start:

@@ -10,7 +10,7 @@ from app.errors import Conflict, Invalid, NotFound
 from app.models import AttendanceStatus, SessionRPE, TrainingSession
 from app.models.base import utcnow
 from app.services.loads import daily as loads
-from app.services.teams.service import MemberAccess
+from app.services.teams.access import MemberAccess
 from app.services.training import sessions
 from app.services.training.sessions import SessionAccess
 

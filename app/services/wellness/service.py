@@ -11,7 +11,7 @@ from app.models.base import utcnow
 from app.schemas.performance import WellnessCreate
 from app.services.alerts import service as alerts
 from app.services.platform.days import DayRange, team_zone, today
-from app.services.teams.service import MemberAccess
+from app.services.teams.access import MemberAccess
 from app.services.wellness.scoring import ITEMS
 
 
