@@ -129,32 +129,32 @@ def create_sessionmaker(bind: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 DRY_RUN = "loadline.dry_run"
 
 
-async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+async def get_db(request: Request) -> AsyncIterator[AsyncSession]:
     """One transaction per request: committed before the response, rolled back on error
     (and always for a dry run, see :data:`DRY_RUN`)."""
     sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
-    async with sessionmaker() as session:
+    async with sessionmaker() as db:
         try:
-            yield session
+            yield db
         except BaseException:
-            await session.rollback()
+            await db.rollback()
             raise
         if request.scope.get(DRY_RUN):
-            await session.rollback()
+            await db.rollback()
         else:
-            await session.commit()
+            await db.commit()
 
 
-Session = Annotated[AsyncSession, Depends(get_session, scope="function")]
+Db = Annotated[AsyncSession, Depends(get_db, scope="function")]
 
 
-def dialect_name(session: AsyncSession) -> str:
-    return session.get_bind().dialect.name
+def dialect_name(db: AsyncSession) -> str:
+    return db.get_bind().dialect.name
 
 
-def dialect_insert(session: AsyncSession, model: type[Base]) -> Any:
+def dialect_insert(db: AsyncSession, model: type[Base]) -> Any:
     """The dialect's ``insert`` (PostgreSQL's or SQLite's), which knows ``ON CONFLICT``."""
-    return insert_for(dialect_name(session), model)
+    return insert_for(dialect_name(db), model)
 
 
 def insert_for(dialect: str, target: Any) -> Any:
@@ -199,7 +199,7 @@ def _upsert_returning(
 
 
 async def upsert(
-    session: AsyncSession,
+    db: AsyncSession,
     model: type[Base],
     rows: Sequence[Mapping[str, Any]],
     *,
@@ -210,13 +210,13 @@ async def upsert(
     if not rows:
         return
     stmt = _upsert_statement(
-        dialect_name(session), model, tuple(conflict), tuple(update), table_only=True
+        dialect_name(db), model, tuple(conflict), tuple(update), table_only=True
     )
-    await session.execute(stmt, list(rows))
+    await db.execute(stmt, list(rows))
 
 
 async def upsert_one(
-    session: AsyncSession,
+    db: AsyncSession,
     model: type[M],
     values: Mapping[str, Any],
     *,
@@ -230,17 +230,17 @@ async def upsert_one(
     creation through ``xmax = 0``; SQLite transactions already hold the write lock, so
     looking first cannot race.
     """
-    dialect = dialect_name(session)
+    dialect = dialect_name(db)
     stmt = _upsert_returning(dialect, model, tuple(conflict), tuple(update))
     refresh = {"populate_existing": True}
     if dialect == "postgresql":
-        row = await session.execute(stmt, dict(values), execution_options=refresh)
+        row = await db.execute(stmt, dict(values), execution_options=refresh)
         stored, is_new = row.one()
         return stored, bool(is_new)
     table = model.__table__
     match = [table.c[name] == values[name] for name in conflict]
-    existing = await session.scalar(select(table.c.id).where(*match))
-    stored = (await session.scalars(stmt, dict(values), execution_options=refresh)).one()
+    existing = await db.scalar(select(table.c.id).where(*match))
+    stored = (await db.scalars(stmt, dict(values), execution_options=refresh)).one()
     return stored, existing is None
 
 
@@ -262,13 +262,13 @@ def _team_lock_key(team_id: int) -> int:
     return (0x4C4C << 32) | team_id
 
 
-async def lock_team(session: AsyncSession, team_id: int, *, exclusive: bool) -> None:
+async def lock_team(db: AsyncSession, team_id: int, *, exclusive: bool) -> None:
     """Every load writer holds its team's lock shared; re-dating a whole team holds it
     exclusively, so a time-zone change never overwrites a concurrent writer's totals."""
-    if dialect_name(session) != "postgresql":
+    if dialect_name(db) != "postgresql":
         return
     function = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
-    await session.execute(text(f"SELECT {function}(:key)"), {"key": _team_lock_key(team_id)})
+    await db.execute(text(f"SELECT {function}(:key)"), {"key": _team_lock_key(team_id)})
 
 
 # Member-day locks are taken by day of the year modulo this: a bulk import of a year of one
@@ -291,7 +291,7 @@ def member_day_slots(days: Iterable[date]) -> list[int]:
 
 
 async def lock_member_days(
-    session: AsyncSession, team_id: int, membership_id: int, days: Iterable[date]
+    db: AsyncSession, team_id: int, membership_id: int, days: Iterable[date]
 ) -> None:
     """Serialise writers of one member's days until this transaction ends.
 
@@ -301,14 +301,14 @@ async def lock_member_days(
     free. SQLite: every transaction already holds the database's write lock (BEGIN
     IMMEDIATE).
     """
-    if dialect_name(session) != "postgresql":
+    if dialect_name(db) != "postgresql":
         return
     slots = member_day_slots(days)
     if not slots:
-        await lock_team(session, team_id, exclusive=False)
+        await lock_team(db, team_id, exclusive=False)
         return
     params = {"team": _team_lock_key(team_id), "member": membership_id, "slots": slots}
-    await session.execute(_MEMBER_DAY_LOCKS, params)
+    await db.execute(_MEMBER_DAY_LOCKS, params)
 
 
 def _alembic_ini() -> Path:

@@ -11,7 +11,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app.config import Settings
-from app.db import Session
+from app.db import Db
 from app.errors import Forbidden, Unauthorized
 from app.models import User
 from app.schemas.base import PathId
@@ -48,8 +48,8 @@ async def get_user_id(
 UserId = Annotated[int, Depends(get_user_id)]
 
 
-async def get_current_user(session: Session, user_id: UserId) -> User:
-    user = await session.get(User, user_id)
+async def get_current_user(db: Db, user_id: UserId) -> User:
+    user = await db.get(User, user_id)
     if user is None:
         raise Unauthorized(teams.ACCOUNT_GONE)
     return user
@@ -67,16 +67,16 @@ async def _admin(user: CurrentUser) -> User:
 Admin = Annotated[User, Depends(_admin, scope="function")]
 
 
-async def _member_of(team_id: PathId, user_id: UserId, session: Session) -> TeamAccess:
-    return await teams.team_access(session, user_id, team_id)
+async def _member_of(team_id: PathId, user_id: UserId, db: Db) -> TeamAccess:
+    return await teams.team_access(db, user_id, team_id)
 
 
-async def _staff_of(team_id: PathId, user_id: UserId, session: Session) -> TeamAccess:
-    return await teams.require_staff(session, user_id, team_id)
+async def _staff_of(team_id: PathId, user_id: UserId, db: Db) -> TeamAccess:
+    return await teams.require_staff(db, user_id, team_id)
 
 
-async def _owner_of(team_id: PathId, user_id: UserId, session: Session) -> TeamAccess:
-    return await teams.require_owner(session, user_id, team_id)
+async def _owner_of(team_id: PathId, user_id: UserId, db: Db) -> TeamAccess:
+    return await teams.require_owner(db, user_id, team_id)
 
 
 MemberOf = Annotated[TeamAccess, Depends(_member_of, scope="function")]
@@ -84,19 +84,17 @@ StaffOf = Annotated[TeamAccess, Depends(_staff_of, scope="function")]
 OwnerOf = Annotated[TeamAccess, Depends(_owner_of, scope="function")]
 
 
-async def _member_reader(membership_id: PathId, user_id: UserId, session: Session) -> MemberAccess:
-    return await teams.member_access(session, user_id, membership_id, write=False)
+async def _member_reader(membership_id: PathId, user_id: UserId, db: Db) -> MemberAccess:
+    return await teams.member_access(db, user_id, membership_id, write=False)
 
 
-async def _member_writer(membership_id: PathId, user_id: UserId, session: Session) -> MemberAccess:
-    return await teams.member_access(session, user_id, membership_id, write=True)
+async def _member_writer(membership_id: PathId, user_id: UserId, db: Db) -> MemberAccess:
+    return await teams.member_access(db, user_id, membership_id, write=True)
 
 
-async def _member_entry_writer(
-    membership_id: PathId, user_id: UserId, session: Session
-) -> MemberAccess:
+async def _member_entry_writer(membership_id: PathId, user_id: UserId, db: Db) -> MemberAccess:
     return await teams.member_access(
-        session, user_id, membership_id, write=True, new_entry=("path", "membership_id")
+        db, user_id, membership_id, write=True, new_entry=("path", "membership_id")
     )
 
 
@@ -107,24 +105,20 @@ MemberWriter = Annotated[MemberAccess, Depends(_member_writer, scope="function")
 MemberEntryWriter = Annotated[MemberAccess, Depends(_member_entry_writer, scope="function")]
 
 
-async def _session_reader(session_id: PathId, user_id: UserId, session: Session) -> SessionAccess:
-    return await sessions.session_access(session, user_id, session_id, staff=False)
+async def _session_reader(session_id: PathId, user_id: UserId, db: Db) -> SessionAccess:
+    return await sessions.session_access(db, user_id, session_id, staff=False)
 
 
-async def _session_staff(session_id: PathId, user_id: UserId, session: Session) -> SessionAccess:
-    return await sessions.session_access(session, user_id, session_id, staff=True)
+async def _session_staff(session_id: PathId, user_id: UserId, db: Db) -> SessionAccess:
+    return await sessions.session_access(db, user_id, session_id, staff=True)
 
 
-async def _session_entry_writer(
-    session_id: PathId, user_id: UserId, session: Session
-) -> SessionAccess:
-    return await sessions.session_access(session, user_id, session_id, staff=False, lock=True)
+async def _session_entry_writer(session_id: PathId, user_id: UserId, db: Db) -> SessionAccess:
+    return await sessions.session_access(db, user_id, session_id, staff=False, lock=True)
 
 
-async def _session_attendance_writer(
-    session_id: PathId, user_id: UserId, session: Session
-) -> SessionAccess:
-    return await sessions.session_access(session, user_id, session_id, staff=True, lock=True)
+async def _session_attendance_writer(session_id: PathId, user_id: UserId, db: Db) -> SessionAccess:
+    return await sessions.session_access(db, user_id, session_id, staff=True, lock=True)
 
 
 SessionReader = Annotated[SessionAccess, Depends(_session_reader, scope="function")]

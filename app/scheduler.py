@@ -61,14 +61,14 @@ async def job_lock(engine: AsyncEngine, name: str) -> AsyncIterator[bool]:
 
 
 async def purge_idempotency_keys(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
-    async with sessionmaker.begin() as session:
-        return await idempotency.purge_expired(session)
+    async with sessionmaker.begin() as db:
+        return await idempotency.purge_expired(db)
 
 
 async def purge_spent_states(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
     """Spent OAuth states past their expiry: a handful per athlete linking, so hourly will do."""
-    async with sessionmaker.begin() as session:
-        return await oauth.purge_spent_states(session)
+    async with sessionmaker.begin() as db:
+        return await oauth.purge_spent_states(db)
 
 
 class Scheduler:
@@ -170,8 +170,8 @@ class Scheduler:
 
     async def sync_team_jobs(self) -> None:
         """One midnight job per team, in the team's zone; new teams and zone changes follow."""
-        async with self.sessionmaker() as session:
-            teams = (await session.execute(select(Team.id, Team.timezone))).all()
+        async with self.sessionmaker() as db:
+            teams = (await db.execute(select(Team.id, Team.timezone))).all()
         for team_id, zone in teams:
             job_id = f"acwr.advance.{team_id}"
             trigger = CronTrigger(hour=0, minute=0, second=30, timezone=zone)

@@ -39,7 +39,7 @@ from fastapi import APIRouter, FastAPI, Request
 from sqlalchemy import text
 
 from app.config import Settings
-from app.db import Session
+from app.db import Db
 from app.deps import UserId
 from app.main import create_app
 from app.services.accounts import tokens
@@ -90,15 +90,15 @@ async def get_asyncpg(request: Request) -> dict[str, int]:
 
 
 @router.get("/session")
-async def get_session(user_id: UserId, session: Session) -> dict[str, int]:
-    return {"one": (await session.execute(_ONE)).scalar_one()}
+async def get_session(user_id: UserId, db: Db) -> dict[str, int]:
+    return {"one": (await db.execute(_ONE)).scalar_one()}
 
 
 @router.get("/session3")
-async def get_session3(user_id: UserId, session: Session) -> dict[str, int]:
+async def get_session3(user_id: UserId, db: Db) -> dict[str, int]:
     total = 0
     for _ in range(3):
-        total += (await session.execute(_ONE)).scalar_one()
+        total += (await db.execute(_ONE)).scalar_one()
     return {"three": total}
 
 

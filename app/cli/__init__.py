@@ -102,11 +102,11 @@ async def _acwr_recompute(args: argparse.Namespace) -> None:
     engine = create_engine(get_settings().database_url)
     try:
         sessionmaker = create_sessionmaker(engine)
-        async with sessionmaker() as session:
+        async with sessionmaker() as db:
             query = select(Team).order_by(Team.id)
             if args.team is not None:
                 query = query.where(Team.id == args.team)
-            teams = list(await session.scalars(query))
+            teams = list(await db.scalars(query))
         if not teams:
             raise SystemExit(f"No team with id {args.team}")
         total = 0
@@ -129,11 +129,11 @@ async def _demo(args: argparse.Namespace) -> None:
 
     engine = create_engine(get_settings().database_url)
     try:
-        async with create_sessionmaker(engine).begin() as session:
-            if args.if_empty and await accounts.count_users(session) > 0:
+        async with create_sessionmaker(engine).begin() as db:
+            if args.if_empty and await accounts.count_users(db) > 0:
                 print("Database already has data: demo not loaded.")
                 return
-            logins = await demo.seed(session, progress=_progress)
+            logins = await demo.seed(db, progress=_progress)
         print(f"\nDemo team loaded. Sign in with (password for all: {demo.PASSWORD}):")
         for role, email in logins:
             print(f"  {role:<7} {email}")
@@ -145,8 +145,8 @@ async def _create_admin(args: argparse.Namespace) -> None:
     engine = create_engine(get_settings().database_url)
     try:
         try:
-            async with create_sessionmaker(engine).begin() as session:
-                await accounts.create_admin(session, args.email)
+            async with create_sessionmaker(engine).begin() as db:
+                await accounts.create_admin(db, args.email)
         except NotFound as exc:
             raise SystemExit(f"{args.email}: {exc.detail}") from None
         print(f"{args.email} is an admin.")
@@ -160,9 +160,9 @@ async def _tokens_rotate(_: argparse.Namespace) -> None:
     settings = get_settings()
     engine = create_engine(settings.database_url)
     try:
-        async with create_sessionmaker(engine).begin() as session:
+        async with create_sessionmaker(engine).begin() as db:
             progress = functools.partial(_labelled_progress, "Re-encrypting")
-            total = await devices.reencrypt_secrets(session, settings, progress=progress)
+            total = await devices.reencrypt_secrets(db, settings, progress=progress)
         print(f"Re-encrypted {total} value(s) under the newest key; older keys may now go.")
     except DecryptionError:
         raise SystemExit(

@@ -80,8 +80,8 @@ class IdempotencyMiddleware:
     ) -> None:
         sessionmaker: async_sessionmaker[AsyncSession] = scope["app"].state.sessionmaker
         try:
-            async with sessionmaker.begin() as session:
-                claim = await idempotency.claim(session, user_id, key, digest)
+            async with sessionmaker.begin() as db:
+                claim = await idempotency.claim(db, user_id, key, digest)
         except IntegrityError:
             claim = idempotency.Claim("busy")
         if claim.outcome == "mismatch":
@@ -130,16 +130,16 @@ class IdempotencyMiddleware:
         try:
             await self.app(scope, _body_once(body), captured.send)
         except BaseException:
-            async with sessionmaker.begin() as session:
-                await idempotency.release(session, user_id, key)
+            async with sessionmaker.begin() as db:
+                await idempotency.release(db, user_id, key)
             raise
         # Stored before the answer leaves, so an immediate retry is replayed, not "busy".
-        async with sessionmaker.begin() as session:
+        async with sessionmaker.begin() as db:
             if captured.status >= 500:
-                await idempotency.release(session, user_id, key)
+                await idempotency.release(db, user_id, key)
             else:
                 await idempotency.store(
-                    session,
+                    db,
                     user_id,
                     key,
                     captured.status,

@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from app.db import Session
+from app.db import Db
 from app.deps import Admin
 from app.models import InboxStatus
 from app.schemas import admin as schemas
@@ -23,13 +23,13 @@ router = APIRouter(prefix="/admin", tags=["admin"])
 )
 async def list(
     _: Admin,
-    session: Session,
+    db: Db,
     status: Annotated[InboxStatus | None, Query(description="Only events in this state.")] = None,
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> builtins.list[schemas.WebhookEvent]:
     """Stored vendor events, newest first; ``status=failed`` lists those that gave up."""
-    events = await inbox.list_events(session, status, limit=limit, offset=offset)
+    events = await inbox.list_events(db, status, limit=limit, offset=offset)
     return [schemas.WebhookEvent.model_validate(e) for e in events]
 
 
@@ -39,6 +39,6 @@ async def list(
     response_model=schemas.WebhookEvent,
     responses=problem_responses(401, 403, 404, 409),
 )
-async def retry(event_id: PathId, _: Admin, session: Session) -> schemas.WebhookEvent:
+async def retry(event_id: PathId, _: Admin, db: Db) -> schemas.WebhookEvent:
     """Queue a failed event again (e.g. after the vendor or a mapping was fixed)."""
-    return schemas.WebhookEvent.model_validate(await inbox.retry(session, event_id))
+    return schemas.WebhookEvent.model_validate(await inbox.retry(db, event_id))

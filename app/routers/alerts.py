@@ -4,7 +4,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
-from app.db import Session
+from app.db import Db
 from app.deps import CurrentUser, StaffOf
 from app.schemas import alerts as schemas
 from app.schemas.base import Limit, Offset, PathId, problem_responses
@@ -26,14 +26,14 @@ Status = Annotated[
 )
 async def list_alerts(
     access: StaffOf,
-    session: Session,
+    db: Db,
     status: Status = "open",
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> list[schemas.Alert]:
     """The team's alerts, newest day first. Staff only."""
     rows = await service.list_alerts(
-        session, access.team.id, open_only=status == "open", limit=limit, offset=offset
+        db, access.team.id, open_only=status == "open", limit=limit, offset=offset
     )
     return [schemas.Alert.model_validate(row) for row in rows]
 
@@ -44,7 +44,7 @@ async def list_alerts(
     response_model=schemas.Alert,
     responses=problem_responses(401, 403, 404, 422),
 )
-async def acknowledge_alert(alert_id: PathId, user: CurrentUser, session: Session) -> schemas.Alert:
+async def acknowledge_alert(alert_id: PathId, user: CurrentUser, db: Db) -> schemas.Alert:
     """Acknowledge an alert (staff of its team). Acknowledging again keeps the first time
     and the first user."""
-    return schemas.Alert.model_validate(await service.acknowledge(session, user, alert_id))
+    return schemas.Alert.model_validate(await service.acknowledge(db, user, alert_id))

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 
-from app.db import Session
+from app.db import Db
 from app.deps import AppSettings, CurrentUser
 from app.schemas import auth as schemas
 from app.schemas.base import problem_responses
@@ -47,7 +47,7 @@ def _client_address(request: Request) -> str | None:
     responses={**problem_responses(409, 422, 503), 429: TOO_MANY_REGISTRATIONS},
 )
 async def create(
-    body: schemas.UserCreate, request: Request, session: Session, settings: AppSettings
+    body: schemas.UserCreate, request: Request, db: Db, settings: AppSettings
 ) -> schemas.User:
     """Create an account, or claim the one staff created for this email.
 
@@ -61,7 +61,7 @@ async def create(
         request.app.state.sessionmaker, settings, ip=_client_address(request)
     )
     user = await accounts.register(
-        session, email=body.email, password=body.password, full_name=body.full_name
+        db, email=body.email, password=body.password, full_name=body.full_name
     )
     return schemas.User.model_validate(user)
 
@@ -121,8 +121,8 @@ async def refresh(
 @router.get(
     "/me", operation_id="get_me", response_model=schemas.Me, responses=problem_responses(401)
 )
-async def get(user: CurrentUser, session: Session) -> schemas.Me:
-    memberships = await accounts.get_memberships(session, user.id)
+async def get(user: CurrentUser, db: Db) -> schemas.Me:
+    memberships = await accounts.get_memberships(db, user.id)
     return schemas.Me(
         id=user.id,
         email=user.email,

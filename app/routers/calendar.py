@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from app.db import Session
+from app.db import Db
 from app.deps import AppSettings, StaffOf
 from app.schemas import calendar as schemas
 from app.schemas.base import PathId, problem_responses
@@ -25,7 +25,7 @@ class CalendarResponse(Response):
     responses=problem_responses(401, 403, 404),
 )
 async def create_calendar_token(
-    access: StaffOf, session: Session, settings: AppSettings, response: Response
+    access: StaffOf, db: Db, settings: AppSettings, response: Response
 ) -> schemas.CalendarToken:
     """A new secret token for the team's calendar feed (staff), and the feed's URL.
 
@@ -33,7 +33,7 @@ async def create_calendar_token(
     previous token at once, so subscribers of the old URL must be given the new one.
     """
     response.headers["Cache-Control"] = "no-store"
-    token = await service.create_token(session, access.team)
+    token = await service.create_token(db, access.team)
     return schemas.CalendarToken(token=token, url=service.feed_url(settings, access.team.id, token))
 
 
@@ -51,7 +51,7 @@ async def create_calendar_token(
 )
 async def get_calendar(
     team_id: PathId,
-    session: Session,
+    db: Db,
     token: Annotated[
         str | None,
         Query(description="The feed token from POST /teams/{team_id}/calendar-token."),
@@ -64,8 +64,8 @@ async def get_calendar(
     times in UTC, the type in the summary and categories, location and notes. Sessions
     that started more than 90 days ago are left out.
     """
-    team = await service.team_for_token(session, team_id, token)
-    body = await service.feed(session, team)
+    team = await service.team_for_token(db, team_id, token)
+    body = await service.feed(db, team)
     return CalendarResponse(
         body, headers={"Cache-Control": "private, no-cache", "X-Robots-Tag": "noindex"}
     )

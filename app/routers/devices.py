@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
-from app.db import Session
+from app.db import Db
 from app.deps import CurrentUser, MemberReader, MemberWriter
 from app.models import LinkedDevice
 from app.schemas import devices as schemas
@@ -52,7 +52,7 @@ async def authorize(
     provider: ProviderName,
     membership_id: QueryId,
     user: CurrentUser,
-    session: Session,
+    db: Db,
     vendors: Vendors,
 ) -> schemas.AuthorizationUrl:
     """The vendor's consent page for this athlete (``provider`` is ``whoop`` or ``oura``).
@@ -62,7 +62,7 @@ async def authorize(
     """
     kind = provider_from_path(provider)
     member = await teams.member_access(
-        session, user.id, membership_id, write=True, new_entry=("query", "membership_id")
+        db, user.id, membership_id, write=True, new_entry=("query", "membership_id")
     )
     link = oauth.LinkState(kind, member.membership.id, user.id)
     return schemas.AuthorizationUrl(authorization_url=oauth.authorization_url(vendors, link))
@@ -76,7 +76,7 @@ async def authorize(
 )
 async def callback(
     provider: ProviderName,
-    session: Session,
+    db: Db,
     vendors: Vendors,
     code: OAuthParam = None,
     state: OAuthParam = None,
@@ -89,7 +89,7 @@ async def callback(
     state links once); a vendor failure is a 502 (linking again may work).
     """
     kind = provider_from_path(provider)
-    device = await oauth.complete_link(session, vendors, kind, code=code, state=state, error=error)
+    device = await oauth.complete_link(db, vendors, kind, code=code, state=state, error=error)
     return device_out(device)
 
 
@@ -99,9 +99,9 @@ async def callback(
     response_model=builtins.list[schemas.Device],
     responses=problem_responses(401, 403, 404, 422),
 )
-async def list(member: MemberReader, session: Session) -> builtins.list[schemas.Device]:
+async def list(member: MemberReader, db: Db) -> builtins.list[schemas.Device]:
     """The member's linked accounts, oldest first (``reauth_required`` ones included)."""
-    found = await devices.list_devices(session, member.membership.id)
+    found = await devices.list_devices(db, member.membership.id)
     return [device_out(device) for device in found]
 
 
@@ -111,7 +111,7 @@ async def list(member: MemberReader, session: Session) -> builtins.list[schemas.
     status_code=204,
     responses=problem_responses(401, 403, 404, 409, 422),
 )
-async def delete(member: MemberWriter, device_id: PathId, session: Session) -> Response:
+async def delete(member: MemberWriter, device_id: PathId, db: Db) -> Response:
     """Unlink: the tokens are deleted; HRV already received from the device is kept."""
-    await devices.delete_device(session, member.membership.id, device_id)
+    await devices.delete_device(db, member.membership.id, device_id)
     return Response(status_code=204)

@@ -5,7 +5,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Header, Request, Response, UploadFile
 from pydantic import BaseModel
 
-from app.db import Session
+from app.db import Db
 from app.deps import AppSettings, OwnerOf, StaffOf
 from app.errors import TooLarge
 from app.schemas import external_loads as schemas
@@ -58,7 +58,7 @@ async def _read_body(request: Request, limit: int) -> bytes:
     responses=problem_responses(401, 403, 404),
 )
 async def create_webhook_secret(
-    access: OwnerOf, session: Session, settings: AppSettings, response: Response
+    access: OwnerOf, db: Db, settings: AppSettings, response: Response
 ) -> schemas.WebhookSecret:
     """A new secret for signing this team's GPS webhook deliveries (owners only).
 
@@ -66,7 +66,7 @@ async def create_webhook_secret(
     once, so the bridge must be given the new secret.
     """
     response.headers["Cache-Control"] = "no-store"
-    secret = await gps_secret.create_webhook_secret(session, settings, access.team)
+    secret = await gps_secret.create_webhook_secret(db, settings, access.team)
     return schemas.WebhookSecret(secret=secret)
 
 
@@ -87,7 +87,7 @@ async def create_webhook_secret(
 async def receive_gps_webhook(
     team_id: PathId,
     request: Request,
-    session: Session,
+    db: Db,
     settings: AppSettings,
     signature: Annotated[
         str | None,
@@ -107,7 +107,7 @@ async def receive_gps_webhook(
     A repeated event_id counts once; events of an unknown athlete_ref are skipped.
     """
     body = await _read_body(request, gps.MAX_BODY_BYTES)
-    received = await gps.receive(session, settings, team_id, body, signature, timestamp)
+    received = await gps.receive(db, settings, team_id, body, signature, timestamp)
     return schemas.GpsReceived(received=received)
 
 
@@ -120,7 +120,7 @@ async def receive_gps_webhook(
 )
 async def import_external_load(
     access: StaffOf,
-    session: Session,
+    db: Db,
     file: Annotated[
         UploadFile,
         File(
@@ -138,5 +138,5 @@ async def import_external_load(
     content = await file.read(MAX_IMPORT_BYTES + 1)
     if len(content) > MAX_IMPORT_BYTES:
         raise TooLarge(f"A file may be at most {MAX_IMPORT_BYTES // (1024 * 1024)} MB")
-    outcome = await gps_csv.import_csv(session, access.team, content)
+    outcome = await gps_csv.import_csv(db, access.team, content)
     return schemas.ImportResult.model_validate(outcome)

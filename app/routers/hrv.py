@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter, Response
 
-from app.db import Session
+from app.db import Db
 from app.deps import MemberEntryWriter, MemberReader
 from app.errors import Invalid
 from app.models import HrvSource
@@ -23,14 +23,14 @@ router = APIRouter(prefix="/performance/members/{membership_id}/hrv", tags=["hrv
     | {200: {"model": schemas.Hrv, "description": "Replaced"}},
 )
 async def upsert_hrv(
-    body: schemas.HrvCreate, member: MemberEntryWriter, session: Session, response: Response
+    body: schemas.HrvCreate, member: MemberEntryWriter, db: Db, response: Response
 ) -> schemas.Hrv:
     """Enter the day's rMSSD by hand: 201 when new, 200 when it replaces that day's MANUAL
     value. A linked device's value for the same day is kept and wins in the series."""
     if body.date > today(team_zone(member.membership.team)):
         raise Invalid("date cannot be in the future (team's time zone)", field=("body", "date"))
     row, created = await service.record(
-        session, member.membership, body.date, body.rmssd_ms, HrvSource.MANUAL
+        db, member.membership, body.date, body.rmssd_ms, HrvSource.MANUAL
     )
     response.status_code = 201 if created else 200
     return schemas.Hrv.model_validate(row)
@@ -43,7 +43,7 @@ async def upsert_hrv(
     responses=problem_responses(401, 403, 404, 422),
 )
 async def list_hrv(
-    member: MemberReader, session: Session, from_: FromDay = None, to: ToDay = None
+    member: MemberReader, db: Db, from_: FromDay = None, to: ToDay = None
 ) -> list[schemas.HrvDay]:
     """One entry per day of the range (at most 731 days), nulls on days without a value.
 
@@ -53,5 +53,5 @@ async def list_hrv(
     values at least); flag compares the two with a band of 0.5 x SD.
     """
     days = resolve_range(team_zone(member.membership.team), from_, to)
-    points = await series.series(session, member.membership.id, days)
+    points = await series.series(db, member.membership.id, days)
     return [schemas.HrvDay.model_validate(point) for point in points]

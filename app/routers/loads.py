@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 from pydantic_core import to_json
 
-from app.db import Session
+from app.db import Db
 from app.deps import MemberReader
 from app.models import LoadSource
 from app.schemas import performance as schemas
@@ -26,13 +26,13 @@ router = APIRouter(prefix="/performance/members/{membership_id}", tags=["loads"]
     responses=problem_responses(401, 403, 404, 422),
 )
 async def list_daily_loads(
-    member: MemberReader, session: Session, from_: FromDay = None, to: ToDay = None
+    member: MemberReader, db: Db, from_: FromDay = None, to: ToDay = None
 ) -> list[schemas.DailyLoad]:
     """One entry per day of the range (at most 731 days), 0 for days without load."""
     days = resolve_range(team_zone(member.membership.team), from_, to)
     return [
         schemas.DailyLoad(date=day, internal_load_au=internal, external_load_pl=external)
-        for day, internal, external in await service.series(session, member.membership.id, days)
+        for day, internal, external in await service.series(db, member.membership.id, days)
     ]
 
 
@@ -45,7 +45,7 @@ async def list_daily_loads(
 )
 async def get_acwr(
     member: MemberReader,
-    session: Session,
+    db: Db,
     from_: FromDay = None,
     to: ToDay = None,
     source: Annotated[LoadSource, Query(description="INTERNAL (sRPE) or EXTERNAL (GPS).")] = (
@@ -58,7 +58,7 @@ async def get_acwr(
     """
     team = member.membership.team
     days = resolve_range(team_zone(team), from_, to)
-    found = await acwr_reads.series(session, team, member.membership.id, source, days)
+    found = await acwr_reads.series(db, team, member.membership.id, source, days)
     # Serialised straight from the computed values (the schema above documents them): a
     # year of points is the hot read of dashboards, and validating 365 points again costs
     # more than computing them.
@@ -78,7 +78,7 @@ async def get_acwr(
     responses=problem_responses(401, 403, 404, 422),
 )
 async def list_load_summary(
-    member: MemberReader, session: Session, from_: FromDay = None, to: ToDay = None
+    member: MemberReader, db: Db, from_: FromDay = None, to: ToDay = None
 ) -> list[schemas.LoadWeek]:
     """Weekly total, mean, sample SD, monotony and strain (Foster 1998) of internal load.
 
@@ -87,6 +87,6 @@ async def list_load_summary(
     """
     days = resolve_range(team_zone(member.membership.team), from_, to)
     first, last = load_summary.loads_needed(days.start, days.end)
-    daily = await service.internal_by_day(session, member.membership.id, first, last)
+    daily = await service.internal_by_day(db, member.membership.id, first, last)
     weeks = load_summary.weekly_summary(daily, days.start, days.end)
     return [schemas.LoadWeek.model_validate(week) for week in weeks]

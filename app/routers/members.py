@@ -4,7 +4,7 @@ import builtins
 
 from fastapi import APIRouter
 
-from app.db import Session
+from app.db import Db
 from app.deps import StaffOf
 from app.schemas import teams as schemas
 from app.schemas.base import Limit, Offset, PathId, problem_responses
@@ -20,9 +20,9 @@ router = APIRouter(prefix="/teams/{team_id}/members", tags=["members"])
     response_model=schemas.Member,
     responses=problem_responses(401, 403, 404, 409, 422),
 )
-async def create(body: schemas.MemberCreate, access: StaffOf, session: Session) -> schemas.Member:
+async def create(body: schemas.MemberCreate, access: StaffOf, db: Db) -> schemas.Member:
     """Owners add any role, coaches add players. An unknown email gets an unclaimed account."""
-    membership = await service.add_member(session, access, body)
+    membership = await service.add_member(db, access, body)
     return schemas.Member.model_validate(membership)
 
 
@@ -33,9 +33,9 @@ async def create(body: schemas.MemberCreate, access: StaffOf, session: Session) 
     responses=problem_responses(401, 403, 404, 422),
 )
 async def list(
-    access: StaffOf, session: Session, limit: Limit = 100, offset: Offset = 0
+    access: StaffOf, db: Db, limit: Limit = 100, offset: Offset = 0
 ) -> builtins.list[schemas.Member]:
-    members = await service.list_members(session, access.team.id, limit=limit, offset=offset)
+    members = await service.list_members(db, access.team.id, limit=limit, offset=offset)
     return [schemas.Member.model_validate(m) for m in members]
 
 
@@ -46,8 +46,8 @@ async def list(
     responses=problem_responses(401, 403, 404, 409, 422),
 )
 async def update(
-    membership_id: PathId, body: schemas.MemberUpdate, access: StaffOf, session: Session
+    membership_id: PathId, body: schemas.MemberUpdate, access: StaffOf, db: Db
 ) -> schemas.Member:
     """Staff edit position, jersey number and external_ref; owners change role and active."""
-    membership = await service.update_member(session, access, membership_id, body)
+    membership = await service.update_member(db, access, membership_id, body)
     return schemas.Member.model_validate(membership)

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from app.db import Session
+from app.db import Db
 from app.deps import StaffOf
 from app.schemas.base import problem_responses
 from app.services.coach import weekly_csv, weekly_data, weekly_pdf
@@ -45,11 +45,11 @@ def _attachment(name: str) -> dict[str, str]:
         **problem_responses(401, 403, 404, 422),
     },
 )
-async def get_weekly_csv(access: StaffOf, session: Session, week: Week = None) -> CsvResponse:
+async def get_weekly_csv(access: StaffOf, db: Db, week: Week = None) -> CsvResponse:
     """The week's data per player and day (staff only): sessions, attendance, internal and
     external load, EWMA-ACWR and its zone, wellness total and flag. Seven rows per active
     player, Monday first; days after today have no ACWR."""
-    data = await weekly_data.read(session, access.team, week)
+    data = await weekly_data.read(db, access.team, week)
     return CsvResponse(
         weekly_csv.render(data), headers=_attachment(weekly_data.filename(data, "csv"))
     )
@@ -67,11 +67,11 @@ async def get_weekly_csv(access: StaffOf, session: Session, week: Week = None) -
         **problem_responses(401, 403, 404, 422),
     },
 )
-async def get_weekly_pdf(access: StaffOf, session: Session, week: Week = None) -> PdfResponse:
+async def get_weekly_pdf(access: StaffOf, db: Db, week: Week = None) -> PdfResponse:
     """The weekly report to print (staff only): a cover with the team and ISO week, the
     roster with each player's status in colour, the team's daily load, and per player the
     acute and chronic load over four weeks with the ratio over the team's zone bands."""
-    data = await weekly_data.read(session, access.team, week)
+    data = await weekly_data.read(db, access.team, week)
     return PdfResponse(
         weekly_pdf.render(data), headers=_attachment(weekly_data.filename(data, "pdf"))
     )

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 from pydantic_core import to_json
 
-from app.db import Session
+from app.db import Db
 from app.deps import StaffOf
 from app.schemas import roster as schemas
 from app.schemas.alerts import Alert
@@ -45,7 +45,7 @@ def _entry(player: roster.PlayerStatus) -> dict[str, Any]:
     responses=problem_responses(401, 403, 404, 422)
     | {200: {"model": list[schemas.RosterEntry], "description": "Successful Response"}},
 )
-async def get_roster(access: StaffOf, session: Session) -> Response:
+async def get_roster(access: StaffOf, db: Db) -> Response:
     """The team's active players with their latest ACWR, today's wellness, HRV flag and status.
 
     Staff only. The number of SQL statements does not depend on the team's size.
@@ -53,7 +53,7 @@ async def get_roster(access: StaffOf, session: Session) -> Response:
     # Serialised straight from the service's values (the schema above documents them, and
     # tests check answers against it): building and validating 40 entries' models again
     # cost more than the rest of the request's Python.
-    entries = [_entry(p) for p in await roster.player_statuses(session, access.team)]
+    entries = [_entry(p) for p in await roster.player_statuses(db, access.team)]
     return Response(to_json(entries), media_type="application/json")
 
 
@@ -65,7 +65,7 @@ async def get_roster(access: StaffOf, session: Session) -> Response:
 )
 async def get_dashboard(
     access: StaffOf,
-    session: Session,
+    db: Db,
     date: Annotated[
         dt.date | None,
         IsoDay,
@@ -78,7 +78,7 @@ async def get_dashboard(
 ) -> schemas.Dashboard:
     """The morning report: status, today's check-in, 28-day attendance and compliance per
     player, who has not checked in, and the team's open (unacknowledged) alerts."""
-    data = await dashboard.morning_report(session, access.team, date)
+    data = await dashboard.morning_report(db, access.team, date)
     return schemas.Dashboard(
         date=data.date,
         players=[

@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Query, Response
 
-from app.db import Session
+from app.db import Db
 from app.deps import CurrentUser, SessionAttendanceWriter, SessionReader, SessionStaff, UserId
 from app.schemas import performance as schemas
 from app.schemas.base import MAX_ID, FromDay, Limit, Offset, ToDay, problem_responses
@@ -22,10 +22,10 @@ router = APIRouter(prefix="/performance/sessions", tags=["sessions"])
     response_model=schemas.Session,
     responses=problem_responses(401, 403, 404, 422),
 )
-async def create(body: schemas.SessionCreate, user_id: UserId, session: Session) -> schemas.Session:
+async def create(body: schemas.SessionCreate, user_id: UserId, db: Db) -> schemas.Session:
     """Plan a session (staff of ``team_id``). Its day is the local date of ``start``."""
-    access = await teams.require_staff(session, user_id, body.team_id)
-    created = await service.create(session, access, body)
+    access = await teams.require_staff(db, user_id, body.team_id)
+    created = await service.create(db, access, body)
     return schemas.Session.model_validate(created)
 
 
@@ -37,7 +37,7 @@ async def create(body: schemas.SessionCreate, user_id: UserId, session: Session)
 )
 async def list(
     user: CurrentUser,
-    session: Session,
+    db: Db,
     team_id: Annotated[
         int | None, Query(ge=-MAX_ID, le=MAX_ID, description="Only this team's sessions.")
     ] = None,
@@ -49,7 +49,7 @@ async def list(
     """Sessions of the caller's teams, by start time; days are in each team's zone. A
     ``team_id`` the caller is not an active member of is a 404, as for the team itself."""
     found = await service.list_sessions(
-        session, user, team_id=team_id, start=from_, end=to, limit=limit, offset=offset
+        db, user, team_id=team_id, start=from_, end=to, limit=limit, offset=offset
     )
     return [schemas.Session.model_validate(s) for s in found]
 
@@ -70,11 +70,9 @@ async def get(access: SessionReader) -> schemas.Session:
     response_model=schemas.Session,
     responses=problem_responses(401, 403, 404, 422),
 )
-async def update(
-    body: schemas.SessionUpdate, access: SessionStaff, session: Session
-) -> schemas.Session:
+async def update(body: schemas.SessionUpdate, access: SessionStaff, db: Db) -> schemas.Session:
     """Change a session. A new start on another day moves its members' loads to that day."""
-    updated = await service.update(session, access, body)
+    updated = await service.update(db, access, body)
     return schemas.Session.model_validate(updated)
 
 
@@ -84,9 +82,9 @@ async def update(
     status_code=204,
     responses=problem_responses(401, 403, 404),
 )
-async def delete(access: SessionStaff, session: Session) -> Response:
+async def delete(access: SessionStaff, db: Db) -> Response:
     """Delete a session with its attendance and sRPE; its loads leave the daily totals."""
-    await service.delete(session, access)
+    await service.delete(db, access)
     return Response(status_code=204)
 
 
@@ -99,10 +97,10 @@ async def delete(access: SessionStaff, session: Session) -> Response:
 async def record_attendance(
     body: Annotated[builtins.list[schemas.AttendanceCreate], Body(max_length=500)],
     access: SessionAttendanceWriter,
-    session: Session,
+    db: Db,
 ) -> builtins.list[schemas.Attendance]:
     """Bulk upsert, one row per member (the last entry wins). Answers the full list."""
-    rows = await service.record_attendance(session, access, body)
+    rows = await service.record_attendance(db, access, body)
     return [schemas.Attendance.model_validate(r) for r in rows]
 
 
@@ -112,8 +110,6 @@ async def record_attendance(
     response_model=builtins.list[schemas.Attendance],
     responses=problem_responses(401, 404),
 )
-async def list_attendance(
-    access: SessionReader, session: Session
-) -> builtins.list[schemas.Attendance]:
-    rows = await service.list_attendance(session, access.training_session.id)
+async def list_attendance(access: SessionReader, db: Db) -> builtins.list[schemas.Attendance]:
+    rows = await service.list_attendance(db, access.training_session.id)
     return [schemas.Attendance.model_validate(r) for r in rows]

@@ -4,7 +4,7 @@ import builtins
 
 from fastapi import APIRouter
 
-from app.db import Session
+from app.db import Db
 from app.deps import CurrentUser, MemberOf, OwnerOf, StaffOf
 from app.schemas import teams as schemas
 from app.schemas.base import problem_responses
@@ -20,10 +20,10 @@ router = APIRouter(prefix="/teams", tags=["teams"])
     response_model=schemas.Team,
     responses=problem_responses(401, 422),
 )
-async def create(body: schemas.TeamCreate, user: CurrentUser, session: Session) -> schemas.Team:
+async def create(body: schemas.TeamCreate, user: CurrentUser, db: Db) -> schemas.Team:
     """Create a team; the caller becomes its owner."""
     return schemas.Team.of(
-        await service.create_team(session, user, name=body.name, timezone=body.timezone)
+        await service.create_team(db, user, name=body.name, timezone=body.timezone)
     )
 
 
@@ -33,9 +33,9 @@ async def create(body: schemas.TeamCreate, user: CurrentUser, session: Session) 
     response_model=builtins.list[schemas.Team],
     responses=problem_responses(401),
 )
-async def list(user: CurrentUser, session: Session) -> builtins.list[schemas.Team]:
+async def list(user: CurrentUser, db: Db) -> builtins.list[schemas.Team]:
     """The caller's teams (every team, for an admin)."""
-    return [schemas.Team.of(team) for team in await service.list_teams(session, user)]
+    return [schemas.Team.of(team) for team in await service.list_teams(db, user)]
 
 
 @router.get(
@@ -54,9 +54,9 @@ async def get(access: MemberOf) -> schemas.Team:
     response_model=schemas.Team,
     responses=problem_responses(401, 403, 404, 422),
 )
-async def update(body: schemas.TeamUpdate, access: OwnerOf, session: Session) -> schemas.Team:
+async def update(body: schemas.TeamUpdate, access: OwnerOf, db: Db) -> schemas.Team:
     """Owners rename the team, move its time zone or change its ACWR settings (partially)."""
-    team = await service.update_team(session, access.team, body)
+    team = await service.update_team(db, access.team, body)
     return schemas.Team.of(team)
 
 
@@ -67,10 +67,8 @@ async def update(body: schemas.TeamUpdate, access: OwnerOf, session: Session) ->
     response_model=schemas.Season,
     responses=problem_responses(401, 403, 404, 422),
 )
-async def create_season(
-    body: schemas.SeasonCreate, access: StaffOf, session: Session
-) -> schemas.Season:
-    season = await service.create_season(session, access.team, body)
+async def create_season(body: schemas.SeasonCreate, access: StaffOf, db: Db) -> schemas.Season:
+    season = await service.create_season(db, access.team, body)
     return schemas.Season.model_validate(season)
 
 
@@ -80,7 +78,5 @@ async def create_season(
     response_model=builtins.list[schemas.Season],
     responses=problem_responses(401, 404),
 )
-async def list_seasons(access: MemberOf, session: Session) -> builtins.list[schemas.Season]:
-    return [
-        schemas.Season.model_validate(s) for s in await service.list_seasons(session, access.team)
-    ]
+async def list_seasons(access: MemberOf, db: Db) -> builtins.list[schemas.Season]:
+    return [schemas.Season.model_validate(s) for s in await service.list_seasons(db, access.team)]

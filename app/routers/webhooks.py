@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
 
-from app.db import Session
+from app.db import Db
 from app.deps import AppSettings
 from app.errors import DomainError, NotFound
 from app.schemas import devices as schemas
@@ -74,7 +74,7 @@ async def _raw_body(request: Request) -> bytes:
     openapi_extra=_BODY_SCHEMA,
 )
 async def receive(
-    provider: ProviderName, request: Request, session: Session, settings: AppSettings
+    provider: ProviderName, request: Request, db: Db, settings: AppSettings
 ) -> schemas.WebhookReceipt:
     """A ``whoop`` or ``oura`` notification, signed by the vendor instead of a bearer token.
 
@@ -88,7 +88,7 @@ async def receive(
         raise NotFound(f"No webhook for provider {provider[:40]!r}")
     body = await _raw_body(request)
     key = webhook.receive(settings, request.headers, body)
-    new = await inbox.store(session, name, key, body)
+    new = await inbox.store(db, name, key, body)
     return schemas.WebhookReceipt(status="queued" if new else "duplicate")
 
 

@@ -4,7 +4,7 @@ import builtins
 
 from fastapi import APIRouter, Response
 
-from app.db import Session
+from app.db import Db
 from app.deps import MemberReader, UserId
 from app.models import WellnessLog
 from app.schemas import performance as schemas
@@ -42,13 +42,13 @@ def wellness_out(log: WellnessLog) -> schemas.Wellness:
     | {200: {"model": schemas.Wellness, "description": "Replaced"}},
 )
 async def create(
-    body: schemas.WellnessCreate, user_id: UserId, session: Session, response: Response
+    body: schemas.WellnessCreate, user_id: UserId, db: Db, response: Response
 ) -> schemas.Wellness:
     """Submit the day's check-in: 201 when new, 200 when it replaces that day's entry whole."""
     member = await teams.member_access(
-        session, user_id, body.membership_id, write=True, new_entry=("body", "membership_id")
+        db, user_id, body.membership_id, write=True, new_entry=("body", "membership_id")
     )
-    log, created = await service.upsert_wellness(session, member, body)
+    log, created = await service.upsert_wellness(db, member, body)
     response.status_code = 201 if created else 200
     return wellness_out(log)
 
@@ -61,7 +61,7 @@ async def create(
 )
 async def list(
     member: MemberReader,
-    session: Session,
+    db: Db,
     from_: FromDay = None,
     to: ToDay = None,
     limit: Limit = 100,
@@ -72,7 +72,5 @@ async def list(
     ``to`` defaults to (and is capped at) today in the team's zone, ``from`` to 27 days before.
     """
     days = resolve_range(team_zone(member.membership.team), from_, to)
-    logs = await service.list_wellness(
-        session, member.membership.id, days, limit=limit, offset=offset
-    )
+    logs = await service.list_wellness(db, member.membership.id, days, limit=limit, offset=offset)
     return [wellness_out(log) for log in logs]

@@ -45,7 +45,7 @@ Progress = Callable[[int, int, str], None]
 
 
 async def seed(
-    session: AsyncSession,
+    db: AsyncSession,
     progress: Progress | None = None,
     *,
     today: date | None = None,
@@ -62,14 +62,14 @@ async def seed(
     first = end - timedelta(days=DAYS - 1)
     report = _Reporter(progress, total=DAYS + 8)
 
-    team_id, season_id = await squad.create_team(session, first, end)
-    domain = await squad.free_domain(session)
-    logins, athletes = await squad.create_people(session, team_id, domain, rng)
+    team_id, season_id = await squad.create_team(db, first, end)
+    domain = await squad.free_domain(db)
+    logins, athletes = await squad.create_people(db, team_id, domain, rng)
     squad.plan_injuries(athletes, first, end, rng)
     report.step("Squad")
 
     plans = season.calendar(first, end, rng)
-    session_ids = await season.insert_sessions(session, team_id, season_id, plans, tz)
+    session_ids = await season.insert_sessions(db, team_id, season_id, plans, tz)
     report.step("Sessions")
 
     rows = training_days.Rows([], [], [])
@@ -93,29 +93,29 @@ async def seed(
     # The newer signals draw from their own generator, so the data above stays as it was.
     extra = random.Random(seed * 7919 + 1)
     rows.wellness.extend(training_days.this_morning(team_id, end, athletes, extra))
-    await bulk.insert_rows(session, Attendance, rows.attendance)
-    await bulk.insert_rows(session, SessionRPE, rows.srpe)
-    await bulk.insert_rows(session, WellnessLog, rows.wellness)
+    await bulk.insert_rows(db, Attendance, rows.attendance)
+    await bulk.insert_rows(db, SessionRPE, rows.srpe)
+    await bulk.insert_rows(db, WellnessLog, rows.wellness)
     report.step("Saving")
-    await loads.rebuild_team(session, team_id)
-    await session.flush()
+    await loads.rebuild_team(db, team_id)
+    await db.flush()
     report.step("Daily loads")
 
     hrv_rows = wearables.hrv_rows(team_id, days, end, by_day, athletes, extra)
-    await bulk.insert_rows(session, DailyHRV, hrv_rows)
+    await bulk.insert_rows(db, DailyHRV, hrv_rows)
     report.step("HRV")
     plan_of = {sid: (day, plan) for day in days for sid, plan in by_day[day]}
     gps = wearables.gps_loads(rows.attendance, plan_of, athletes, end, extra)
-    stored = await external.store_loads(session, team_id, ExternalLoadSource.CSV, gps)
-    await external.recompute_touched(session, team_id, stored)
+    stored = await external.store_loads(db, team_id, ExternalLoadSource.CSV, gps)
+    await external.recompute_touched(db, team_id, stored)
     report.step("GPS")
-    team = await session.get_one(Team, team_id)
+    team = await db.get_one(Team, team_id)
     for source in LoadSource:
-        await acwr_engine.refresh(session, [team], source)
+        await acwr_engine.refresh(db, [team], source)
     report.step("ACWR")
-    await alerts.raise_alerts(session, team, end, rows.wellness, hrv_rows)
-    await alerts.acknowledge_some(session, team_id, end, extra)
-    await session.flush()
+    await alerts.raise_alerts(db, team, end, rows.wellness, hrv_rows)
+    await alerts.acknowledge_some(db, team_id, end, extra)
+    await db.flush()
     report.step("Alerts")
     return logins
 

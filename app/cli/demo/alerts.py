@@ -22,7 +22,7 @@ ALERT_DAYS = 14
 
 
 async def raise_alerts(
-    session: AsyncSession,
+    db: AsyncSession,
     team: Team,
     end: date,
     wellness_rows: Sequence[dict[str, Any]],
@@ -32,7 +32,7 @@ async def raise_alerts(
     morning, through the alert service, so messages and evidence are the real ones."""
     players = {
         m.id: m
-        for m in await session.scalars(
+        for m in await db.scalars(
             select(TeamMembership).where(
                 TeamMembership.team_id == team.id, TeamMembership.role == Role.PLAYER
             )
@@ -42,17 +42,17 @@ async def raise_alerts(
     for row in wellness_rows:
         if row["date"] >= since:
             log = WellnessLog(**row)
-            await alerts.on_wellness(session, players[row["membership_id"]], log)
+            await alerts.on_wellness(db, players[row["membership_id"]], log)
     values: dict[int, dict[date, float]] = {}
     for row in hrv_rows:
         values.setdefault(row["membership_id"], {})[row["date"]] = row["rmssd_ms"]
     for membership_id, by_day in values.items():
         for day, rmssd in sorted(by_day.items()):
             if day >= since and hrv.drop_check(day, rmssd, by_day) is not None:
-                await alerts.on_hrv(session, players[membership_id], day)
-    await alert_jobs.acwr_history_alerts(session, team, players, since, end)
+                await alerts.on_hrv(db, players[membership_id], day)
+    await alert_jobs.acwr_history_alerts(db, team, players, since, end)
     # Each player's newest day: ACWR, HRV below normal, and missing sRPE (14 days back).
-    await alert_jobs.team_alerts(session, team, utcnow())
+    await alert_jobs.team_alerts(db, team, utcnow())
 
 
 ACK_NOTES = (
@@ -62,17 +62,15 @@ ACK_NOTES = (
 )
 
 
-async def acknowledge_some(
-    session: AsyncSession, team_id: int, end: date, rng: random.Random
-) -> None:
+async def acknowledge_some(db: AsyncSession, team_id: int, end: date, rng: random.Random) -> None:
     """The coach has already dealt with a few of the older alerts (the newest stay open)."""
-    coach = await session.scalar(
+    coach = await db.scalar(
         select(TeamMembership.user_id).where(
             TeamMembership.team_id == team_id, TeamMembership.role == Role.COACH
         )
     )
     older = list(
-        await session.execute(
+        await db.execute(
             select(Alert.id, Alert.kind, Alert.date)
             .where(Alert.team_id == team_id, Alert.date <= end - timedelta(days=4))
             .order_by(Alert.date, Alert.id)
@@ -85,7 +83,7 @@ async def acknowledge_some(
     tz = ZoneInfo(TIMEZONE)
     for alert_id, _, day in (row for row in older if row[0] in chosen):
         seen = datetime.combine(day + timedelta(days=1), time(8, rng.randint(0, 59)), tz)
-        await session.execute(
+        await db.execute(
             update(Alert)
             .where(Alert.id == alert_id)
             .values(

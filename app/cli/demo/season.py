@@ -91,7 +91,7 @@ def _day_plan(day: date, week: int, bye: bool, rng: random.Random) -> list[Plan]
 
 
 async def insert_sessions(
-    session: AsyncSession,
+    db: AsyncSession,
     team_id: int,
     season_id: int,
     plans: Sequence[tuple[date, Plan]],
@@ -114,4 +114,4 @@ async def insert_sessions(
                 "notes": None,
             }
         )
-    return await bulk.insert_returning(session, TrainingSession, rows)
+    return await bulk.insert_returning(db, TrainingSession, rows)

@@ -50,11 +50,11 @@ SQUAD: tuple[tuple[str, str], ...] = (
 STAFF = ((Role.OWNER, "Margaret Quinn", "owner"), (Role.COACH, "Gareth Rowlands", "coach"))
 
 
-async def create_team(session: AsyncSession, first: date, end: date) -> tuple[int, int]:
+async def create_team(db: AsyncSession, first: date, end: date) -> tuple[int, int]:
     """The team and a season that spans the demo period and runs on past it."""
     team = Team(name=TEAM_NAME, timezone=TIMEZONE)
-    session.add(team)
-    await session.flush()
+    db.add(team)
+    await db.flush()
     start_year = first.year if first.month >= 7 else first.year - 1
     season = Season(
         team_id=team.id,
@@ -62,23 +62,23 @@ async def create_team(session: AsyncSession, first: date, end: date) -> tuple[in
         start_date=first,
         end_date=max(end + timedelta(days=60), date(start_year + 1, 5, 31)),
     )
-    session.add(season)
-    await session.flush()
+    db.add(season)
+    await db.flush()
     return team.id, season.id
 
 
-async def free_domain(session: AsyncSession) -> str:
+async def free_domain(db: AsyncSession) -> str:
     """An email domain nobody uses yet, so loading the demo twice does not collide."""
     for n in range(1, 1000):
         domain = "harbour-rfc.example.com" if n == 1 else f"harbour-rfc-{n}.example.com"
-        taken = await session.scalar(select(User.id).where(User.email.like(f"%@{domain}")).limit(1))
+        taken = await db.scalar(select(User.id).where(User.email.like(f"%@{domain}")).limit(1))
         if taken is None:
             return domain
     raise RuntimeError("demo team loaded too many times")
 
 
 async def create_people(
-    session: AsyncSession, team_id: int, domain: str, rng: random.Random
+    db: AsyncSession, team_id: int, domain: str, rng: random.Random
 ) -> tuple[list[tuple[str, str]], list[Athlete]]:
     """Owner, coach and the 20 players, all with the one demo password (hashed once)."""
     password_hash = accounts.hash_password(PASSWORD)
@@ -89,7 +89,7 @@ async def create_people(
         local = name.lower().replace("'", "").replace(" ", ".")
         people.append((Role.PLAYER, name, f"{local}@{domain}", position, jersey))
     user_ids = await bulk.insert_returning(
-        session,
+        db,
         User,
         [
             {"email": email, "full_name": name, "password_hash": password_hash}
@@ -97,7 +97,7 @@ async def create_people(
         ],
     )
     membership_ids = await bulk.insert_returning(
-        session,
+        db,
         TeamMembership,
         [
             {

@@ -45,13 +45,13 @@ async def sign_in(
     """
     async with sessionmaker.begin() as gate:
         await throttles.admit(gate, settings, email=email, ip=ip)
-    async with sessionmaker() as session:
-        found = await accounts.credentials(session, email)
-        await session.rollback()  # a read only: hold no transaction through the slow verify
-        user = await accounts.authenticate(session, found, password)
-        await throttles.succeeded(session, settings, email=email, ip=ip)
-        pair = await tokens.issue(session, settings, user.id)
-        await session.commit()
+    async with sessionmaker() as db:
+        found = await accounts.credentials(db, email)
+        await db.rollback()  # a read only: hold no transaction through the slow verify
+        user = await accounts.authenticate(db, found, password)
+        await throttles.succeeded(db, settings, email=email, ip=ip)
+        pair = await tokens.issue(db, settings, user.id)
+        await db.commit()
     return pair
 
 
@@ -61,11 +61,11 @@ async def refresh(
     """Trade a refresh token for a new pair, in a transaction of its own: a used token
     presented again revokes its family, and that revocation is committed although the
     caller gets a 401 (``tokens.RefreshTokenReused``)."""
-    async with sessionmaker() as session:
+    async with sessionmaker() as db:
         try:
-            pair = await tokens.rotate(session, settings, refresh_token)
+            pair = await tokens.rotate(db, settings, refresh_token)
         except tokens.RefreshTokenReused:
-            await session.commit()  # keep the revocation although the request fails
+            await db.commit()  # keep the revocation although the request fails
             raise
-        await session.commit()
+        await db.commit()
     return pair

@@ -61,40 +61,40 @@ def _verify(stored: str, password: str) -> bool:
         return False
 
 
-async def get_by_email(session: AsyncSession, email: str) -> User | None:
-    return await session.scalar(select(User).where(User.email == normalise_email(email)))
+async def get_by_email(db: AsyncSession, email: str) -> User | None:
+    return await db.scalar(select(User).where(User.email == normalise_email(email)))
 
 
-async def register(session: AsyncSession, *, email: str, password: str, full_name: str) -> User:
+async def register(db: AsyncSession, *, email: str, password: str, full_name: str) -> User:
     """Create an account, or claim the one staff created for this email (and its memberships).
 
     Hashes before touching the database: the transaction (on SQLite, the write lock) is not
     held through the quarter second of Argon2.
     """
     password_hash = await _off_loop(hash_password, password)
-    user = await get_by_email(session, email)
+    user = await get_by_email(db, email)
     if user is not None and user.is_claimed:
         raise Conflict("An account with this email already exists", field=("body", "email"))
     if user is None:
         user = User(email=normalise_email(email), full_name=full_name)
-        session.add(user)
+        db.add(user)
     else:
         user.full_name = full_name
     user.password_hash = password_hash
-    await session.flush()
+    await db.flush()
     return user
 
 
-async def credentials(session: AsyncSession, email: str) -> tuple[int | None, str]:
+async def credentials(db: AsyncSession, email: str) -> tuple[int | None, str]:
     """The account id and password hash a login checks against: for an unknown or unclaimed
     email, no id and a dummy hash, so the answer takes as long either way."""
-    user = await get_by_email(session, email) if "\x00" not in email else None
+    user = await get_by_email(db, email) if "\x00" not in email else None
     if user is None or not user.password_hash:
         return None, _DUMMY_HASH
     return user.id, user.password_hash
 
 
-async def authenticate(session: AsyncSession, found: tuple[int | None, str], password: str) -> User:
+async def authenticate(db: AsyncSession, found: tuple[int | None, str], password: str) -> User:
     """The user of :func:`credentials` if ``password`` matches; 401 otherwise.
 
     Call it with no transaction open (the caller ends the one that read the credentials):
@@ -107,7 +107,7 @@ async def authenticate(session: AsyncSession, found: tuple[int | None, str], pas
     rehashed = (
         await _off_loop(hash_password, password) if _hasher.check_needs_rehash(stored) else None
     )
-    user = await session.get(User, user_id)
+    user = await db.get(User, user_id)
     if user is None or user.password_hash != stored:  # deleted or changed meanwhile
         raise Unauthorized("Wrong email or password")
     if rehashed is not None:
@@ -115,8 +115,8 @@ async def authenticate(session: AsyncSession, found: tuple[int | None, str], pas
     return user
 
 
-async def get_memberships(session: AsyncSession, user_id: int) -> list[TeamMembership]:
-    rows = await session.scalars(
+async def get_memberships(db: AsyncSession, user_id: int) -> list[TeamMembership]:
+    rows = await db.scalars(
         select(TeamMembership)
         .options(joinedload(TeamMembership.team))
         .where(TeamMembership.user_id == user_id)
@@ -125,18 +125,18 @@ async def get_memberships(session: AsyncSession, user_id: int) -> list[TeamMembe
     return list(rows)
 
 
-async def create_admin(session: AsyncSession, email: str) -> User:
+async def create_admin(db: AsyncSession, email: str) -> User:
     """Make an existing, claimed account an admin.
 
     Never an unclaimed one: whoever registered that email first would own the admin.
     """
-    user = await get_by_email(session, email)
+    user = await get_by_email(db, email)
     if user is None or not user.is_claimed:
         raise NotFound("No registered account with this email: register it first")
     user.is_admin = True
-    await session.flush()
+    await db.flush()
     return user
 
 
-async def count_users(session: AsyncSession) -> int:
-    return int(await session.scalar(select(func.count()).select_from(User)) or 0)
+async def count_users(db: AsyncSession) -> int:
+    return int(await db.scalar(select(func.count()).select_from(User)) or 0)

@@ -99,12 +99,12 @@ def _limits(settings: Settings, email: str, ip: str | None) -> list[tuple[str, i
 
 
 async def _count(
-    session: AsyncSession, key: str, now: datetime, window: timedelta
+    db: AsyncSession, key: str, now: datetime, window: timedelta
 ) -> tuple[int, datetime]:
     """Add this attempt to ``key``'s window (a new window once the old one is over);
     returns the attempts in the window and when it started."""
     expired = LoginThrottle.window_start <= now - window
-    stmt = dialect_insert(session, LoginThrottle).values(key=key, attempts=1, window_start=now)
+    stmt = dialect_insert(db, LoginThrottle).values(key=key, attempts=1, window_start=now)
     stmt = stmt.on_conflict_do_update(
         index_elements=["key"],
         set_={
@@ -115,14 +115,14 @@ async def _count(
             ),
         },
     ).returning(LoginThrottle.attempts, LoginThrottle.window_start)
-    attempts, started = (await session.execute(stmt)).one()
+    attempts, started = (await db.execute(stmt)).one()
     return int(attempts), started
 
 
 REGISTER_KIND = "register-ip"
 
 
-async def _purge(session: AsyncSession, settings: Settings, now: datetime) -> None:
+async def _purge(db: AsyncSession, settings: Settings, now: datetime) -> None:
     """Forget a few counters whose window is over, each by its own kind's window (a
     registration counter and a known address outlive the sign-in window). Last in the
     transaction and skipping rows other attempts hold (PostgreSQL), so it never waits while
@@ -140,9 +140,9 @@ async def _purge(session: AsyncSession, settings: Settings, now: datetime) -> No
         and_(~or_(*kinds.values()), LoginThrottle.window_start <= now - _login_window(settings)),
     )
     stale = select(LoginThrottle.key).where(over).limit(PURGE_BATCH)
-    if dialect_name(session) == "postgresql":
+    if dialect_name(db) == "postgresql":
         stale = stale.with_for_update(skip_locked=True)
-    await session.execute(delete(LoginThrottle).where(LoginThrottle.key.in_(stale)))
+    await db.execute(delete(LoginThrottle).where(LoginThrottle.key.in_(stale)))
 
 
 def _login_window(settings: Settings) -> timedelta:
@@ -158,13 +158,13 @@ def _known_window(settings: Settings) -> timedelta:
 
 
 async def _is_known(
-    session: AsyncSession, settings: Settings, email: str, ip: str, now: datetime
+    db: AsyncSession, settings: Settings, email: str, ip: str, now: datetime
 ) -> bool:
     """Whether ``email`` signed in from ``ip`` within ``login_known_address_days``. A plain
     read: it locks nothing, so it adds no lock to the counters' order."""
     if settings.login_known_address_days == 0:
         return False
-    found = await session.scalar(
+    found = await db.scalar(
         select(LoginThrottle.key).where(
             LoginThrottle.key == known_key(settings, email, ip),
             LoginThrottle.window_start > now - _known_window(settings),
@@ -174,21 +174,21 @@ async def _is_known(
 
 
 async def _remember(
-    session: AsyncSession, settings: Settings, email: str, ip: str, now: datetime
+    db: AsyncSession, settings: Settings, email: str, ip: str, now: datetime
 ) -> None:
     """Mark ``ip`` as known to ``email`` from now on (``attempts`` is unused for this kind)."""
     if settings.login_known_address_days == 0:
         return
-    stmt = dialect_insert(session, LoginThrottle).values(
+    stmt = dialect_insert(db, LoginThrottle).values(
         key=known_key(settings, email, ip), attempts=1, window_start=now
     )
     stmt = stmt.on_conflict_do_update(
         index_elements=["key"], set_={"window_start": stmt.excluded.window_start}
     )
-    await session.execute(stmt)
+    await db.execute(stmt)
 
 
-async def admit(session: AsyncSession, settings: Settings, *, email: str, ip: str | None) -> None:
+async def admit(db: AsyncSession, settings: Settings, *, email: str, ip: str | None) -> None:
     """Count a sign-in attempt, or refuse it with 429 when its email or address is over
     the limit (the caller rolls back then, so refused attempts do not extend the wait).
     Past the per-email bound, an address the account signed in from before is still let in
@@ -200,18 +200,18 @@ async def admit(session: AsyncSession, settings: Settings, *, email: str, ip: st
     window = _login_window(settings)
     waits: dict[str, float] = {}
     for key, limit in _limits(settings, email, ip):
-        attempts, started = await _count(session, key, now, window)
+        attempts, started = await _count(db, key, now, window)
         if attempts > limit:
             waits[key] = (started + window - now).total_seconds()
     spread = email_key(settings, email)
-    if ip is not None and spread in waits and await _is_known(session, settings, email, ip, now):
+    if ip is not None and spread in waits and await _is_known(db, settings, email, ip, now):
         del waits[spread]
     if waits:
         raise TooManyAttempts(max(1, math.ceil(max(waits.values()))))
-    await _purge(session, settings, now)
+    await _purge(db, settings, now)
 
 
-async def admit_registration(session: AsyncSession, settings: Settings, *, ip: str | None) -> None:
+async def admit_registration(db: AsyncSession, settings: Settings, *, ip: str | None) -> None:
     """Count a registration from ``ip``, or refuse it with 429 past
     ``register_max_per_ip`` in the window. Each one costs an Argon2 hash and may create an
     account, and a 409 tells whether an email is registered: a flood from one address is
@@ -220,16 +220,14 @@ async def admit_registration(session: AsyncSession, settings: Settings, *, ip: s
         return
     now = utcnow()
     window = _register_window(settings)
-    attempts, started = await _count(session, _key(settings, REGISTER_KIND, ip), now, window)
+    attempts, started = await _count(db, _key(settings, REGISTER_KIND, ip), now, window)
     if attempts > settings.register_max_per_ip:
         wait = (started + window - now).total_seconds()
         raise TooManyAttempts(max(1, math.ceil(wait)), "registrations from this address")
-    await _purge(session, settings, now)
+    await _purge(db, settings, now)
 
 
-async def succeeded(
-    session: AsyncSession, settings: Settings, *, email: str, ip: str | None
-) -> None:
+async def succeeded(db: AsyncSession, settings: Settings, *, email: str, ip: str | None) -> None:
     """The password was right: reset the strict count, give the attempt back to the email
     and the address, and remember the address as known to the account.
 
@@ -238,19 +236,19 @@ async def succeeded(
     ``admit`` locks them, so a concurrent attempt never waits in the opposite order.
     """
     if ip is None:
-        await session.execute(
+        await db.execute(
             delete(LoginThrottle).where(LoginThrottle.key == email_key(settings, email))
         )
-        await session.flush()
+        await db.flush()
         return
-    await session.execute(
+    await db.execute(
         delete(LoginThrottle).where(LoginThrottle.key == email_ip_key(settings, email, ip))
     )
     for key in (email_key(settings, email), ip_key(settings, ip)):
-        await session.execute(
+        await db.execute(
             update(LoginThrottle)
             .where(LoginThrottle.key == key, LoginThrottle.attempts > 0)
             .values(attempts=LoginThrottle.attempts - 1)
         )
-    await _remember(session, settings, email, ip, utcnow())
-    await session.flush()
+    await _remember(db, settings, email, ip, utcnow())
+    await db.flush()

@@ -93,11 +93,11 @@ def _hash(token: str) -> str:
 
 
 async def issue(
-    session: AsyncSession, settings: Settings, user_id: int, family: str | None = None
+    db: AsyncSession, settings: Settings, user_id: int, family: str | None = None
 ) -> TokenPair:
     """A new access token and a refresh token in ``family`` (a new family at login)."""
     refresh = secrets.token_urlsafe(32)
-    session.add(
+    db.add(
         RefreshToken(
             user_id=user_id,
             token_hash=_hash(refresh),
@@ -105,7 +105,7 @@ async def issue(
             expires_at=utcnow() + timedelta(days=settings.refresh_token_days),
         )
     )
-    await session.flush()
+    await db.flush()
     return TokenPair(
         access_token=encode_access_token(settings, user_id),
         refresh_token=refresh,
@@ -113,9 +113,9 @@ async def issue(
     )
 
 
-async def rotate(session: AsyncSession, settings: Settings, refresh_token: str) -> TokenPair:
+async def rotate(db: AsyncSession, settings: Settings, refresh_token: str) -> TokenPair:
     """Trade a refresh token for a new pair. A token used twice revokes its whole family."""
-    stored = await session.scalar(
+    stored = await db.scalar(
         select(RefreshToken)
         .where(RefreshToken.token_hash == _hash(refresh_token))
         .with_for_update()
@@ -124,12 +124,12 @@ async def rotate(session: AsyncSession, settings: Settings, refresh_token: str) 
     if stored is None or stored.revoked_at is not None or stored.expires_at <= now:
         raise Unauthorized("Invalid or expired refresh token")
     if stored.used_at is not None:
-        await session.execute(
+        await db.execute(
             update(RefreshToken)
             .where(RefreshToken.family == stored.family, RefreshToken.revoked_at.is_(None))
             .values(revoked_at=now)
         )
-        await session.flush()
+        await db.flush()
         raise RefreshTokenReused("Refresh token already used; sign in again")
     stored.used_at = now
-    return await issue(session, settings, stored.user_id, family=stored.family)
+    return await issue(db, settings, stored.user_id, family=stored.family)

@@ -72,13 +72,13 @@ class Batch:
     full: bool = False
 
 
-async def compute_batch(session: AsyncSession, batch: Batch, source: LoadSource) -> int:
+async def compute_batch(db: AsyncSession, batch: Batch, source: LoadSource) -> int:
     """Recompute one batch from its start day to its end day and store the snapshots."""
     params, athletes = batch.params, batch.athletes
     history = params.chronic_days - 1
     window_start = batch.start - timedelta(days=history)
     loads, attended, rated = await _read_loads(
-        session, [a.membership_id for a in athletes], window_start, batch.end, source
+        db, [a.membership_id for a in athletes], window_start, batch.end, source
     )
     first = np.array(
         [
@@ -98,10 +98,10 @@ async def compute_batch(session: AsyncSession, batch: Batch, source: LoadSource)
     )
     if not batch.full:
         stale = stale.where(AcwrSnapshot.date >= batch.start)
-    await session.execute(stale)
-    await _drop_rows_before_new_start(session, batch.athletes, source)
-    written = await _write_snapshots(session, batch, source, series)
-    await _store_states(session, batch, source, series)
+    await db.execute(stale)
+    await _drop_rows_before_new_start(db, batch.athletes, source)
+    written = await _write_snapshots(db, batch, source, series)
+    await _store_states(db, batch, source, series)
     return written
 
 
@@ -123,7 +123,7 @@ _AGGREGATE_LOADS = {
 
 
 async def _read_loads(
-    session: AsyncSession, ids: list[int], start: date, end: date, source: LoadSource
+    db: AsyncSession, ids: list[int], start: date, end: date, source: LoadSource
 ) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any], np.ndarray[Any, Any]]:
     """The batch's daily loads and session counts as (athletes, days) arrays.
 
@@ -135,9 +135,9 @@ async def _read_loads(
     loads = np.zeros((len(ids), days))
     attended = np.zeros((len(ids), days), dtype=np.int64)
     rated = np.zeros((len(ids), days), dtype=np.int64)
-    if dialect_name(session) == "postgresql":
+    if dialect_name(db) == "postgresql":
         for chunk in chunks(ids, 5000):
-            rows = await session.execute(
+            rows = await db.execute(
                 _AGGREGATE_LOADS[source],
                 {"ids": list(chunk), "start": start, "end": end},
             )
@@ -147,7 +147,7 @@ async def _read_loads(
                 attended[i, offsets] = went
                 rated[i, offsets] = with_rpe
     else:
-        rows = await session.execute(
+        rows = await db.execute(
             select(
                 DailyLoad.membership_id,
                 DailyLoad.date,
@@ -167,14 +167,14 @@ async def _read_loads(
 
 
 async def _drop_rows_before_new_start(
-    session: AsyncSession, athletes: list[Athlete], source: LoadSource
+    db: AsyncSession, athletes: list[Athlete], source: LoadSource
 ) -> None:
     """When an athlete's first activity moved later (its data was deleted or moved), the
     rows before it describe days that no longer have a load: remove them."""
     for athlete in athletes:
         old = athlete.state.first_activity_day
         if old is not None and athlete.first_activity is not None and athlete.first_activity > old:
-            await session.execute(
+            await db.execute(
                 delete(AcwrSnapshot).where(
                     AcwrSnapshot.source == source,
                     AcwrSnapshot.membership_id == athlete.membership_id,
@@ -184,7 +184,7 @@ async def _drop_rows_before_new_start(
 
 
 async def _write_snapshots(
-    session: AsyncSession, batch: Batch, source: LoadSource, series: acwr.AcwrSeries
+    db: AsyncSession, batch: Batch, source: LoadSource, series: acwr.AcwrSeries
 ) -> int:
     """Bulk-insert the batch's snapshots from days on which each athlete had activity.
 
@@ -213,8 +213,8 @@ async def _write_snapshots(
         "ratio_uncoupled": series.ratio_uncoupled[keep].tolist(),
         "coverage": series.coverage[keep].tolist(),
     }
-    if dialect_name(session) == "postgresql":
-        await _copy_snapshots(session, source, columns)
+    if dialect_name(db) == "postgresql":
+        await _copy_snapshots(db, source, columns)
     else:
         names = list(columns)
         rows = [
@@ -226,12 +226,12 @@ async def _write_snapshots(
             for r in zip(*columns.values(), strict=True)
         ]
         for chunk in chunks(rows, 5000):
-            await session.execute(insert(AcwrSnapshot), list(chunk))
+            await db.execute(insert(AcwrSnapshot), list(chunk))
     return int(keep.sum())
 
 
 async def _copy_snapshots(
-    session: AsyncSession, source: LoadSource, columns: dict[str, list[Any]]
+    db: AsyncSession, source: LoadSource, columns: dict[str, list[Any]]
 ) -> None:
     """``COPY`` the rows in, PostgreSQL's fastest way to ingest (binary, no per-row SQL)."""
     for name in ("acute_ewma", "chronic_ewma", "ratio", "ratio_coupled", "ratio_uncoupled"):
@@ -250,7 +250,7 @@ async def _copy_snapshots(
         columns["coverage"],
         strict=False,
     )
-    connection = await session.connection()
+    connection = await db.connection()
     raw = await connection.get_raw_connection()
     driver: Any = raw.driver_connection
     await driver.copy_records_to_table(
@@ -259,7 +259,7 @@ async def _copy_snapshots(
 
 
 async def _store_states(
-    session: AsyncSession, batch: Batch, source: LoadSource, series: acwr.AcwrSeries
+    db: AsyncSession, batch: Batch, source: LoadSource, series: acwr.AcwrSeries
 ) -> None:
     """Record where each athlete now stands, and clear their dirty mark, in one statement."""
     last_acute, last_chronic = series.acute[:, -1].tolist(), series.chronic[:, -1].tolist()
@@ -274,17 +274,15 @@ async def _store_states(
         }
         for athlete, acute, chronic in zip(batch.athletes, last_acute, last_chronic, strict=True)
     ]
-    await update_states(session, source, rows)
+    await update_states(db, source, rows)
 
 
-async def update_states(
-    session: AsyncSession, source: LoadSource, rows: list[dict[str, Any]]
-) -> None:
+async def update_states(db: AsyncSession, source: LoadSource, rows: list[dict[str, Any]]) -> None:
     """Set (first days, computed through, last averages) and clear ``dirty_from``."""
     if not rows:
         return
-    if dialect_name(session) == "postgresql":
-        await session.execute(
+    if dialect_name(db) == "postgresql":
+        await db.execute(
             _UPDATE_STATES,
             {
                 "source": source.value,
@@ -293,7 +291,7 @@ async def update_states(
         )
         return
     table = cast(Table, AcwrState.__table__)
-    await session.execute(
+    await db.execute(
         update(table)
         .where(table.c.membership_id == bindparam("m"), table.c.source == source.value)
         .values(

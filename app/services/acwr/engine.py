@@ -39,7 +39,7 @@ Progress = Callable[[int, int], None]
 
 
 async def refresh(
-    session: AsyncSession,
+    db: AsyncSession,
     teams: Sequence[Team],
     source: LoadSource,
     *,
@@ -53,12 +53,12 @@ async def refresh(
     the teams, plus anyone marked dirty). ``full`` recomputes from each athlete's first day.
     An athlete that is neither dirty nor behind is left alone, so calling this is cheap.
     """
-    computed, _ = await refresh_athletes(session, teams, source, membership_ids, full, progress)
+    computed, _ = await refresh_athletes(db, teams, source, membership_ids, full, progress)
     return computed
 
 
 async def refresh_athletes(
-    session: AsyncSession,
+    db: AsyncSession,
     teams: Sequence[Team],
     source: LoadSource,
     membership_ids: Iterable[int] | None,
@@ -68,19 +68,19 @@ async def refresh_athletes(
     """As :func:`refresh`, also answering the athletes as planned (their first days):
     the read of one athlete's series takes its first load day from them."""
     by_team = {team.id: team for team in teams}
-    if membership_ids is None and not full and await _teams_current(session, teams, source):
+    if membership_ids is None and not full and await _teams_current(db, teams, source):
         return 0, []
-    athletes = await _lock_states(session, by_team, source, membership_ids)
-    await _read_first_days(session, [a for a in athletes if full or _needs_first_days(a)], source)
-    batches = await _plan(session, athletes, by_team, source, full)
+    athletes = await _lock_states(db, by_team, source, membership_ids)
+    await _read_first_days(db, [a for a in athletes if full or _needs_first_days(a)], source)
+    batches = await _plan(db, athletes, by_team, source, full)
     total = sum(len(b.athletes) for b in batches)
     done = computed = 0
     for batch in batches:
-        computed += await compute_batch(session, batch, source)
+        computed += await compute_batch(db, batch, source)
         done += len(batch.athletes)
         if progress is not None:
             progress(done, total)
-    await _settle_idle(session, athletes, by_team, source)
+    await _settle_idle(db, athletes, by_team, source)
     return computed, athletes
 
 
@@ -116,19 +116,19 @@ def _team_currency() -> Select[Any]:
 _TEAM_CURRENCY = _team_currency()
 
 
-async def _teams_current(session: AsyncSession, teams: Sequence[Team], source: LoadSource) -> bool:
+async def _teams_current(db: AsyncSession, teams: Sequence[Team], source: LoadSource) -> bool:
     """Whether every active member of these teams is computed through today and nobody
     is dirty: then a team-wide refresh (the roster's) reads without locking or writing."""
     for team in teams:
         params = {"team_id": team.id, "source": source, "today": today(team_zone(team))}
-        members, up_to_date, dirty = (await session.execute(_TEAM_CURRENCY, params)).one()
+        members, up_to_date, dirty = (await db.execute(_TEAM_CURRENCY, params)).one()
         if members != up_to_date or dirty:
             return False
     return True
 
 
 async def _lock_states(
-    session: AsyncSession,
+    db: AsyncSession,
     teams: dict[int, Team],
     source: LoadSource,
     membership_ids: Iterable[int] | None,
@@ -141,18 +141,18 @@ async def _lock_states(
     """
     if membership_ids is not None:
         wanted = sorted(set(membership_ids))
-        athletes = await _select_states(session, teams, source, wanted)
+        athletes = await _select_states(db, teams, source, wanted)
         missing = set(wanted) - {a.membership_id for a in athletes}
         if missing:
-            await _create_states(session, teams, source, sorted(missing))
-            athletes += await _select_states(session, teams, source, sorted(missing))
+            await _create_states(db, teams, source, sorted(missing))
+            athletes += await _select_states(db, teams, source, sorted(missing))
         return sorted(athletes, key=lambda a: a.membership_id)
-    active = await session.scalars(
+    active = await db.scalars(
         select(TeamMembership.id).where(
             TeamMembership.team_id.in_(list(teams)), TeamMembership.active.is_(True)
         )
     )
-    dirty = await session.scalars(
+    dirty = await db.scalars(
         select(AcwrState.membership_id).where(
             AcwrState.source == source,
             AcwrState.team_id.in_(list(teams)),
@@ -160,23 +160,23 @@ async def _lock_states(
         )
     )
     ids = sorted(set(active) | set(dirty))
-    await _create_states(session, teams, source, ids)
-    return await _select_states(session, teams, source, ids)
+    await _create_states(db, teams, source, ids)
+    return await _select_states(db, teams, source, ids)
 
 
 async def _create_states(
-    session: AsyncSession, teams: dict[int, Team], source: LoadSource, ids: list[int]
+    db: AsyncSession, teams: dict[int, Team], source: LoadSource, ids: list[int]
 ) -> None:
     for chunk in chunks(ids, 5000):
-        members = await session.execute(
+        members = await db.execute(
             select(TeamMembership.id, TeamMembership.team_id).where(
                 TeamMembership.id.in_(chunk), TeamMembership.team_id.in_(list(teams))
             )
         )
         rows = [{"membership_id": m, "team_id": t, "source": source} for m, t in members.all()]
         if rows:
-            await session.execute(
-                dialect_insert(session, AcwrState).on_conflict_do_nothing(
+            await db.execute(
+                dialect_insert(db, AcwrState).on_conflict_do_nothing(
                     index_elements=["membership_id", "source"]
                 ),
                 rows,
@@ -184,11 +184,11 @@ async def _create_states(
 
 
 async def _select_states(
-    session: AsyncSession, teams: dict[int, Team], source: LoadSource, ids: list[int]
+    db: AsyncSession, teams: dict[int, Team], source: LoadSource, ids: list[int]
 ) -> list[Athlete]:
     athletes: list[Athlete] = []
     for chunk in chunks(ids, 5000):
-        rows = await session.execute(
+        rows = await db.execute(
             select(
                 AcwrState.membership_id,
                 AcwrState.team_id,
@@ -229,9 +229,7 @@ def _needs_first_days(athlete: Athlete) -> bool:
     return False
 
 
-async def _read_first_days(
-    session: AsyncSession, athletes: list[Athlete], source: LoadSource
-) -> None:
+async def _read_first_days(db: AsyncSession, athletes: list[Athlete], source: LoadSource) -> None:
     """Each athlete's first day with any activity and first day with a load, in one query."""
     if not athletes:
         return
@@ -241,7 +239,7 @@ async def _read_first_days(
         activity = or_(activity, DailyLoad.attended_sessions > 0)
     by_id = {a.membership_id: a for a in athletes}
     for chunk in chunks(list(by_id), 5000):
-        rows = await session.execute(
+        rows = await db.execute(
             select(
                 DailyLoad.membership_id,
                 func.min(DailyLoad.date).filter(activity),
@@ -256,7 +254,7 @@ async def _read_first_days(
 
 
 async def _plan(
-    session: AsyncSession,
+    db: AsyncSession,
     athletes: list[Athlete],
     teams: dict[int, Team],
     source: LoadSource,
@@ -283,7 +281,7 @@ async def _plan(
                 athlete.prev = (state.acute_ewma, state.chronic_ewma or 0.0)
             else:
                 needs_prev.append(athlete)
-    await _read_prev(session, needs_prev, source)
+    await _read_prev(db, needs_prev, source)
 
     groups: dict[tuple[acwr.AcwrParams, date | None, date], list[Athlete]] = defaultdict(list)
     for athlete in athletes:
@@ -307,13 +305,13 @@ async def _plan(
     return sorted(batches, key=lambda b: b.start)
 
 
-async def _read_prev(session: AsyncSession, athletes: list[Athlete], source: LoadSource) -> None:
+async def _read_prev(db: AsyncSession, athletes: list[Athlete], source: LoadSource) -> None:
     """Stored averages of the day before each athlete's start, one query per chunk."""
     for chunk in chunks(athletes, 5000):
         keys = [
             (a.membership_id, a.start - timedelta(days=1)) for a in chunk if a.start is not None
         ]
-        rows = await session.execute(
+        rows = await db.execute(
             select(
                 AcwrSnapshot.membership_id,
                 AcwrSnapshot.acute_ewma,
@@ -329,7 +327,7 @@ async def _read_prev(session: AsyncSession, athletes: list[Athlete], source: Loa
 
 
 async def _settle_idle(
-    session: AsyncSession, athletes: list[Athlete], teams: dict[int, Team], source: LoadSource
+    db: AsyncSession, athletes: list[Athlete], teams: dict[int, Team], source: LoadSource
 ) -> None:
     """Athletes with nothing to compute: clear their marks and, with no activity, their rows."""
     idle = [a for a in athletes if a.start is None]
@@ -339,7 +337,7 @@ async def _settle_idle(
         if a.first_activity is None and a.state.first_activity_day is not None
     ]
     for chunk in chunks(emptied, 5000):
-        await session.execute(
+        await db.execute(
             delete(AcwrSnapshot).where(
                 AcwrSnapshot.membership_id.in_(chunk), AcwrSnapshot.source == source
             )
@@ -352,7 +350,7 @@ async def _settle_idle(
     ]
     gone = set(emptied)
     await update_states(
-        session,
+        db,
         source,
         [
             {
@@ -368,16 +366,16 @@ async def _settle_idle(
     )
 
 
-async def recompute_team(session: AsyncSession, team: Team) -> int:
+async def recompute_team(db: AsyncSession, team: Team) -> int:
     """After a settings change: every member of the team, active or not, from the start.
 
     Goes through :func:`refresh`, which locks state rows in member order like every
     other writer, so this cannot deadlock with them.
     """
     members = list(
-        await session.scalars(select(TeamMembership.id).where(TeamMembership.team_id == team.id))
+        await db.scalars(select(TeamMembership.id).where(TeamMembership.team_id == team.id))
     )
     computed = 0
     for source in LoadSource:
-        computed += await refresh(session, [team], source, membership_ids=members, full=True)
+        computed += await refresh(db, [team], source, membership_ids=members, full=True)
     return computed

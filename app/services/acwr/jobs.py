@@ -45,9 +45,9 @@ async def rebuild(
             progress(sum(d for d, _ in totals.values()), sum(t for _, t in totals.values()))
 
     async def run(i: int, group: list[Team]) -> int:
-        async with sessionmaker.begin() as session:
+        async with sessionmaker.begin() as db:
             return await engine.refresh(
-                session, group, source, full=True, progress=functools.partial(report, i)
+                db, group, source, full=True, progress=functools.partial(report, i)
             )
 
     return sum(await asyncio.gather(*(run(i, g) for i, g in enumerate(groups))))
@@ -65,9 +65,9 @@ async def recompute_dirty(
     ``stop`` is asked between teams: on shutdown the run ends after the current team's
     commit, and the teams left stay dirty for the next run (or the next read).
     """
-    async with sessionmaker() as session:
+    async with sessionmaker() as db:
         team_ids = list(
-            await session.scalars(
+            await db.scalars(
                 select(AcwrState.team_id).where(AcwrState.dirty_from.is_not(None)).distinct()
             )
         )
@@ -88,12 +88,12 @@ async def _recompute_team_dirty(
     sessionmaker: async_sessionmaker[AsyncSession], team_id: int
 ) -> int:
     computed = 0
-    async with sessionmaker.begin() as session:
-        team = await session.get(Team, team_id)
+    async with sessionmaker.begin() as db:
+        team = await db.get(Team, team_id)
         if team is None:
             return 0
         for source in LoadSource:
-            dirty = await session.scalars(
+            dirty = await db.scalars(
                 select(AcwrState.membership_id).where(
                     AcwrState.team_id == team_id,
                     AcwrState.source == source,
@@ -102,17 +102,17 @@ async def _recompute_team_dirty(
             )
             ids = list(dirty)
             if ids:
-                computed += await engine.refresh(session, [team], source, membership_ids=ids)
+                computed += await engine.refresh(db, [team], source, membership_ids=ids)
     return computed
 
 
 async def advance_team(sessionmaker: async_sessionmaker[AsyncSession], team_id: int) -> int:
     """Bring every active member of a team up to its new local day (run at local midnight)."""
-    async with sessionmaker.begin() as session:
-        team = await session.get(Team, team_id)
+    async with sessionmaker.begin() as db:
+        team = await db.get(Team, team_id)
         if team is None:
             return 0
         computed = 0
         for source in LoadSource:
-            computed += await engine.refresh(session, [team], source)
+            computed += await engine.refresh(db, [team], source)
         return computed

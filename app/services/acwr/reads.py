@@ -113,20 +113,20 @@ _STATE = select(AcwrState.first_load_day, AcwrState.computed_through, AcwrState.
 
 
 async def series(
-    session: AsyncSession, team: Team, membership_id: int, source: LoadSource, days: DayRange
+    db: AsyncSession, team: Team, membership_id: int, source: LoadSource, days: DayRange
 ) -> Series:
     """The member's points for the range, after bringing their snapshots up to date.
 
     The common case (the athlete is current) is one statement on PostgreSQL and writes
     nothing; otherwise the athlete is refreshed (locking and recomputing) and read again.
     """
-    if dialect_name(session) == "postgresql":
+    if dialect_name(db) == "postgresql":
         first_load, stored_days, stored = await _read_series_pg(
-            session, team, membership_id, source, days
+            db, team, membership_id, source, days
         )
     else:
-        first_load = await _current_first_load(session, team, membership_id, source)
-        stored_days, stored = await _read_snapshots(session, membership_id, source, days)
+        first_load = await _current_first_load(db, team, membership_id, source)
+        stored_days, stored = await _read_snapshots(db, membership_id, source, days)
     if len(stored_days) == days.length():  # every day stored: the athlete started before
         dates, columns = stored_days, dict(zip(VALUE_COLUMNS, stored, strict=True))
     else:
@@ -138,25 +138,25 @@ async def series(
 
 
 async def _read_series_pg(
-    session: AsyncSession, team: Team, membership_id: int, source: LoadSource, days: DayRange
+    db: AsyncSession, team: Team, membership_id: int, source: LoadSource, days: DayRange
 ) -> tuple[date | None, list[date], list[list[Any]]]:
     params = {"m": membership_id, "source": source.name, "start": days.start, "end": days.end}
-    row = (await session.execute(_SERIES_PG, params)).one()
+    row = (await db.execute(_SERIES_PG, params)).one()
     first_load, through, dirty = row[0], row[1], row[2]
     if not is_current(team, through, dirty):
         _, athletes = await engine.refresh_athletes(
-            session, [team], source, [membership_id], False, None
+            db, [team], source, [membership_id], False, None
         )
-        row = (await session.execute(_SERIES_PG, params)).one()
+        row = (await db.execute(_SERIES_PG, params)).one()
         first_load = athletes[0].first_load if athletes else None
     return first_load, row[3] or [], [column or [] for column in row[4:]]
 
 
 async def _read_snapshots(
-    session: AsyncSession, membership_id: int, source: LoadSource, days: DayRange
+    db: AsyncSession, membership_id: int, source: LoadSource, days: DayRange
 ) -> tuple[list[date], list[list[Any]]]:
     params = {"m": membership_id, "source": source, "start": days.start, "end": days.end}
-    rows = (await session.execute(_SNAPSHOTS, params)).all()
+    rows = (await db.execute(_SNAPSHOTS, params)).all()
     return [row[0] for row in rows], [
         [row[i] for row in rows] for i in range(1, len(VALUE_COLUMNS) + 1)
     ]
@@ -175,7 +175,7 @@ def _fill(days: DayRange, stored_days: list[date], stored: list[list[Any]]) -> d
 
 
 async def _current_first_load(
-    session: AsyncSession, team: Team, membership_id: int, source: LoadSource
+    db: AsyncSession, team: Team, membership_id: int, source: LoadSource
 ) -> date | None:
     """The athlete's first load day, after making sure their snapshots are current.
 
@@ -183,10 +183,8 @@ async def _current_first_load(
     case), nothing is written and the read stays a plain read. Otherwise it refreshes,
     which locks and recomputes.
     """
-    row = (await session.execute(_STATE, {"m": membership_id, "source": source})).first()
+    row = (await db.execute(_STATE, {"m": membership_id, "source": source})).first()
     if row is not None and is_current(team, row[1], row[2]):
         return row[0]
-    _, athletes = await engine.refresh_athletes(
-        session, [team], source, [membership_id], False, None
-    )
+    _, athletes = await engine.refresh_athletes(db, [team], source, [membership_id], False, None)
     return athletes[0].first_load if athletes else None

@@ -59,27 +59,27 @@ async def raise_due_alerts(
     refresh (``scheduler.recompute_dirty``)."""
     now = now or utcnow()
     if team_ids is None:
-        async with sessionmaker() as session:
-            team_ids = list(await session.scalars(select(Team.id).order_by(Team.id)))
+        async with sessionmaker() as db:
+            team_ids = list(await db.scalars(select(Team.id).order_by(Team.id)))
     raised = 0
     for team_id in team_ids:
         try:
-            async with sessionmaker.begin() as session:
-                team = await session.get(Team, team_id)
+            async with sessionmaker.begin() as db:
+                team = await db.get(Team, team_id)
                 if team is None:
                     continue
-                raised += await team_alerts(session, team, now)
+                raised += await team_alerts(db, team, now)
         except Exception:
             logger.exception('{"event": "alerts_team_failed", "team_id": %d}', team_id)
     return raised
 
 
-async def team_alerts(session: AsyncSession, team: Team, now: datetime) -> int:
+async def team_alerts(db: AsyncSession, team: Team, now: datetime) -> int:
     """The periodic alerts of one team's active players, in the caller's transaction;
     returns how many were raised."""
     players = {
         m.id: m
-        for m in await session.scalars(
+        for m in await db.scalars(
             select(TeamMembership).where(
                 TeamMembership.team_id == team.id,
                 TeamMembership.active.is_(True),
@@ -89,15 +89,13 @@ async def team_alerts(session: AsyncSession, team: Team, now: datetime) -> int:
     }
     if not players:
         return 0
-    raised = await _acwr_alerts(session, team, players)
-    raised += await _hrv_below_alerts(session, team, players)
-    raised += await _missing_srpe_alerts(session, team, players, now)
+    raised = await _acwr_alerts(db, team, players)
+    raised += await _hrv_below_alerts(db, team, players)
+    raised += await _missing_srpe_alerts(db, team, players, now)
     return raised
 
 
-async def _acwr_alerts(
-    session: AsyncSession, team: Team, players: dict[int, TeamMembership]
-) -> int:
+async def _acwr_alerts(db: AsyncSession, team: Team, players: dict[int, TeamMembership]) -> int:
     """``ACWR_DANGER``/``ACWR_HIGH`` for each player's newest stored (internal) day."""
     source = LoadSource.INTERNAL
     newest = (
@@ -110,7 +108,7 @@ async def _acwr_alerts(
         .group_by(AcwrSnapshot.membership_id)
         .subquery()
     )
-    rows = await session.execute(
+    rows = await db.execute(
         _snapshot_rows(source)
         .join(
             newest,
@@ -121,7 +119,7 @@ async def _acwr_alerts(
         )
         .where(AcwrSnapshot.source == source)
     )
-    return await _raise_acwr(session, team, players, rows.all(), source)
+    return await _raise_acwr(db, team, players, rows.all(), source)
 
 
 def _snapshot_rows(source: LoadSource) -> Select[*tuple[Any, ...]]:
@@ -142,7 +140,7 @@ def _snapshot_rows(source: LoadSource) -> Select[*tuple[Any, ...]]:
 
 
 async def _raise_acwr(
-    session: AsyncSession,
+    db: AsyncSession,
     team: Team,
     players: dict[int, TeamMembership],
     rows: Sequence[Any],
@@ -185,7 +183,7 @@ async def _raise_acwr(
             },
         }
         alert = await raise_alert(
-            session,
+            db,
             players[membership_id],
             kind,
             day,
@@ -198,7 +196,7 @@ async def _raise_acwr(
 
 
 async def acwr_history_alerts(
-    session: AsyncSession,
+    db: AsyncSession,
     team: Team,
     players: dict[int, TeamMembership],
     since: date,
@@ -207,7 +205,7 @@ async def acwr_history_alerts(
     """The ACWR alerts of every day from ``since`` to ``end``, as the minute job would have
     raised them day after day (used to fill in history, e.g. by the demo)."""
     source = LoadSource.INTERNAL
-    rows = await session.execute(
+    rows = await db.execute(
         _snapshot_rows(source)
         .where(
             AcwrSnapshot.team_id == team.id,
@@ -218,15 +216,15 @@ async def acwr_history_alerts(
         )
         .order_by(AcwrSnapshot.membership_id, AcwrSnapshot.date)
     )
-    return await _raise_acwr(session, team, players, rows.all(), source)
+    return await _raise_acwr(db, team, players, rows.all(), source)
 
 
 async def _hrv_below_alerts(
-    session: AsyncSession, team: Team, players: dict[int, TeamMembership]
+    db: AsyncSession, team: Team, players: dict[int, TeamMembership]
 ) -> int:
     """``HRV_BELOW_NORMAL`` when the flag of a player's newest day with a value is below."""
     recent = today(team_zone(team)) - timedelta(days=HRV_NEWEST_MAX_AGE_DAYS)
-    newest = await session.execute(
+    newest = await db.execute(
         select(DailyHRV.membership_id, func.max(DailyHRV.date))
         .where(
             DailyHRV.team_id == team.id,
@@ -237,7 +235,7 @@ async def _hrv_below_alerts(
     )
     raised = 0
     for membership_id, day in newest.all():
-        point = (await hrv_series.series(session, membership_id, DayRange(day, day)))[0]
+        point = (await hrv_series.series(db, membership_id, DayRange(day, day)))[0]
         if point.flag != "below":
             continue
         assert point.rolling7_ln_mean is not None
@@ -264,7 +262,7 @@ async def _hrv_below_alerts(
             },
         }
         alert = await raise_alert(
-            session,
+            db,
             players[membership_id],
             AlertKind.HRV_BELOW_NORMAL,
             day,
@@ -279,12 +277,12 @@ async def _hrv_below_alerts(
 
 
 async def _missing_srpe_alerts(
-    session: AsyncSession, team: Team, players: dict[int, TeamMembership], now: datetime
+    db: AsyncSession, team: Team, players: dict[int, TeamMembership], now: datetime
 ) -> int:
     """``MISSING_SRPE``: one per player and session day, for attended sessions that ended
     more than 24 hours ago (within the last 14 days) without an sRPE."""
     due = now - MISSING_SRPE_AFTER
-    rows = await session.execute(
+    rows = await db.execute(
         select(
             Attendance.membership_id,
             Attendance.status,
@@ -338,7 +336,7 @@ async def _missing_srpe_alerts(
             },
         }
         alert = await raise_alert(
-            session,
+            db,
             players[membership_id],
             AlertKind.MISSING_SRPE,
             day,

@@ -30,7 +30,7 @@ logger = logging.getLogger("loadline.alerts")
 
 
 async def raise_alert(
-    session: AsyncSession,
+    db: AsyncSession,
     membership: TeamMembership,
     kind: AlertKind,
     day: date,
@@ -44,7 +44,7 @@ async def raise_alert(
     writers cannot duplicate it; returns the new alert, or None when one existed.
     """
     stmt = (
-        dialect_insert(session, Alert)
+        dialect_insert(db, Alert)
         .values(
             team_id=membership.team_id,
             membership_id=membership.id,
@@ -58,17 +58,17 @@ async def raise_alert(
         .on_conflict_do_nothing(index_elements=["membership_id", "kind", "date"])
         .returning(Alert.id)
     )
-    alert_id = await session.scalar(stmt)
+    alert_id = await db.scalar(stmt)
     if alert_id is None:
         return None
-    alert = await session.get_one(Alert, alert_id)
+    alert = await db.get_one(Alert, alert_id)
     logger.info(
         '{"event": "alert_raised", "alert_id": %d, "kind": "%s", "membership_id": %d}',
         alert.id,
         kind.value,
         membership.id,
     )
-    await outbound.enqueue(session, alert.team_id, outbound.ALERT_CREATED, alert_data(alert))
+    await outbound.enqueue(db, alert.team_id, outbound.ALERT_CREATED, alert_data(alert))
     return alert
 
 
@@ -112,7 +112,7 @@ def wellness_red_evidence(log: WellnessLog) -> dict[str, Any] | None:
 
 
 async def on_wellness(
-    session: AsyncSession, membership: TeamMembership, log: WellnessLog
+    db: AsyncSession, membership: TeamMembership, log: WellnessLog
 ) -> Alert | None:
     """After a wellness upsert: ``WELLNESS_RED`` when the entry's flag is red."""
     evidence = wellness_red_evidence(log)
@@ -120,7 +120,7 @@ async def on_wellness(
         return None
     items = ", ".join(evidence["inputs"]["items_at_1"])
     return await raise_alert(
-        session,
+        db,
         membership,
         AlertKind.WELLNESS_RED,
         log.date,
@@ -130,14 +130,14 @@ async def on_wellness(
     )
 
 
-async def on_hrv(session: AsyncSession, membership: TeamMembership, day: date) -> Alert | None:
+async def on_hrv(db: AsyncSession, membership: TeamMembership, day: date) -> Alert | None:
     """After an HRV value is stored: ``HRV_DROP`` when the day's value counts as a drop."""
-    evidence = await hrv_series.drop_evidence(session, membership.id, day)
+    evidence = await hrv_series.drop_evidence(db, membership.id, day)
     if evidence is None:
         return None
     inputs = evidence["inputs"]
     return await raise_alert(
-        session,
+        db,
         membership,
         AlertKind.HRV_DROP,
         day,
@@ -153,33 +153,33 @@ async def on_hrv(session: AsyncSession, membership: TeamMembership, day: date) -
 
 
 async def list_alerts(
-    session: AsyncSession, team_id: int, *, open_only: bool, limit: int, offset: int
+    db: AsyncSession, team_id: int, *, open_only: bool, limit: int, offset: int
 ) -> list[Alert]:
     """The team's alerts, newest day first (then newest raised)."""
     query = select(Alert).where(Alert.team_id == team_id)
     if open_only:
         query = query.where(Alert.acknowledged_at.is_(None))
-    rows = await session.scalars(
+    rows = await db.scalars(
         query.order_by(Alert.date.desc(), Alert.id.desc()).limit(limit).offset(offset)
     )
     return list(rows)
 
 
-async def acknowledge(session: AsyncSession, user: User, alert_id: int) -> Alert:
+async def acknowledge(db: AsyncSession, user: User, alert_id: int) -> Alert:
     """Staff of the alert's team acknowledge it; a second acknowledgement keeps the first.
 
     404 for an unknown alert or one of a team the caller is not in; 403 for a player.
     """
-    alert = await session.get(Alert, alert_id)
+    alert = await db.get(Alert, alert_id)
     if alert is None:
         raise NotFound("Alert not found")
     try:
-        await teams.require_staff(session, user.id, alert.team_id)
+        await teams.require_staff(db, user.id, alert.team_id)
     except NotFound:
         raise NotFound("Alert not found") from None
-    await session.execute(
+    await db.execute(
         update(Alert)
         .where(Alert.id == alert_id, Alert.acknowledged_at.is_(None))
         .values(acknowledged_at=utcnow(), acknowledged_by=user.id)
     )
-    return await session.get_one(Alert, alert_id, populate_existing=True)
+    return await db.get_one(Alert, alert_id, populate_existing=True)

@@ -84,7 +84,7 @@ def _attendance_of(row: Row[Any]) -> AttendanceCounts:
     )
 
 
-async def morning_report(session: AsyncSession, team: Team, day: date | None) -> DashboardData:
+async def morning_report(db: AsyncSession, team: Team, day: date | None) -> DashboardData:
     """The morning report of ``day`` (default today in the team's zone; not in the future)."""
     local_today = today(team_zone(team))
     if day is None:
@@ -92,9 +92,9 @@ async def morning_report(session: AsyncSession, team: Team, day: date | None) ->
     if day > local_today:
         raise Invalid("'date' must not be in the future (team's zone)", field=("query", "date"))
     first = day - timedelta(days=WINDOW_DAYS - 1)
-    rows, hrv_values = await player_signals.player_rows(session, team, day, first)
+    rows, hrv_values = await player_signals.player_rows(db, team, day, first)
     statuses = roster.statuses_of(team, rows, hrv_values, day)
-    alerts = list(await session.execute(_open_alerts_statement(), {"team_id": team.id}))
+    alerts = list(await db.execute(_open_alerts_statement(), {"team_id": team.id}))
     players = [
         DashboardPlayer(
             player=status,

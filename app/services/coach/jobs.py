@@ -29,9 +29,9 @@ async def track_status_changes(
     active webhook subscribed to ``status.changed``, one transaction per team; returns how
     many statuses changed. ``stop``: asked before each team, so a shutting-down worker
     ends between teams."""
-    async with sessionmaker() as session:
+    async with sessionmaker() as db:
         hooks = (
-            await session.execute(
+            await db.execute(
                 select(OutboundWebhook.team_id, OutboundWebhook.events).where(
                     OutboundWebhook.active.is_(True)
                 )
@@ -45,11 +45,11 @@ async def track_status_changes(
         if stop is not None and stop():
             break
         try:
-            async with sessionmaker.begin() as session:
-                team = await session.get(Team, team_id)
+            async with sessionmaker.begin() as db:
+                team = await db.get(Team, team_id)
                 if team is None:
                     continue
-                changed += await status_changes.track_statuses(session, team)
+                changed += await status_changes.track_statuses(db, team)
         except Exception:
             logger.exception('{"event": "status_changes_team_failed", "team_id": %d}', team_id)
     return changed

@@ -269,7 +269,7 @@ def _params(team: Team, day: date, first: date | None = None) -> dict[str, Any]:
 
 
 async def player_rows(
-    session: AsyncSession, team: Team, day: date, first: date | None
+    db: AsyncSession, team: Team, day: date, first: date | None
 ) -> tuple[list[Row[Any]], list[HrvValues | None]]:
     """The active players' rows of ``day``, in roster order, and their HRV values; with
     ``first`` (the dashboard window's first day) the rows carry the dashboard's counts too.
@@ -280,30 +280,28 @@ async def player_rows(
     (``wellness_date`` and its items); the dashboard's ``present``, ``late``, ``absent``,
     ``excused``, ``rated`` (nulls without attendance) and ``wellness_days``."""
     # Bring every active member's snapshots up to today, so the views reflect every write.
-    await acwr_engine.refresh(session, [team], LoadSource.INTERNAL)
-    postgresql = dialect_name(session) == "postgresql"
+    await acwr_engine.refresh(db, [team], LoadSource.INTERNAL)
+    postgresql = dialect_name(db) == "postgresql"
     params = _params(team, day, first)
-    rows = list(await session.execute(_statement(postgresql, first is not None), params))
+    rows = list(await db.execute(_statement(postgresql, first is not None), params))
     if not postgresql:  # no arrays: every player's readings come from a second statement
-        return rows, await _chosen(session, params, [row.id for row in rows], day)
+        return rows, await _chosen(db, params, [row.id for row in rows], day)
     values = [None if row.hrv_days is None else (row.hrv_days, row.hrv_ln) for row in rows]
     choose = {row.id: i for i, row in enumerate(rows) if several_a_day(values[i])}
     if choose:  # rare: a day with values of several sources needs them all to choose
-        chosen = await _chosen(session, params, list(choose), day)
+        chosen = await _chosen(db, params, list(choose), day)
         for i, member_values in zip(choose.values(), chosen, strict=True):
             values[i] = member_values
     return rows, values
 
 
 async def _chosen(
-    session: AsyncSession, params: dict[str, Any], members: list[int], day: date
+    db: AsyncSession, params: dict[str, Any], members: list[int], day: date
 ) -> list[HrvValues | None]:
     """The values that count of these players, from all their readings, in one statement."""
     if not members:
         return []
     readings: dict[int, list[hrv.StoredReading]] = defaultdict(list)
-    for member, *columns in await session.execute(
-        _readings_statement(), params | {"members": members}
-    ):
+    for member, *columns in await db.execute(_readings_statement(), params | {"members": members}):
         readings[member].append(hrv.StoredReading(*columns))
     return [chosen_values(readings[member], day) for member in members]

@@ -184,9 +184,9 @@ def statuses_of(
 
 
 async def player_statuses(
-    session: AsyncSession, team: Team, day: date | None = None
+    db: AsyncSession, team: Team, day: date | None = None
 ) -> list[PlayerStatus]:
     """The active players with their signals and status on ``day`` (default: today)."""
     day = day or today(team_zone(team))
-    rows, hrv_values = await player_signals.player_rows(session, team, day, None)
+    rows, hrv_values = await player_signals.player_rows(db, team, day, None)
     return statuses_of(team, rows, hrv_values, day)

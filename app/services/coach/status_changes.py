@@ -18,35 +18,35 @@ from app.services.outbound import deliveries, subscriptions
 NO_DATA = "no_data"  # what a member's first status counts as a change from
 
 
-async def track_statuses(session: AsyncSession, team: Team) -> int:
+async def track_statuses(db: AsyncSession, team: Team) -> int:
     """Enqueue ``status.changed`` for each player whose roster status differs from the one
     last stored, and store the new one; returns how many changed. Only runs when the team
     has a webhook subscribed to it. A member seen for the first time counts as coming from
     ``no_data`` (the contract: no change is missed, also for a newcomer red before the
     next run), so a first ``no_data`` is stored without an event."""
-    hooks = await subscriptions.list_webhooks(session, team.id)
+    hooks = await subscriptions.list_webhooks(db, team.id)
     if not any(deliveries.STATUS_CHANGED in hook.events for hook in hooks):
         return 0
     known = {
         row.membership_id: row
-        for row in await session.scalars(
+        for row in await db.scalars(
             select(OutboundMemberStatus).where(OutboundMemberStatus.team_id == team.id)
         )
     }
     now = utcnow()
     changed = 0
-    for player in await roster.player_statuses(session, team):
+    for player in await roster.player_statuses(db, team):
         membership = player.membership
         stored = known.get(membership.id)
         if stored is None:
             stored = OutboundMemberStatus(
                 membership_id=membership.id, team_id=team.id, status=NO_DATA, updated_at=now
             )
-            session.add(stored)
+            db.add(stored)
         if stored.status == player.status:
             continue
         await deliveries.enqueue(
-            session,
+            db,
             team.id,
             deliveries.STATUS_CHANGED,
             {
@@ -60,5 +60,5 @@ async def track_statuses(session: AsyncSession, team: Team) -> int:
         stored.status = player.status
         stored.updated_at = now
         changed += 1
-    await session.flush()
+    await db.flush()
     return changed

@@ -101,7 +101,7 @@ class WeeklyData:
         return self.days[-1]
 
 
-async def read(session: AsyncSession, team: Team, week: str | None) -> WeeklyData:
+async def read(db: AsyncSession, team: Team, week: str | None) -> WeeklyData:
     """The ISO week ``week`` (``YYYY-Www``; default the current week in the team's zone)
     of the team's active players, with four weeks of ACWR for the charts."""
     year, number = parse_week(week, team)
@@ -111,7 +111,7 @@ async def read(session: AsyncSession, team: Team, week: str | None) -> WeeklyDat
     chart_start = days[-1] - timedelta(days=CHART_DAYS - 1)
     # Status as of the week's last day that has begun (players, refresh, ACWR, wellness, HRV).
     status_day = max(min(days[-1], local_today), monday)
-    statuses = await roster.player_statuses(session, team, status_day)
+    statuses = await roster.player_statuses(db, team, status_day)
     ids = [s.membership.id for s in statuses]
     grid = {m: {d: PlayerDay(d) for d in days} for m in ids}
     chart = {
@@ -122,7 +122,7 @@ async def read(session: AsyncSession, team: Team, week: str | None) -> WeeklyDat
         for m in ids
     }
 
-    loads = await session.execute(
+    loads = await db.execute(
         select(
             DailyLoad.membership_id,
             DailyLoad.date,
@@ -137,14 +137,14 @@ async def read(session: AsyncSession, team: Team, week: str | None) -> WeeklyDat
 
     first_loads = dict(
         (
-            await session.execute(
+            await db.execute(
                 select(AcwrState.membership_id, AcwrState.first_load_day).where(
                     AcwrState.team_id == team.id, AcwrState.source == LoadSource.INTERNAL
                 )
             )
         ).all()
     )
-    snapshots = await session.execute(
+    snapshots = await db.execute(
         select(
             AcwrSnapshot.membership_id,
             AcwrSnapshot.date,
@@ -183,7 +183,7 @@ async def read(session: AsyncSession, team: Team, week: str | None) -> WeeklyDat
             target.acute, target.chronic = source.acute, source.chronic
             target.ratio, target.zone = source.ratio, source.zone
 
-    logs = await session.scalars(
+    logs = await db.scalars(
         select(WellnessLog).where(
             WellnessLog.team_id == team.id, WellnessLog.date >= monday, WellnessLog.date <= days[-1]
         )
@@ -194,7 +194,7 @@ async def read(session: AsyncSession, team: Team, week: str | None) -> WeeklyDat
             grid[log.membership_id][log.date].wellness_total = total
             grid[log.membership_id][log.date].wellness_flag = flag
 
-    per_day = await session.execute(
+    per_day = await db.execute(
         select(TrainingSession.day, func.count(TrainingSession.id))
         .where(
             TrainingSession.team_id == team.id,
@@ -205,7 +205,7 @@ async def read(session: AsyncSession, team: Team, week: str | None) -> WeeklyDat
     )
     sessions_per_day: dict[date, int] = dict.fromkeys(days, 0)
     sessions_per_day.update(dict(per_day.all()))
-    attendance = await session.execute(
+    attendance = await db.execute(
         select(Attendance.membership_id, TrainingSession.day, Attendance.status)
         .join(TrainingSession, TrainingSession.id == Attendance.session_id)
         .where(

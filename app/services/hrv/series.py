@@ -22,10 +22,10 @@ from app.services.platform.days import DayRange
 
 
 async def _readings(
-    session: AsyncSession, membership_id: int, first: date, last: date
+    db: AsyncSession, membership_id: int, first: date, last: date
 ) -> list[DailyHRV]:
     """Every source's rows of the member from ``first`` to ``last`` (both included)."""
-    rows = await session.scalars(
+    rows = await db.scalars(
         select(DailyHRV)
         .where(
             DailyHRV.membership_id == membership_id,
@@ -37,19 +37,17 @@ async def _readings(
     return list(rows)
 
 
-async def series(session: AsyncSession, membership_id: int, days: DayRange) -> list[HrvDay]:
+async def series(db: AsyncSession, membership_id: int, days: DayRange) -> list[HrvDay]:
     """One entry per day of the range; one query fetches the range and the 60 days before."""
-    rows = await _readings(session, membership_id, days_before(days.start, HISTORY_DAYS), days.end)
+    rows = await _readings(db, membership_id, days_before(days.start, HISTORY_DAYS), days.end)
     return compute_series(rows, days)
 
 
-async def drop_evidence(
-    session: AsyncSession, membership_id: int, day: date
-) -> dict[str, Any] | None:
+async def drop_evidence(db: AsyncSession, membership_id: int, day: date) -> dict[str, Any] | None:
     """Evaluate the HRV drop rule for the member's stored value of ``day`` (the value that
     counts, device over MANUAL) in one query; the evidence, or None when the rule does not
     fire or the day has no value. Call it after a write, in the same transaction."""
-    rows = await _readings(session, membership_id, days_before(day, DROP_WINDOW_DAYS), day)
+    rows = await _readings(db, membership_id, days_before(day, DROP_WINDOW_DAYS), day)
     chosen = choose_daily(rows)
     today = chosen.pop(day, None)
     if today is None:

@@ -13,7 +13,7 @@ from app.services.alerts import service as alerts
 
 
 async def record(
-    session: AsyncSession,
+    db: AsyncSession,
     membership: TeamMembership,
     day: date,
     rmssd_ms: float,
@@ -22,7 +22,7 @@ async def record(
     """Store the athlete's rMSSD for the day from one source; returns the row and whether
     it is new. Every writer (manual entry, Whoop, Oura) goes through here."""
     row, created = await upsert_one(
-        session,
+        db,
         DailyHRV,
         {
             "team_id": membership.team_id,
@@ -37,5 +37,5 @@ async def record(
         conflict=["membership_id", "date", "source"],
         update=["rmssd_ms", "ln_rmssd", "updated_at"],
     )
-    await alerts.on_hrv(session, membership, day)
+    await alerts.on_hrv(db, membership, day)
     return row, created

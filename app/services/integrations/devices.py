@@ -38,9 +38,9 @@ MAX_RMSSD_MS = 300.0  # the contract's bound for a stored rMSSD
 # --- Listing and unlinking -----------------------------------------------------------------
 
 
-async def list_devices(session: AsyncSession, membership_id: int) -> list[LinkedDevice]:
+async def list_devices(db: AsyncSession, membership_id: int) -> list[LinkedDevice]:
     return list(
-        await session.scalars(
+        await db.scalars(
             select(LinkedDevice)
             .where(LinkedDevice.membership_id == membership_id)
             .order_by(LinkedDevice.id)
@@ -48,24 +48,24 @@ async def list_devices(session: AsyncSession, membership_id: int) -> list[Linked
     )
 
 
-async def delete_device(session: AsyncSession, membership_id: int, device_id: int) -> None:
+async def delete_device(db: AsyncSession, membership_id: int, device_id: int) -> None:
     """Forget the link and its tokens. HRV already stored from it is kept."""
-    device = await session.get(LinkedDevice, device_id)
+    device = await db.get(LinkedDevice, device_id)
     if device is None or device.membership_id != membership_id:
         raise NotFound("Device not found")
-    await session.delete(device)
-    await session.flush()
+    await db.delete(device)
+    await db.flush()
 
 
 # --- Using a device's tokens ---------------------------------------------------------------
 
 
 async def active_devices(
-    session: AsyncSession, provider: Provider, external_user_id: str
+    db: AsyncSession, provider: Provider, external_user_id: str
 ) -> list[LinkedDevice]:
     """The active links of one vendor account (an athlete in two teams has two)."""
     return list(
-        await session.scalars(
+        await db.scalars(
             select(LinkedDevice)
             .where(
                 LinkedDevice.provider == provider,
@@ -77,9 +77,9 @@ async def active_devices(
     )
 
 
-async def lock_device(session: AsyncSession, device_id: int) -> LinkedDevice | None:
+async def lock_device(db: AsyncSession, device_id: int) -> LinkedDevice | None:
     """The device under its row lock, freshly read: a refresh by another worker is seen."""
-    device: LinkedDevice | None = await session.scalar(
+    device: LinkedDevice | None = await db.scalar(
         select(LinkedDevice)
         .where(LinkedDevice.id == device_id)
         .with_for_update()
@@ -93,33 +93,33 @@ def expiring(device: LinkedDevice, within: timedelta = REFRESH_LEEWAY) -> bool:
 
 
 async def access_token(
-    ctx: VendorContext, session: AsyncSession, device_id: int, *, refused: str | None = None
+    ctx: VendorContext, db: AsyncSession, device_id: int, *, refused: str | None = None
 ) -> str:
     """A usable access token, refreshed first (under the row lock) if it is expiring or is
     ``refused``, the token the vendor just answered 401 to. Raises :class:`DeviceUnusable`."""
-    device = await lock_device(session, device_id)
+    device = await lock_device(db, device_id)
     if device is None or device.status != DeviceStatus.ACTIVE:
         raise DeviceUnusable(f"device {device_id} is not active")
     current = crypto.decrypt(ctx.settings, device.access_token_enc)
     if expiring(device) or (refused is not None and current == refused):
-        await refresh(ctx, session, device)
+        await refresh(ctx, db, device)
         current = crypto.decrypt(ctx.settings, device.access_token_enc)
     return current
 
 
-async def refresh(ctx: VendorContext, session: AsyncSession, device: LinkedDevice) -> None:
+async def refresh(ctx: VendorContext, db: AsyncSession, device: LinkedDevice) -> None:
     """Trade the refresh token for a new pair and save it (flushed) before anyone uses it.
     The caller holds the row lock; a refusal marks the device ``reauth_required``."""
     app = vendor_app(ctx.settings, device.provider)
     if device.refresh_token_enc is None:
-        await require_reauth(session, device, "no refresh token")
+        await require_reauth(db, device, "no refresh token")
     current = crypto.decrypt(ctx.settings, device.refresh_token_enc or "")
     try:
         token = await oauth.refresh_grant(ctx, app, current)
     except oauth.TokenRefused as exc:
-        await require_reauth(session, device, f"refresh refused ({exc.code})")
+        await require_reauth(db, device, f"refresh refused ({exc.code})")
     oauth.save_tokens(ctx.settings, device, token, keep_refresh=True)
-    await session.flush()
+    await db.flush()
     logger.info(
         json.dumps(
             {"event": "device_token_refreshed", "device_id": device.id, "provider": app.name}
@@ -127,10 +127,10 @@ async def refresh(ctx: VendorContext, session: AsyncSession, device: LinkedDevic
     )
 
 
-async def require_reauth(session: AsyncSession, device: LinkedDevice, reason: str) -> NoReturn:
+async def require_reauth(db: AsyncSession, device: LinkedDevice, reason: str) -> NoReturn:
     """Mark the device ``reauth_required`` (the athlete must link again) and stop using it."""
     device.status = DeviceStatus.REAUTH_REQUIRED
-    await session.flush()
+    await db.flush()
     logger.warning(
         json.dumps(
             {
@@ -145,28 +145,28 @@ async def require_reauth(session: AsyncSession, device: LinkedDevice, reason: st
 
 
 async def fetch_as_athlete(
-    ctx: VendorContext, session: AsyncSession, device: LinkedDevice, path: str
+    ctx: VendorContext, db: AsyncSession, device: LinkedDevice, path: str
 ) -> dict[str, Any] | None:
     """GET a vendor resource with the device's token; a 401 gets one refresh and one retry.
     None when the vendor has no such record; raises :class:`DeviceUnusable`,
     :class:`VendorBusy` (passing) or :class:`VendorError`."""
     app = vendor_app(ctx.settings, device.provider)
-    token = await access_token(ctx, session, device.id)
+    token = await access_token(ctx, db, device.id)
     response = await vendor_api.api_get(ctx, app, path, token)
     if response.status_code == 401:
-        token = await access_token(ctx, session, device.id, refused=token)
+        token = await access_token(ctx, db, device.id, refused=token)
         response = await vendor_api.api_get(ctx, app, path, token)
         if response.status_code == 401:
-            await require_reauth(session, device, "access token refused after a refresh")
+            await require_reauth(db, device, "access token refused after a refresh")
     return vendor_api.json_resource(app, path, response)
 
 
 # --- From a vendor's record to the athlete's -----------------------------------------------
 
 
-async def device_membership(session: AsyncSession, device: LinkedDevice) -> TeamMembership | None:
+async def device_membership(db: AsyncSession, device: LinkedDevice) -> TeamMembership | None:
     """The device's membership with its team, if it still takes new entries (active)."""
-    membership = await session.scalar(
+    membership = await db.scalar(
         select(TeamMembership)
         .options(joinedload(TeamMembership.team))
         .where(TeamMembership.id == device.membership_id)
@@ -187,7 +187,7 @@ def plausible_rmssd(value: object) -> float | None:
 
 
 async def reencrypt_secrets(
-    session: AsyncSession, settings: Settings, progress: Callable[[int, int], None] | None = None
+    db: AsyncSession, settings: Settings, progress: Callable[[int, int], None] | None = None
 ) -> int:
     """Re-encrypt every encrypted column (``*_enc``) of every table under the newest key,
     so the old key can then be removed. Returns the number of values rewritten."""
@@ -195,7 +195,7 @@ async def reencrypt_secrets(
     for table in Base.metadata.sorted_tables:
         keys = list(table.primary_key.columns)
         for column in (c for c in table.columns if c.name.endswith("_enc")):
-            rows = await session.execute(
+            rows = await db.execute(
                 select(*keys, column).where(column.is_not(None)).order_by(*keys)
             )
             values.extend((table, column.name, tuple(row[:-1]), row[-1]) for row in rows)
@@ -205,7 +205,7 @@ async def reencrypt_secrets(
     for done, (table, name, key, value) in enumerate(values, start=1):
         where = [c == k for c, k in zip(table.primary_key.columns, key, strict=True)]
         fresh = crypto.reencrypt(settings, value)
-        await session.execute(update(table).where(*where).values({name: fresh}))
+        await db.execute(update(table).where(*where).values({name: fresh}))
         if progress is not None:
             progress(done, total)
     return total

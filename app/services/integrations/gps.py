@@ -62,7 +62,7 @@ def parse_delivery(body: bytes) -> GpsDelivery:
 
 
 async def receive(
-    session: AsyncSession,
+    db: AsyncSession,
     settings: Settings,
     team_id: int,
     body: bytes,
@@ -80,7 +80,7 @@ async def receive(
     if not timestamp_fresh(timestamp, time.time()):
         raise Unauthorized("The timestamp is missing or more than 5 minutes off")
     assert timestamp is not None
-    team = await session.get(Team, team_id)
+    team = await db.get(Team, team_id)
     secret = gps_secret.webhook_secret(settings, team) if team is not None else None
     matches = signing.signature_matches(
         secret or secrets.token_hex(32), timestamp.strip(), body, signature_header
@@ -90,11 +90,11 @@ async def receive(
     delivery = parse_delivery(body)
     if delivery.events:
         key = f"{team_id}:{hashlib.sha256(body).hexdigest()}"
-        await inbox.store(session, PROVIDER, key, body, team_id)
+        await inbox.store(db, PROVIDER, key, body, team_id)
     return len(delivery.events)
 
 
-async def handle(ctx: VendorContext, session: AsyncSession, event: WebhookEvent) -> None:
+async def handle(ctx: VendorContext, db: AsyncSession, event: WebhookEvent) -> None:
     """Process one stored delivery (the inbox job calls this, in its transaction).
 
     Each event becomes an ExternalLoad keyed by its event_id (once per team, whatever the
@@ -102,14 +102,14 @@ async def handle(ctx: VendorContext, session: AsyncSession, event: WebhookEvent)
     Events that cannot count (unknown athlete_ref, a future day) are skipped and logged,
     without holding back the others. ``ctx`` is unused: the delivery carries the figures.
     """
-    team = await session.get(Team, event.team_id) if event.team_id is not None else None
+    team = await db.get(Team, event.team_id) if event.team_id is not None else None
     if team is None:
         return
     delivery = parse_delivery(event.body)
-    roster = await athletes.load_roster(session, team.id)
+    roster = await athletes.load_roster(db, team.id)
     loads, problems = _loads_of(delivery, roster, today(team_zone(team)))
-    stored = await external_loads.store_loads(session, team.id, ExternalLoadSource.WEBHOOK, loads)
-    await external_loads.recompute_touched(session, team.id, stored)
+    stored = await external_loads.store_loads(db, team.id, ExternalLoadSource.WEBHOOK, loads)
+    await external_loads.recompute_touched(db, team.id, stored)
     if problems:
         _report(team.id, event, problems)
 

@@ -13,14 +13,14 @@ from app.services.platform import crypto
 logger = logging.getLogger("loadline.gps")
 
 
-async def create_webhook_secret(session: AsyncSession, settings: Settings, team: Team) -> str:
+async def create_webhook_secret(db: AsyncSession, settings: Settings, team: Team) -> str:
     """A new random secret for the team's GPS webhook; it replaces the old one at once.
 
     Only its encryption is stored, so the plain secret exists in this one answer.
     """
     secret = secrets.token_urlsafe(32)
     team.gps_webhook_secret_enc = crypto.encrypt(settings, secret)
-    await session.flush()
+    await db.flush()
     return secret
 
 

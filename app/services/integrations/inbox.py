@@ -41,11 +41,11 @@ class RetryLater(Exception):
 
 
 async def store(
-    session: AsyncSession, provider: str, event_key: str, body: bytes, team_id: int | None = None
+    db: AsyncSession, provider: str, event_key: str, body: bytes, team_id: int | None = None
 ) -> bool:
     """Keep the event unless it is already in; returns whether it is new (duplicates: False)."""
-    result = await session.execute(
-        dialect_insert(session, WebhookEvent)
+    result = await db.execute(
+        dialect_insert(db, WebhookEvent)
         .values(
             provider=provider,
             event_key=event_key,
@@ -68,10 +68,10 @@ def backoff(attempts: int) -> timedelta:
     return min(wait, LONGEST_WAIT)
 
 
-async def due_ids(session: AsyncSession) -> list[int]:
+async def due_ids(db: AsyncSession) -> list[int]:
     """The next :data:`BATCH` events due, oldest due first."""
     return list(
-        await session.scalars(
+        await db.scalars(
             select(WebhookEvent.id)
             .where(
                 WebhookEvent.status == InboxStatus.PENDING,
@@ -91,11 +91,11 @@ def mark_done(event: WebhookEvent) -> None:
 
 
 async def record_failure(
-    session: AsyncSession, event_id: int, error: str, delay: timedelta | None
+    db: AsyncSession, event_id: int, error: str, delay: timedelta | None
 ) -> None:
     """Count a failed attempt: due again after the backoff (or the vendor's ``delay``, if
     longer), or ``failed`` for good after :data:`MAX_ATTEMPTS`."""
-    event = await session.get(WebhookEvent, event_id)
+    event = await db.get(WebhookEvent, event_id)
     if event is None:
         return
     event.attempts += 1
@@ -111,18 +111,18 @@ async def record_failure(
 
 
 async def list_events(
-    session: AsyncSession, status: InboxStatus | None, *, limit: int, offset: int
+    db: AsyncSession, status: InboxStatus | None, *, limit: int, offset: int
 ) -> list[WebhookEvent]:
     """Events for administrators, newest first (e.g. the ``failed`` ones to look into)."""
     query = select(WebhookEvent).order_by(WebhookEvent.received_at.desc(), WebhookEvent.id.desc())
     if status is not None:
         query = query.where(WebhookEvent.status == status)
-    return list(await session.scalars(query.limit(limit).offset(offset)))
+    return list(await db.scalars(query.limit(limit).offset(offset)))
 
 
-async def retry(session: AsyncSession, event_id: int) -> WebhookEvent:
+async def retry(db: AsyncSession, event_id: int) -> WebhookEvent:
     """Put a failed event back in the queue, due now, with a fresh count of attempts."""
-    event = await session.get(WebhookEvent, event_id, with_for_update=True)
+    event = await db.get(WebhookEvent, event_id, with_for_update=True)
     if event is None:
         raise NotFound("Webhook event not found")
     if event.status != InboxStatus.FAILED:
@@ -130,14 +130,14 @@ async def retry(session: AsyncSession, event_id: int) -> WebhookEvent:
     event.status = InboxStatus.PENDING
     event.attempts = 0
     event.next_attempt_at = utcnow()
-    await session.flush()
+    await db.flush()
     return event
 
 
-async def depth(session: AsyncSession) -> dict[InboxStatus, int]:
+async def depth(db: AsyncSession) -> dict[InboxStatus, int]:
     """Events waiting (``pending``) and given up (``failed``), read when /metrics is scraped:
     a growing queue means the job is stuck or a vendor is down."""
-    rows = await session.execute(
+    rows = await db.execute(
         select(WebhookEvent.status, func.count())
         .where(WebhookEvent.status.in_([InboxStatus.PENDING, InboxStatus.FAILED]))
         .group_by(WebhookEvent.status)
@@ -147,8 +147,8 @@ async def depth(session: AsyncSession) -> dict[InboxStatus, int]:
     return counts
 
 
-async def oldest_pending(session: AsyncSession) -> datetime | None:
+async def oldest_pending(db: AsyncSession) -> datetime | None:
     """When the oldest event still waiting arrived: its age is how far processing lags."""
-    return await session.scalar(
+    return await db.scalar(
         select(func.min(WebhookEvent.received_at)).where(WebhookEvent.status == InboxStatus.PENDING)
     )

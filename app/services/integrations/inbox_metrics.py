@@ -23,9 +23,9 @@ async def observe(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
     """Set the inbox gauges from the database now; NaN ("unknown") when it does not answer,
     so that the process's other metrics stay useful while the database is away."""
     try:
-        async with sessionmaker() as session:
-            counts = await inbox.depth(session)
-            oldest = await inbox.oldest_pending(session)
+        async with sessionmaker() as db:
+            counts = await inbox.depth(db)
+            oldest = await inbox.oldest_pending(db)
     except (SQLAlchemyError, OSError):
         logger.warning('{"event": "metrics_inbox_unavailable"}')
         for status in (InboxStatus.PENDING, InboxStatus.FAILED):

@@ -48,8 +48,8 @@ async def process_due(
 
     ``stop``: asked before each event, so a shutting-down worker ends between events.
     """
-    async with sessionmaker() as session:
-        due = await inbox.due_ids(session)
+    async with sessionmaker() as db:
+        due = await inbox.due_ids(db)
     ran = 0
     for event_id in due:
         if stop is not None and stop():
@@ -67,23 +67,23 @@ async def _process_one(
     error: str | None = None
     delay: timedelta | None = None
     try:
-        async with sessionmaker.begin() as session:
-            event = await session.get(WebhookEvent, event_id, with_for_update={"skip_locked": True})
+        async with sessionmaker.begin() as db:
+            event = await db.get(WebhookEvent, event_id, with_for_update={"skip_locked": True})
             if event is None or event.status != InboxStatus.PENDING:
                 return
             handler = handlers.get(event.provider)
             if handler is None:
                 raise LookupError(f"no handler for provider {event.provider!r}")
             event.last_error = None  # a handler may note what it skipped
-            await handler(session, event)
+            await handler(db, event)
             inbox.mark_done(event)
             return
     except RetryLater as exc:
         error, delay = str(exc), exc.delay
     except Exception as exc:  # any failure is recorded on the event, never lost
         error = f"{type(exc).__name__}: {exc}"
-    async with sessionmaker.begin() as session:
-        await inbox.record_failure(session, event_id, error, delay)
+    async with sessionmaker.begin() as db:
+        await inbox.record_failure(db, event_id, error, delay)
 
 
 # --- Tokens --------------------------------------------------------------------------------
@@ -109,8 +109,8 @@ async def refresh_expiring(
         query = query.where(
             tuple_(LinkedDevice.provider, LinkedDevice.external_user_id).in_(list(accounts))
         )
-    async with sessionmaker() as session:
-        due = list(await session.scalars(query.order_by(LinkedDevice.id)))
+    async with sessionmaker() as db:
+        due = list(await db.scalars(query.order_by(LinkedDevice.id)))
     refreshed = 0
     for device_id in due:
         refreshed += await _refresh_one(sessionmaker, ctx, device_id, within)
@@ -124,8 +124,8 @@ async def refresh_for_inbox(
     expiring tokens that the due Whoop and Oura events will need. An inbox attempt that
     fails is rolled back, and a pair rotated inside it would be lost with it (Oura's old
     refresh token is already spent); refreshed here, the new pair is safe."""
-    async with sessionmaker() as session:
-        bodies = await session.execute(
+    async with sessionmaker() as db:
+        bodies = await db.execute(
             select(WebhookEvent.provider, WebhookEvent.body)
             .where(
                 WebhookEvent.status == InboxStatus.PENDING,
@@ -159,14 +159,14 @@ async def _refresh_one(
     """One device, one transaction: a vendor failure for one athlete holds back no other,
     and a refusal commits ``reauth_required``. Returns 1 when it refreshed."""
     try:
-        async with sessionmaker.begin() as session:
-            device = await devices.lock_device(session, device_id)
+        async with sessionmaker.begin() as db:
+            device = await devices.lock_device(db, device_id)
             if device is None or device.status != DeviceStatus.ACTIVE:
                 return 0
             if not devices.expiring(device, within):
                 return 0  # another worker refreshed it meanwhile
             try:
-                await devices.refresh(ctx, session, device)
+                await devices.refresh(ctx, db, device)
             except DeviceUnusable:
                 return 0  # committed as reauth_required
             return 1

@@ -150,10 +150,10 @@ def read_state(settings: Settings, provider: Provider, state: str | None) -> Sta
         raise BadRequest("Invalid or expired OAuth state; start linking again") from None
 
 
-async def purge_spent_states(session: AsyncSession) -> int:
+async def purge_spent_states(db: AsyncSession) -> int:
     """Forget the states that expired more than :data:`SPENT_STATE_MARGIN` ago (the margin
     covers replicas' clocks apart): the signature check refuses them by now. Hourly job."""
-    result = await session.execute(
+    result = await db.execute(
         delete(SpentOAuthState).where(SpentOAuthState.expires_at < utcnow() - SPENT_STATE_MARGIN)
     )
     return int(getattr(result, "rowcount", 0) or 0)
@@ -275,7 +275,7 @@ def authorization_url(ctx: VendorContext, link: LinkState) -> str:
 
 
 async def complete_link(
-    session: AsyncSession,
+    db: AsyncSession,
     ctx: VendorContext,
     provider: Provider,
     *,
@@ -289,19 +289,19 @@ async def complete_link(
     ticket = read_state(ctx.settings, provider, state)
     if error or not code:
         raise BadRequest(f"The athlete did not grant access at {provider.value.title()}")
-    await _spend_state(session, ticket)
-    membership = await _linkable_membership(session, ticket.link)
+    await _spend_state(db, ticket)
+    membership = await _linkable_membership(db, ticket.link)
     app = configured_app(ctx.settings, provider)
     token = await _exchange_code(ctx, app, code)
     external_id = await _vendor_user_id(ctx, app, token.access_token)
-    device = await _store_link(session, ctx.settings, membership, app, external_id, token)
+    device = await _store_link(db, ctx.settings, membership, app, external_id, token)
     logger.info(
         json.dumps({"event": "device_linked", "device_id": device.id, "provider": app.name})
     )
     return device
 
 
-async def _spend_state(session: AsyncSession, ticket: StateTicket) -> None:
+async def _spend_state(db: AsyncSession, ticket: StateTicket) -> None:
     """Mark the state used, in the callback's transaction and before the code is traded, or
     refuse it (400) when it already was. A callback arriving while another one with the
     same state is running waits for that transaction (the row's primary key), then finds
@@ -309,8 +309,8 @@ async def _spend_state(session: AsyncSession, ticket: StateTicket) -> None:
     (the athlete declined, the vendor refused the code or is down) rolls the row back with
     the rest, so the state stays usable until it expires: nothing was linked with it, and
     going back to the consent page to try again works."""
-    spent = await session.execute(
-        dialect_insert(session, SpentOAuthState)
+    spent = await db.execute(
+        dialect_insert(db, SpentOAuthState)
         .values(jti=ticket.jti, expires_at=ticket.expires_at)
         .on_conflict_do_nothing(index_elements=["jti"])
         .returning(SpentOAuthState.jti)
@@ -319,13 +319,13 @@ async def _spend_state(session: AsyncSession, ticket: StateTicket) -> None:
         raise BadRequest("This OAuth state was already used; start linking again")
 
 
-async def _linkable_membership(session: AsyncSession, link: LinkState) -> TeamMembership:
+async def _linkable_membership(db: AsyncSession, link: LinkState) -> TeamMembership:
     """The state's membership, if its user may still write for it (rights can change)."""
-    user = await session.get(User, link.user_id)
+    user = await db.get(User, link.user_id)
     if user is None:
         raise BadRequest("Invalid OAuth state; start linking again")
     access = await teams.member_access(
-        session, user.id, link.membership_id, write=True, new_entry=("query", "state")
+        db, user.id, link.membership_id, write=True, new_entry=("query", "state")
     )
     return access.membership
 
@@ -357,7 +357,7 @@ async def _vendor_user_id(ctx: VendorContext, app: VendorApp, access_token: str)
 
 
 async def _store_link(
-    session: AsyncSession,
+    db: AsyncSession,
     settings: Settings,
     membership: TeamMembership,
     app: VendorApp,
@@ -366,7 +366,7 @@ async def _store_link(
 ) -> LinkedDevice:
     """One link per membership and vendor: linking again (after ``reauth_required``, say)
     updates the row under its lock, so a job refreshing it at that moment waits."""
-    device = await session.scalar(
+    device = await db.scalar(
         select(LinkedDevice)
         .where(LinkedDevice.membership_id == membership.id, LinkedDevice.provider == app.provider)
         .with_for_update()
@@ -375,10 +375,10 @@ async def _store_link(
         device = LinkedDevice(
             team_id=membership.team_id, membership_id=membership.id, provider=app.provider
         )
-        session.add(device)
+        db.add(device)
     device.external_user_id = external_id
     device.status = DeviceStatus.ACTIVE
     device.linked_at = utcnow()
     save_tokens(settings, device, token, keep_refresh=False)
-    await session.flush()
+    await db.flush()
     return device

@@ -102,31 +102,31 @@ def check_verification_token(settings: Settings, token: str) -> None:
         raise Unauthorized("Wrong verification token")
 
 
-async def handle(ctx: VendorContext, session: AsyncSession, event: WebhookEvent) -> None:
+async def handle(ctx: VendorContext, db: AsyncSession, event: WebhookEvent) -> None:
     """Inbox handler: a created or updated ``sleep`` becomes the day's HRV for every active
     link of that Oura account. Other data types and deletions are acknowledged and ignored."""
     note = OuraNotification.model_validate_json(event.body)
     if note.data_type != SLEEP or note.event_type == "delete":
         return
-    for device in await devices.active_devices(session, Provider.OURA, note.user_id):
+    for device in await devices.active_devices(db, Provider.OURA, note.user_id):
         try:
-            await _store_sleep(ctx, session, device, note.object_id)
+            await _store_sleep(ctx, db, device, note.object_id)
         except DeviceUnusable:
             continue  # marked reauth_required (committed with this event) or unlinked
 
 
 async def _store_sleep(
-    ctx: VendorContext, session: AsyncSession, device: LinkedDevice, sleep_id: str
+    ctx: VendorContext, db: AsyncSession, device: LinkedDevice, sleep_id: str
 ) -> None:
     record = await devices.fetch_as_athlete(
-        ctx, session, device, f"/v2/usercollection/sleep/{quote(sleep_id, safe='')}"
+        ctx, db, device, f"/v2/usercollection/sleep/{quote(sleep_id, safe='')}"
     )
     reading = long_sleep_hrv(record) if record is not None else None
-    membership = await devices.device_membership(session, device)
+    membership = await devices.device_membership(db, device)
     if reading is None or membership is None:
         return
     day, rmssd = reading
-    await hrv.record(session, membership, day, rmssd, HrvSource.OURA)
+    await hrv.record(db, membership, day, rmssd, HrvSource.OURA)
 
 
 def long_sleep_hrv(record: Mapping[str, Any]) -> tuple[date, float] | None:

@@ -65,24 +65,24 @@ def receive(settings: Settings, headers: Mapping[str, str], body: bytes) -> str:
     return event_key(webhook_checks.parse_body(WhoopNotification, body))
 
 
-async def handle(ctx: VendorContext, session: AsyncSession, event: WebhookEvent) -> None:
+async def handle(ctx: VendorContext, db: AsyncSession, event: WebhookEvent) -> None:
     """Inbox handler: a ``recovery.updated`` becomes the day's HRV for every active link of
     that Whoop account. Other event types are acknowledged and ignored."""
     note = WhoopNotification.model_validate_json(event.body)
     if note.type != RECOVERY_UPDATED:
         return
-    for device in await devices.active_devices(session, Provider.WHOOP, note.user_id):
+    for device in await devices.active_devices(db, Provider.WHOOP, note.user_id):
         try:
-            await _store_recovery(ctx, session, device, note.id)
+            await _store_recovery(ctx, db, device, note.id)
         except DeviceUnusable:
             continue  # marked reauth_required (committed with this event) or unlinked
 
 
 async def _store_recovery(
-    ctx: VendorContext, session: AsyncSession, device: LinkedDevice, sleep_id: str
+    ctx: VendorContext, db: AsyncSession, device: LinkedDevice, sleep_id: str
 ) -> None:
     sleep = await devices.fetch_as_athlete(
-        ctx, session, device, f"/v2/activity/sleep/{quote(sleep_id, safe='')}"
+        ctx, db, device, f"/v2/activity/sleep/{quote(sleep_id, safe='')}"
     )
     if sleep is None:
         return  # deleted at Whoop since the notification
@@ -90,17 +90,17 @@ async def _store_recovery(
     if isinstance(cycle_id, bool) or not isinstance(cycle_id, int | str) or not str(cycle_id):
         raise VendorError("Whoop sleep without a cycle_id")
     recovery = await devices.fetch_as_athlete(
-        ctx, session, device, f"/v2/cycle/{quote(str(cycle_id), safe='')}/recovery"
+        ctx, db, device, f"/v2/cycle/{quote(str(cycle_id), safe='')}/recovery"
     )
     if recovery is None:
         return
-    membership = await devices.device_membership(session, device)
+    membership = await devices.device_membership(db, device)
     reading = recovery_hrv(sleep, recovery)
     if membership is None or reading is None:
         return
     woke_at, rmssd = reading
     day: date = day_of(woke_at, team_zone(membership.team))
-    await hrv.record(session, membership, day, rmssd, HrvSource.WHOOP)
+    await hrv.record(db, membership, day, rmssd, HrvSource.WHOOP)
 
 
 def recovery_hrv(

@@ -65,9 +65,9 @@ def _jersey(text: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
-async def load_roster(session: AsyncSession, team_id: int) -> Roster:
+async def load_roster(db: AsyncSession, team_id: int) -> Roster:
     """Only active players take new load, as for every other per-member write."""
-    result = await session.execute(
+    result = await db.execute(
         select(
             TeamMembership.id,
             TeamMembership.external_ref,

@@ -89,7 +89,7 @@ _TEAM_DAY_TOTALS = _day_totals(one_member=False)
 
 
 async def recompute_days(
-    session: AsyncSession,
+    db: AsyncSession,
     team_id: int,
     membership_id: int,
     days: Iterable[date],
@@ -107,24 +107,24 @@ async def recompute_days(
     if not wanted:
         return
     if not locked:
-        await lock_member_days(session, team_id, membership_id, wanted)
-    result = await session.execute(
+        await lock_member_days(db, team_id, membership_id, wanted)
+    result = await db.execute(
         _MEMBER_DAY_TOTALS, {"team_id": team_id, "membership_id": membership_id, "days": wanted}
     )
     totals = {day: (load, attended, rated) for _, day, load, attended, rated in result.all()}
     rows = [_row(team_id, membership_id, day, *totals.get(day, (0, 0, 0))) for day in wanted]
-    await _store(session, rows)
-    await mark_acwr_dirty(session, team_id, membership_id, LoadSource.INTERNAL, wanted[0])
+    await _store(db, rows)
+    await mark_acwr_dirty(db, team_id, membership_id, LoadSource.INTERNAL, wanted[0])
 
 
-async def redate_team(session: AsyncSession, team: Team) -> None:
+async def redate_team(db: AsyncSession, team: Team) -> None:
     """Give every session of the team its day in the team's (new) zone, then rebuild totals.
 
     Holds the team's lock exclusively: concurrent load writers wait, then sum afresh. The
     team's session rows are locked first, in id order: writers hold a session row and then
     ask for the team's lock (shared), so taking the team's lock first would deadlock.
     """
-    held = await session.scalars(
+    held = await db.scalars(
         select(TrainingSession)
         .where(TrainingSession.team_id == team.id)
         .order_by(TrainingSession.id)
@@ -132,33 +132,33 @@ async def redate_team(session: AsyncSession, team: Team) -> None:
         .execution_options(populate_existing=True)
     )
     team_sessions = list(held)
-    await lock_team(session, team.id, exclusive=True)
+    await lock_team(db, team.id, exclusive=True)
     tz = team_zone(team)
     for training_session in team_sessions:
         training_session.day = day_of(training_session.start, tz)
-    await session.flush()
-    await rebuild_team(session, team.id)
+    await db.flush()
+    await rebuild_team(db, team.id)
 
 
-async def rebuild_team(session: AsyncSession, team_id: int) -> None:
+async def rebuild_team(db: AsyncSession, team_id: int) -> None:
     """Recompute every daily total of a team from scratch, e.g. after its time zone changed."""
-    stored = await session.execute(
+    stored = await db.execute(
         select(DailyLoad.membership_id, DailyLoad.date).where(DailyLoad.team_id == team_id)
     )
     fresh = {
         (member, day): (load, attended, rated)
         for member, day, load, attended, rated in (
-            await session.execute(_TEAM_DAY_TOTALS, {"team_id": team_id})
+            await db.execute(_TEAM_DAY_TOTALS, {"team_id": team_id})
         ).all()
     }
     keys = set(fresh) | {(member, day) for member, day in stored.all()}
     rows = [_row(team_id, m, d, *fresh.get((m, d), (0, 0, 0))) for m, d in sorted(keys)]
-    await _store(session, rows)
+    await _store(db, rows)
     first_days: dict[int, date] = {}
     for member, day in keys:
         first_days[member] = min(day, first_days.get(member, day))
     for member, day in sorted(first_days.items()):
-        await mark_acwr_dirty(session, team_id, member, LoadSource.INTERNAL, day)
+        await mark_acwr_dirty(db, team_id, member, LoadSource.INTERNAL, day)
 
 
 def _row(
@@ -175,10 +175,10 @@ def _row(
     }
 
 
-async def _store(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+async def _store(db: AsyncSession, rows: list[dict[str, Any]]) -> None:
     for start in range(0, len(rows), 1000):
         await upsert(
-            session,
+            db,
             DailyLoad,
             rows[start : start + 1000],
             conflict=["membership_id", "date"],
@@ -203,20 +203,20 @@ def _acwr_mark(dialect: str) -> Insert:
 
 
 async def mark_acwr_dirty(
-    session: AsyncSession, team_id: int, membership_id: int, source: LoadSource, day: date
+    db: AsyncSession, team_id: int, membership_id: int, source: LoadSource, day: date
 ) -> None:
     """Record that the member's ACWR must be recomputed from ``day`` (keeping an earlier mark)."""
-    await session.execute(
-        _acwr_mark(dialect_name(session)),
+    await db.execute(
+        _acwr_mark(dialect_name(db)),
         {"team_id": team_id, "membership_id": membership_id, "source": source, "dirty_from": day},
     )
 
 
 async def internal_by_day(
-    session: AsyncSession, membership_id: int, start: date, end: date
+    db: AsyncSession, membership_id: int, start: date, end: date
 ) -> dict[date, float]:
     """The member's internal load per day with one, for the weekly summaries."""
-    rows = await session.execute(
+    rows = await db.execute(
         select(DailyLoad.date, DailyLoad.internal_load_au).where(
             DailyLoad.membership_id == membership_id,
             DailyLoad.date >= start,
@@ -227,12 +227,12 @@ async def internal_by_day(
 
 
 async def series(
-    session: AsyncSession, membership_id: int, days: DayRange
+    db: AsyncSession, membership_id: int, days: DayRange
 ) -> list[tuple[date, int, float]]:
     """One ``(date, internal, external)`` per day of the range, zeros where nothing was logged."""
     stored = {
         row.date: (row.internal_load_au, row.external_load_pl)
-        for row in await session.scalars(
+        for row in await db.scalars(
             select(DailyLoad).where(
                 DailyLoad.membership_id == membership_id,
                 DailyLoad.date >= days.start,

@@ -49,7 +49,7 @@ class NewLoad:
 
 
 async def store_loads(
-    session: AsyncSession, team_id: int, source: ExternalLoadSource, loads: Sequence[NewLoad]
+    db: AsyncSession, team_id: int, source: ExternalLoadSource, loads: Sequence[NewLoad]
 ) -> list[NewLoad]:
     """Insert the loads whose event_key the team has not seen; returns those inserted.
 
@@ -61,8 +61,8 @@ async def store_loads(
     inserted: set[str] = set()
     for start in range(0, len(ordered), _CHUNK):
         chunk = ordered[start : start + _CHUNK]
-        result = await session.execute(
-            dialect_insert(session, ExternalLoad)
+        result = await db.execute(
+            dialect_insert(db, ExternalLoad)
             .values([_values(team_id, source, load) for load in chunk])
             .on_conflict_do_nothing(index_elements=["team_id", "event_key"])
             .returning(ExternalLoad.event_key)
@@ -86,17 +86,17 @@ def _values(team_id: int, source: ExternalLoadSource, load: NewLoad) -> dict[str
     }
 
 
-async def recompute_touched(session: AsyncSession, team_id: int, loads: Iterable[NewLoad]) -> None:
+async def recompute_touched(db: AsyncSession, team_id: int, loads: Iterable[NewLoad]) -> None:
     """Recompute the days the loads fall on, member by member in id order (no deadlocks)."""
     days: dict[int, set[date]] = defaultdict(set)
     for load in loads:
         days[load.membership_id].add(load.day)
     for membership_id in sorted(days):
-        await recompute_external(session, team_id, membership_id, days[membership_id])
+        await recompute_external(db, team_id, membership_id, days[membership_id])
 
 
 async def recompute_external(
-    session: AsyncSession, team_id: int, membership_id: int, days: Iterable[date]
+    db: AsyncSession, team_id: int, membership_id: int, days: Iterable[date]
 ) -> None:
     """Set each day's ``external_load_pl`` to the sum of the member's GPS loads that day,
     then mark their EXTERNAL ACWR dirty from the first day.
@@ -108,8 +108,8 @@ async def recompute_external(
     wanted = sorted(set(days))
     if not wanted:
         return
-    await lock_member_days(session, team_id, membership_id, wanted)
-    result = await session.execute(
+    await lock_member_days(db, team_id, membership_id, wanted)
+    result = await db.execute(
         select(ExternalLoad.date, func.sum(ExternalLoad.player_load))
         .where(ExternalLoad.membership_id == membership_id, ExternalLoad.date.in_(wanted))
         .group_by(ExternalLoad.date)
@@ -118,13 +118,13 @@ async def recompute_external(
     rows = [_daily_row(team_id, membership_id, day, sums.get(day, 0.0)) for day in wanted]
     for start in range(0, len(rows), _CHUNK):
         await upsert(
-            session,
+            db,
             DailyLoad,
             rows[start : start + _CHUNK],
             conflict=["membership_id", "date"],
             update=["external_load_pl"],
         )
-    await mark_acwr_dirty(session, team_id, membership_id, LoadSource.EXTERNAL, wanted[0])
+    await mark_acwr_dirty(db, team_id, membership_id, LoadSource.EXTERNAL, wanted[0])
 
 
 def _daily_row(team_id: int, membership_id: int, day: date, total: float) -> dict[str, Any]:

@@ -365,7 +365,7 @@ def _row_value(table: Table, cells: list[str], name: str, limit: float) -> float
 # --- CSV import: the whole file --------------------------------------------------------
 
 
-async def import_csv(session: AsyncSession, team: Team, content: bytes) -> ImportOutcome:
+async def import_csv(db: AsyncSession, team: Team, content: bytes) -> ImportOutcome:
     """Import an export's rows; unreadable rows are reported, the rest stored in this
     transaction. Each row's event_key is the file's hash and the row's line, so importing
     the same file again stores nothing new (those rows count as skipped)."""
@@ -373,7 +373,7 @@ async def import_csv(session: AsyncSession, team: Team, content: bytes) -> Impor
         raise Invalid("The file is empty", field=("body", "file"))
     table = read_table(content)
     rows, errors = read_rows(table, today(team_zone(team)))
-    roster = await athletes.load_roster(session, team.id)
+    roster = await athletes.load_roster(db, team.id)
     identified: list[tuple[CsvRow, int]] = []
     for row in rows:
         found = roster.identify(row.ref, row.jersey, row.name)
@@ -383,8 +383,8 @@ async def import_csv(session: AsyncSession, team: Team, content: bytes) -> Impor
             identified.append((row, found))
     digest = hashlib.sha256(content).hexdigest()
     loads = [_csv_load(row, member, digest) for row, member in whole_sessions_only(identified)]
-    stored = await external.store_loads(session, team.id, ExternalLoadSource.CSV, loads)
-    await external.recompute_touched(session, team.id, stored)
+    stored = await external.store_loads(db, team.id, ExternalLoadSource.CSV, loads)
+    await external.recompute_touched(db, team.id, stored)
     return ImportOutcome(
         rows=len(table.records),
         imported=len(stored),

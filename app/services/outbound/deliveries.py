@@ -54,10 +54,10 @@ def _default(value: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
-async def enqueue(session: AsyncSession, team_id: int, event: str, data: dict[str, Any]) -> int:
+async def enqueue(db: AsyncSession, team_id: int, event: str, data: dict[str, Any]) -> int:
     """Add a delivery of ``event`` for every active webhook of the team subscribed to it,
     in the caller's transaction; returns how many were added."""
-    hooks = await session.scalars(
+    hooks = await db.scalars(
         select(OutboundWebhook).where(
             OutboundWebhook.team_id == team_id, OutboundWebhook.active.is_(True)
         )
@@ -67,7 +67,7 @@ async def enqueue(session: AsyncSession, team_id: int, event: str, data: dict[st
     for hook in hooks:
         if event not in hook.events:
             continue
-        session.add(
+        db.add(
             OutboundDelivery(
                 webhook_id=hook.id,
                 team_id=team_id,
@@ -81,7 +81,7 @@ async def enqueue(session: AsyncSession, team_id: int, event: str, data: dict[st
         )
         added += 1
     if added:
-        await session.flush()
+        await db.flush()
     return added
 
 

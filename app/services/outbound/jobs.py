@@ -37,9 +37,9 @@ async def deliver_due(
     tried. No transaction is held open while a receiver is being called. ``stop``: asked
     before each delivery, so a shutting-down worker ends between deliveries."""
     moment = now or utcnow()
-    async with sessionmaker() as session:
+    async with sessionmaker() as db:
         due = list(
-            await session.scalars(
+            await db.scalars(
                 select(OutboundDelivery.id)
                 .where(
                     OutboundDelivery.status == DeliveryStatus.PENDING,
@@ -68,19 +68,19 @@ async def _deliver_one(
     delivery_id: int,
     now: datetime,
 ) -> None:
-    async with sessionmaker() as session:
-        delivery = await session.get(OutboundDelivery, delivery_id)
+    async with sessionmaker() as db:
+        delivery = await db.get(OutboundDelivery, delivery_id)
         if delivery is None or delivery.status != DeliveryStatus.PENDING:
             return
-        hook = await session.get(OutboundWebhook, delivery.webhook_id)
+        hook = await db.get(OutboundWebhook, delivery.webhook_id)
         if hook is None:
             return
         url, event = hook.url, delivery.event
         secret = crypto.decrypt(settings, hook.secret_enc)
         body = deliveries.body_of(delivery)
     status, error = await deliveries.send(http, settings, url, event, secret, body)
-    async with sessionmaker.begin() as session:
-        row = await session.get(OutboundDelivery, delivery_id, with_for_update=True)
+    async with sessionmaker.begin() as db:
+        row = await db.get(OutboundDelivery, delivery_id, with_for_update=True)
         if row is None or row.status != DeliveryStatus.PENDING:
             return
         deliveries.record_attempt(row, status, error, now)

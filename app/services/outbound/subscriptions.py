@@ -109,7 +109,7 @@ async def check_target(settings: Settings, url: str) -> None:
 
 
 async def create_webhook(
-    session: AsyncSession, settings: Settings, team_id: int, url: str, events: list[str]
+    db: AsyncSession, settings: Settings, team_id: int, url: str, events: list[str]
 ) -> tuple[OutboundWebhook, str]:
     """Store a subscription; returns it with its secret (shown to the owner once)."""
     await check_target(settings, url)
@@ -122,13 +122,13 @@ async def create_webhook(
         active=True,
         created_at=utcnow(),
     )
-    session.add(webhook)
-    await session.flush()
+    db.add(webhook)
+    await db.flush()
     return webhook, secret
 
 
-async def list_webhooks(session: AsyncSession, team_id: int) -> list[OutboundWebhook]:
-    rows = await session.scalars(
+async def list_webhooks(db: AsyncSession, team_id: int) -> list[OutboundWebhook]:
+    rows = await db.scalars(
         select(OutboundWebhook)
         .where(OutboundWebhook.team_id == team_id, OutboundWebhook.active.is_(True))
         .order_by(OutboundWebhook.id)
@@ -136,13 +136,13 @@ async def list_webhooks(session: AsyncSession, team_id: int) -> list[OutboundWeb
     return list(rows)
 
 
-async def delete_webhook(session: AsyncSession, team_id: int, webhook_id: int) -> None:
+async def delete_webhook(db: AsyncSession, team_id: int, webhook_id: int) -> None:
     """Deactivate it: pending deliveries are dropped from the queue (kept as failed)."""
-    webhook = await session.get(OutboundWebhook, webhook_id)
+    webhook = await db.get(OutboundWebhook, webhook_id)
     if webhook is None or webhook.team_id != team_id or not webhook.active:
         raise NotFound("Outbound webhook not found")
     webhook.active = False
-    pending = await session.scalars(
+    pending = await db.scalars(
         select(OutboundDelivery).where(
             OutboundDelivery.webhook_id == webhook_id,
             OutboundDelivery.status == DeliveryStatus.PENDING,
@@ -151,4 +151,4 @@ async def delete_webhook(session: AsyncSession, team_id: int, webhook_id: int) -
     for delivery in pending:
         delivery.status = DeliveryStatus.FAILED
         delivery.last_error = "webhook deleted"
-    await session.flush()
+    await db.flush()

@@ -20,18 +20,18 @@ class Claim:
     record: IdempotencyKey | None = None
 
 
-async def claim(session: AsyncSession, user_id: int, key: str, request_hash: str) -> Claim:
+async def claim(db: AsyncSession, user_id: int, key: str, request_hash: str) -> Claim:
     """Reserve ``key`` for this request, or say why the stored answer applies instead."""
-    existing = await session.scalar(
+    existing = await db.scalar(
         select(IdempotencyKey).where(IdempotencyKey.user_id == user_id, IdempotencyKey.key == key)
     )
     if existing is not None and existing.created_at < utcnow() - RETENTION:
-        await session.delete(existing)
-        await session.flush()
+        await db.delete(existing)
+        await db.flush()
         existing = None
     if existing is None:
-        session.add(IdempotencyKey(user_id=user_id, key=key, request_hash=request_hash))
-        await session.flush()
+        db.add(IdempotencyKey(user_id=user_id, key=key, request_hash=request_hash))
+        await db.flush()
         return Claim("new")
     if existing.request_hash != request_hash:
         return Claim("mismatch")
@@ -41,14 +41,14 @@ async def claim(session: AsyncSession, user_id: int, key: str, request_hash: str
 
 
 async def store(
-    session: AsyncSession,
+    db: AsyncSession,
     user_id: int,
     key: str,
     status: int,
     content_type: str | None,
     body: bytes,
 ) -> None:
-    record = await session.scalar(
+    record = await db.scalar(
         select(IdempotencyKey).where(IdempotencyKey.user_id == user_id, IdempotencyKey.key == key)
     )
     if record is not None:
@@ -57,15 +57,15 @@ async def store(
         record.body = body
 
 
-async def release(session: AsyncSession, user_id: int, key: str) -> None:
+async def release(db: AsyncSession, user_id: int, key: str) -> None:
     """Forget a reservation whose request failed, so a retry does the work."""
-    await session.execute(
+    await db.execute(
         delete(IdempotencyKey).where(IdempotencyKey.user_id == user_id, IdempotencyKey.key == key)
     )
 
 
-async def purge_expired(session: AsyncSession) -> int:
-    result = await session.execute(
+async def purge_expired(db: AsyncSession) -> int:
+    result = await db.execute(
         delete(IdempotencyKey).where(IdempotencyKey.created_at < utcnow() - RETENTION)
     )
     return int(getattr(result, "rowcount", 0) or 0)

@@ -47,8 +47,8 @@ class ReadinessProbe:
             async with self._engine.connect() as connection:
                 await connection.execute(_PING)
         elif self._sessionmaker is not None:
-            async with self._sessionmaker() as session:
-                await session.execute(_PING)
+            async with self._sessionmaker() as db:
+                await db.execute(_PING)
 
     async def close(self) -> None:
         if self._engine is not None:

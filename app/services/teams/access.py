@@ -78,14 +78,14 @@ _MEMBER_ACCESS = (
 )
 
 
-async def team_access(session: AsyncSession, user_id: int, team_id: int) -> TeamAccess:
+async def team_access(db: AsyncSession, user_id: int, team_id: int) -> TeamAccess:
     """The caller's rights in a team; 404 when the team is unknown or not theirs.
 
     The caller's account is read in the same statement (one round trip per request fewer):
     a token whose account is gone is a 401.
     """
     params = {"user_id": user_id, "team_id": team_id}
-    row = (await session.execute(_TEAM_ACCESS, params)).first()
+    row = (await db.execute(_TEAM_ACCESS, params)).first()
     if row is None:
         raise Unauthorized(ACCOUNT_GONE)
     user, team, own = row
@@ -95,9 +95,9 @@ async def team_access(session: AsyncSession, user_id: int, team_id: int) -> Team
     return access
 
 
-async def require_account(session: AsyncSession, user_id: int) -> None:
+async def require_account(db: AsyncSession, user_id: int) -> None:
     """401 when the token's account is gone (for statements that found no row at all)."""
-    if await session.get(User, user_id) is None:
+    if await db.get(User, user_id) is None:
         raise Unauthorized(ACCOUNT_GONE)
 
 
@@ -112,22 +112,22 @@ def rights(team: Team, user: User, own: TeamMembership | None) -> TeamAccess | N
     )
 
 
-async def require_staff(session: AsyncSession, user_id: int, team_id: int) -> TeamAccess:
-    access = await team_access(session, user_id, team_id)
+async def require_staff(db: AsyncSession, user_id: int, team_id: int) -> TeamAccess:
+    access = await team_access(db, user_id, team_id)
     if not access.is_staff:
         raise Forbidden("Only the team's coaches and owners may do this")
     return access
 
 
-async def require_owner(session: AsyncSession, user_id: int, team_id: int) -> TeamAccess:
-    access = await team_access(session, user_id, team_id)
+async def require_owner(db: AsyncSession, user_id: int, team_id: int) -> TeamAccess:
+    access = await team_access(db, user_id, team_id)
     if not access.is_owner:
         raise Forbidden("Only the team's owners may do this")
     return access
 
 
 async def member_access(
-    session: AsyncSession,
+    db: AsyncSession,
     user_id: int,
     membership_id: int,
     *,
@@ -144,7 +144,7 @@ async def member_access(
     statement, as in :func:`team_access`.
     """
     params = {"user_id": user_id, "membership_id": membership_id}
-    row = (await session.execute(_MEMBER_ACCESS, params)).first()
+    row = (await db.execute(_MEMBER_ACCESS, params)).first()
     if row is None:
         raise Unauthorized(ACCOUNT_GONE)
     user, membership, team, caller = row
@@ -161,7 +161,7 @@ _MEMBERSHIP_IN_TEAM = select(TeamMembership).where(
 
 
 async def member_in_team(
-    session: AsyncSession,
+    db: AsyncSession,
     access: TeamAccess,
     membership_id: int,
     *,
@@ -175,10 +175,10 @@ async def member_in_team(
     membership = access.membership
     if membership is None or membership.id != membership_id:
         params = {"membership_id": membership_id, "team_id": access.team.id}
-        membership = await session.scalar(_MEMBERSHIP_IN_TEAM, params)
+        membership = await db.scalar(_MEMBERSHIP_IN_TEAM, params)
         if membership is None:
             return await member_access(
-                session, access.user.id, membership_id, write=write, new_entry=new_entry
+                db, access.user.id, membership_id, write=write, new_entry=new_entry
             )
     return _member_rules(
         membership, access.team, access.user, access, write=write, new_entry=new_entry

@@ -15,20 +15,20 @@ from app.services.loads import daily as loads
 from app.services.teams.access import TeamAccess, visible_teams
 
 
-async def create_team(session: AsyncSession, user: User, *, name: str, timezone: str) -> Team:
+async def create_team(db: AsyncSession, user: User, *, name: str, timezone: str) -> Team:
     team = Team(name=name, timezone=timezone)
-    session.add(team)
-    await session.flush()
-    session.add(TeamMembership(team_id=team.id, user_id=user.id, role=Role.OWNER))
-    await session.flush()
+    db.add(team)
+    await db.flush()
+    db.add(TeamMembership(team_id=team.id, user_id=user.id, role=Role.OWNER))
+    await db.flush()
     return team
 
 
-async def list_teams(session: AsyncSession, user: User) -> list[Team]:
-    return list(await session.scalars(visible_teams(user)))
+async def list_teams(db: AsyncSession, user: User) -> list[Team]:
+    return list(await db.scalars(visible_teams(user)))
 
 
-async def update_team(session: AsyncSession, team: Team, body: schemas.TeamUpdate) -> Team:
+async def update_team(db: AsyncSession, team: Team, body: schemas.TeamUpdate) -> Team:
     """Apply the fields sent. A new zone moves sessions to their new local days; new ACWR
     settings recompute the team's ACWR at once, so every answer after this uses them."""
     changes = body.model_dump(exclude_unset=True, exclude={"acwr"})
@@ -40,11 +40,11 @@ async def update_team(session: AsyncSession, team: Team, body: schemas.TeamUpdat
     )
     for field, value in changes.items():
         setattr(team, field, value)
-    await session.flush()
+    await db.flush()
     if zone_changed:
-        await loads.redate_team(session, team)
+        await loads.redate_team(db, team)
     if settings_changed:
-        await acwr_engine.recompute_team(session, team)
+        await acwr_engine.recompute_team(db, team)
     return team
 
 
@@ -70,41 +70,41 @@ def acwr_changes(team: Team, partial: dict[str, Any]) -> dict[str, Any]:
     return {f"acwr_{name}": merged[name] for name in partial}
 
 
-async def create_season(session: AsyncSession, team: Team, body: schemas.SeasonCreate) -> Season:
+async def create_season(db: AsyncSession, team: Team, body: schemas.SeasonCreate) -> Season:
     season = Season(team_id=team.id, **body.model_dump())
-    session.add(season)
-    await session.flush()
+    db.add(season)
+    await db.flush()
     return season
 
 
-async def list_seasons(session: AsyncSession, team: Team) -> list[Season]:
-    rows = await session.scalars(
+async def list_seasons(db: AsyncSession, team: Team) -> list[Season]:
+    rows = await db.scalars(
         select(Season).where(Season.team_id == team.id).order_by(Season.start_date)
     )
     return list(rows)
 
 
-async def get_season(session: AsyncSession, team_id: int, season_id: int) -> Season:
-    season = await session.get(Season, season_id)
+async def get_season(db: AsyncSession, team_id: int, season_id: int) -> Season:
+    season = await db.get(Season, season_id)
     if season is None or season.team_id != team_id:
         raise NotFound("Season not found in this team", field=("body", "season_id"))
     return season
 
 
 async def add_member(
-    session: AsyncSession, access: TeamAccess, body: schemas.MemberCreate
+    db: AsyncSession, access: TeamAccess, body: schemas.MemberCreate
 ) -> TeamMembership:
     """Add a person by email; an unknown email gets an account they claim by registering."""
     if not access.is_owner and body.role != Role.PLAYER:
         raise Forbidden("Coaches may add players only; owners add any role")
-    user = await accounts.get_by_email(session, body.email)
+    user = await accounts.get_by_email(db, body.email)
     if user is None:
         user = User(email=accounts.normalise_email(body.email), full_name=body.full_name)
-        session.add(user)
-        await session.flush()
-    elif await _membership_of(session, access.team.id, user.id) is not None:
+        db.add(user)
+        await db.flush()
+    elif await _membership_of(db, access.team.id, user.id) is not None:
         raise Conflict("This person is already a member of the team", field=("body", "email"))
-    await _check_external_ref(session, access.team.id, body.external_ref, None)
+    await _check_external_ref(db, access.team.id, body.external_ref, None)
     membership = TeamMembership(
         team_id=access.team.id,
         user_id=user.id,
@@ -113,15 +113,13 @@ async def add_member(
         jersey_number=body.jersey_number,
         external_ref=body.external_ref,
     )
-    session.add(membership)
-    await session.flush()
-    return await get_member(session, access.team.id, membership.id)
+    db.add(membership)
+    await db.flush()
+    return await get_member(db, access.team.id, membership.id)
 
 
-async def _membership_of(
-    session: AsyncSession, team_id: int, user_id: int
-) -> TeamMembership | None:
-    return await session.scalar(
+async def _membership_of(db: AsyncSession, team_id: int, user_id: int) -> TeamMembership | None:
+    return await db.scalar(
         select(TeamMembership).where(
             TeamMembership.team_id == team_id, TeamMembership.user_id == user_id
         )
@@ -129,11 +127,11 @@ async def _membership_of(
 
 
 async def _check_external_ref(
-    session: AsyncSession, team_id: int, external_ref: str | None, membership_id: int | None
+    db: AsyncSession, team_id: int, external_ref: str | None, membership_id: int | None
 ) -> None:
     if external_ref is None:
         return
-    other = await session.scalar(
+    other = await db.scalar(
         select(TeamMembership.id).where(
             TeamMembership.team_id == team_id,
             TeamMembership.external_ref == external_ref,
@@ -156,46 +154,44 @@ def members_query(team_id: int) -> Select[TeamMembership]:
 
 
 async def list_members(
-    session: AsyncSession, team_id: int, *, limit: int, offset: int
+    db: AsyncSession, team_id: int, *, limit: int, offset: int
 ) -> list[TeamMembership]:
-    rows = await session.scalars(
+    rows = await db.scalars(
         members_query(team_id).order_by(TeamMembership.id).limit(limit).offset(offset)
     )
     return list(rows)
 
 
-async def get_member(session: AsyncSession, team_id: int, membership_id: int) -> TeamMembership:
-    membership = await session.scalar(
-        members_query(team_id).where(TeamMembership.id == membership_id)
-    )
+async def get_member(db: AsyncSession, team_id: int, membership_id: int) -> TeamMembership:
+    membership = await db.scalar(members_query(team_id).where(TeamMembership.id == membership_id))
     if membership is None:
         raise NotFound("Membership not found")
     return membership
 
 
 async def update_member(
-    session: AsyncSession, access: TeamAccess, membership_id: int, body: schemas.MemberUpdate
+    db: AsyncSession, access: TeamAccess, membership_id: int, body: schemas.MemberUpdate
 ) -> TeamMembership:
     """Staff edit position, number and external_ref; only owners change role or active."""
     changes = body.model_dump(exclude_unset=True)  # the fields the client sent
-    membership = await get_member(session, access.team.id, membership_id)
+    membership = await get_member(db, access.team.id, membership_id)
     if ({"role", "active"} & changes.keys()) and not access.is_owner:
         raise Forbidden("Only owners change roles or deactivate members")
     if "external_ref" in changes:
-        await _check_external_ref(session, access.team.id, changes["external_ref"], membership.id)
+        await _check_external_ref(db, access.team.id, changes["external_ref"], membership.id)
     if membership.role == Role.OWNER and (
         changes.get("active") is False or changes.get("role", Role.OWNER) != Role.OWNER
     ):
-        await _keep_an_owner(session, access.team.id, membership.id)
+        await _keep_an_owner(db, access.team.id, membership.id)
     for field, value in changes.items():
         setattr(membership, field, value)
-    await session.flush()
+    await db.flush()
     return membership
 
 
-async def _keep_an_owner(session: AsyncSession, team_id: int, leaving_id: int) -> None:
+async def _keep_an_owner(db: AsyncSession, team_id: int, leaving_id: int) -> None:
     """A team must keep one active owner, or nobody could change its settings again."""
-    others = await session.scalar(
+    others = await db.scalar(
         select(func.count())
         .select_from(TeamMembership)
         .where(

@@ -44,19 +44,19 @@ def event_uid(session_id: int) -> str:
     return f"session-{session_id}@loadline"
 
 
-async def create_token(session: AsyncSession, team: Team) -> str:
+async def create_token(db: AsyncSession, team: Team) -> str:
     """A new feed token for the team; it replaces (revokes) the previous one at once."""
     token = secrets.token_urlsafe(32)
     team.calendar_token_hash = hash_token(token)
-    await session.flush()
+    await db.flush()
     return token
 
 
-async def team_for_token(session: AsyncSession, team_id: int, token: str | None) -> Team:
+async def team_for_token(db: AsyncSession, team_id: int, token: str | None) -> Team:
     """The team whose current feed token this is; 404 alike for every other case."""
     if token:
         team = (
-            await session.execute(
+            await db.execute(
                 select(Team).where(
                     Team.id == team_id, Team.calendar_token_hash == hash_token(token)
                 )
@@ -68,12 +68,12 @@ async def team_for_token(session: AsyncSession, team_id: int, token: str | None)
 
 
 async def feed_sessions(
-    session: AsyncSession, team: Team, now: datetime | None = None
+    db: AsyncSession, team: Team, now: datetime | None = None
 ) -> Sequence[TrainingSession]:
     """The team's sessions starting ``FEED_HISTORY_DAYS`` ago or later, oldest first."""
     since = (now or datetime.now(UTC)) - timedelta(days=FEED_HISTORY_DAYS)
     return (
-        await session.scalars(
+        await db.scalars(
             select(TrainingSession)
             .where(TrainingSession.team_id == team.id, TrainingSession.start >= since)
             .order_by(TrainingSession.start, TrainingSession.id)
@@ -115,6 +115,6 @@ def render(team: Team, sessions: Sequence[TrainingSession], now: datetime | None
     return data
 
 
-async def feed(session: AsyncSession, team: Team) -> bytes:
+async def feed(db: AsyncSession, team: Team) -> bytes:
     now = datetime.now(UTC)
-    return render(team, await feed_sessions(session, team, now), now)
+    return render(team, await feed_sessions(db, team, now), now)

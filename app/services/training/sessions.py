@@ -53,7 +53,7 @@ _SESSION_ACCESS_HELD = _SESSION_ACCESS.with_for_update(
 
 
 async def session_access(
-    session: AsyncSession, user_id: int, session_id: int, *, staff: bool, lock: bool = False
+    db: AsyncSession, user_id: int, session_id: int, *, staff: bool, lock: bool = False
 ) -> SessionAccess:
     """A session the caller may read (any active member) or change (staff); else 404/403.
 
@@ -62,9 +62,9 @@ async def session_access(
     statement rather than read twice.
     """
     query = _SESSION_ACCESS_HELD if lock else _SESSION_ACCESS
-    row = (await session.execute(query, {"user_id": user_id, "session_id": session_id})).first()
+    row = (await db.execute(query, {"user_id": user_id, "session_id": session_id})).first()
     if row is None:
-        await teams.require_account(session, user_id)
+        await teams.require_account(db, user_id)
         raise NotFound("Session not found")
     training_session, user, team, own = row
     access = teams.rights(team, user, own)
@@ -83,18 +83,18 @@ def _held(session_id: int, *, shared: bool) -> Select[TrainingSession]:
 
 
 async def create(
-    session: AsyncSession, access: TeamAccess, body: schemas.SessionCreate
+    db: AsyncSession, access: TeamAccess, body: schemas.SessionCreate
 ) -> TrainingSession:
     if body.season_id is not None:
-        await team_service.get_season(session, access.team.id, body.season_id)
+        await team_service.get_season(db, access.team.id, body.season_id)
     training_session = TrainingSession(**_in_utc(body.model_dump()))
     training_session.day = day_of(training_session.start, team_zone(access.team))
-    session.add(training_session)
-    await session.flush()
+    db.add(training_session)
+    await db.flush()
     return training_session
 
 
-async def lock_for_write(session: AsyncSession, access: SessionAccess) -> None:
+async def lock_for_write(db: AsyncSession, access: SessionAccess) -> None:
     """Hold the session row (shared) while writing data that depends on its day.
 
     A concurrent move or delete then waits for this write, or this write waits for it and
@@ -102,7 +102,7 @@ async def lock_for_write(session: AsyncSession, access: SessionAccess) -> None:
     Nothing to do when the access was read with the lock already.
     """
     if not access.locked:
-        await session.execute(_held(access.training_session.id, shared=True))
+        await db.execute(_held(access.training_session.id, shared=True))
 
 
 def _in_utc(fields: dict[str, Any]) -> dict[str, Any]:
@@ -114,7 +114,7 @@ def _in_utc(fields: dict[str, Any]) -> dict[str, Any]:
 
 
 async def list_sessions(
-    session: AsyncSession,
+    db: AsyncSession,
     user: User,
     *,
     team_id: int | None,
@@ -127,25 +127,25 @@ async def list_sessions(
         raise Invalid("'from' must not be after 'to'", field=("query", "from"))
     query = visible_sessions(user)
     if team_id is not None:
-        await teams.team_access(session, user.id, team_id)  # 404 for a team that is not theirs
+        await teams.team_access(db, user.id, team_id)  # 404 for a team that is not theirs
         query = query.where(TrainingSession.team_id == team_id)
     if start is not None:
         query = query.where(TrainingSession.day >= start)
     if end is not None:
         query = query.where(TrainingSession.day <= end)
     query = query.order_by(TrainingSession.start, TrainingSession.id).limit(limit).offset(offset)
-    return list(await session.scalars(query))
+    return list(await db.scalars(query))
 
 
 async def update(
-    session: AsyncSession, access: SessionAccess, body: schemas.SessionUpdate
+    db: AsyncSession, access: SessionAccess, body: schemas.SessionUpdate
 ) -> TrainingSession:
     """Apply changes; a new start on another day carries every member's load to that day."""
     changes = body.model_dump(exclude_unset=True)  # the fields the client sent
-    training_session = await _lock_for_change(session, access)
+    training_session = await _lock_for_change(db, access)
     team = access.team_access.team
     if changes.get("season_id") is not None:
-        await team_service.get_season(session, team.id, changes["season_id"])
+        await team_service.get_season(db, team.id, changes["season_id"])
     start = changes.get("start", training_session.start)
     end = changes.get("end", training_session.end)
     if end <= start:
@@ -154,40 +154,40 @@ async def update(
     for field, value in _in_utc(changes).items():
         setattr(training_session, field, value)
     training_session.day = day_of(start, team_zone(team))
-    await session.flush()
+    await db.flush()
     if training_session.day != old_day:
-        await _recompute_members(session, training_session, [old_day, training_session.day])
+        await _recompute_members(db, training_session, [old_day, training_session.day])
     return training_session
 
 
-async def delete(session: AsyncSession, access: SessionAccess) -> None:
+async def delete(db: AsyncSession, access: SessionAccess) -> None:
     # Locked first, so no write for this session can commit unseen after the next query.
-    training_session = await _lock_for_change(session, access)
-    members = await _members_with_data(session, training_session.id)
-    await session.delete(training_session)
-    await session.flush()
+    training_session = await _lock_for_change(db, access)
+    members = await _members_with_data(db, training_session.id)
+    await db.delete(training_session)
+    await db.flush()
     for membership_id in members:
         await loads.recompute_days(
-            session, training_session.team_id, membership_id, [training_session.day]
+            db, training_session.team_id, membership_id, [training_session.day]
         )
 
 
-async def _lock_for_change(session: AsyncSession, access: SessionAccess) -> TrainingSession:
+async def _lock_for_change(db: AsyncSession, access: SessionAccess) -> TrainingSession:
     """The session row locked for update and read afresh.
 
     The access check read it without a lock: a concurrent move may have committed since, and
     a move or delete must recompute the day the session is on now, not the one it was read
     on (else its load stays counted on the old day, or twice).
     """
-    training_session = await session.scalar(_held(access.training_session.id, shared=False))
+    training_session = await db.scalar(_held(access.training_session.id, shared=False))
     if training_session is None:
         raise NotFound("Session not found")
     return training_session
 
 
-async def _members_with_data(session: AsyncSession, session_id: int) -> list[int]:
+async def _members_with_data(db: AsyncSession, session_id: int) -> list[int]:
     """Members with an sRPE or an attendance row for the session: their totals depend on it."""
-    rows = await session.scalars(
+    rows = await db.scalars(
         union(
             select(SessionRPE.membership_id).where(SessionRPE.session_id == session_id),
             select(Attendance.membership_id).where(Attendance.session_id == session_id),
@@ -197,14 +197,14 @@ async def _members_with_data(session: AsyncSession, session_id: int) -> list[int
 
 
 async def _recompute_members(
-    session: AsyncSession, training_session: TrainingSession, days: Sequence[date]
+    db: AsyncSession, training_session: TrainingSession, days: Sequence[date]
 ) -> None:
-    for membership_id in await _members_with_data(session, training_session.id):
-        await loads.recompute_days(session, training_session.team_id, membership_id, days)
+    for membership_id in await _members_with_data(db, training_session.id):
+        await loads.recompute_days(db, training_session.team_id, membership_id, days)
 
 
-async def list_attendance(session: AsyncSession, session_id: int) -> list[Attendance]:
-    rows = await session.scalars(
+async def list_attendance(db: AsyncSession, session_id: int) -> list[Attendance]:
+    rows = await db.scalars(
         select(Attendance)
         .where(Attendance.session_id == session_id)
         .order_by(Attendance.membership_id)
@@ -213,15 +213,15 @@ async def list_attendance(session: AsyncSession, session_id: int) -> list[Attend
 
 
 async def record_attendance(
-    session: AsyncSession, access: SessionAccess, entries: Sequence[schemas.AttendanceCreate]
+    db: AsyncSession, access: SessionAccess, entries: Sequence[schemas.AttendanceCreate]
 ) -> list[Attendance]:
     """Bulk upsert, one row per member; within one request the last entry for a member wins."""
     training_session = access.training_session
-    await lock_for_write(session, access)
+    await lock_for_write(db, access)
     wanted = {entry.membership_id for entry in entries}
     members = {
         m.id: m
-        for m in await session.scalars(select(TeamMembership).where(TeamMembership.id.in_(wanted)))
+        for m in await db.scalars(select(TeamMembership).where(TeamMembership.id.in_(wanted)))
     }
     for index, entry in enumerate(entries):
         member = members.get(entry.membership_id)
@@ -234,9 +234,7 @@ async def record_attendance(
     latest = {entry.membership_id: entry for entry in entries}
     for membership_id in sorted(latest):
         # Before the upsert, so an sRPE write checking for ABSENT cannot slip in between.
-        await lock_member_days(
-            session, training_session.team_id, membership_id, [training_session.day]
-        )
+        await lock_member_days(db, training_session.team_id, membership_id, [training_session.day])
     rows = [
         {
             "team_id": training_session.team_id,
@@ -249,7 +247,7 @@ async def record_attendance(
     ]
     if rows:
         await upsert(
-            session,
+            db,
             Attendance,
             rows,
             conflict=["session_id", "membership_id"],
@@ -257,9 +255,9 @@ async def record_attendance(
         )
     for membership_id in sorted(latest):
         await loads.recompute_days(
-            session, training_session.team_id, membership_id, [training_session.day]
+            db, training_session.team_id, membership_id, [training_session.day]
         )
-    return await list_attendance(session, training_session.id)
+    return await list_attendance(db, training_session.id)
 
 
 _ATTENDANCE_OF = select(Attendance).where(
@@ -268,9 +266,7 @@ _ATTENDANCE_OF = select(Attendance).where(
 )
 
 
-async def attendance_of(
-    session: AsyncSession, session_id: int, membership_id: int
-) -> Attendance | None:
-    return await session.scalar(
+async def attendance_of(db: AsyncSession, session_id: int, membership_id: int) -> Attendance | None:
+    return await db.scalar(
         _ATTENDANCE_OF, {"session_id": session_id, "membership_id": membership_id}
     )

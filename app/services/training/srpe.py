@@ -24,7 +24,7 @@ def load_au(rpe_0_10: float, duration_min: int) -> int:
 
 
 async def upsert_srpe(
-    session: AsyncSession,
+    db: AsyncSession,
     access: SessionAccess,
     member: MemberAccess,
     *,
@@ -36,11 +36,11 @@ async def upsert_srpe(
     membership = member.membership
     if membership.team_id != training_session.team_id:
         raise Invalid("Not a member of this session's team", field=("body", "membership_id"))
-    await sessions.lock_for_write(session, access)
+    await sessions.lock_for_write(db, access)
     if training_session.start > utcnow():
         raise Conflict("This session has not started yet")
-    await lock_member_days(session, membership.team_id, membership.id, [training_session.day])
-    attendance = await sessions.attendance_of(session, training_session.id, membership.id)
+    await lock_member_days(db, membership.team_id, membership.id, [training_session.day])
+    attendance = await sessions.attendance_of(db, training_session.id, membership.id)
     if attendance is not None and attendance.status == AttendanceStatus.ABSENT:
         raise Conflict("This member is marked ABSENT for the session")
     if duration_min is None:
@@ -48,7 +48,7 @@ async def upsert_srpe(
             training_session, attendance.minutes_participated if attendance else 0
         )
     stored, created = await upsert_one(
-        session,
+        db,
         SessionRPE,
         {
             "team_id": training_session.team_id,
@@ -64,7 +64,7 @@ async def upsert_srpe(
         update=["rpe_0_10", "duration_min", "load_au", "updated_at"],
     )
     await loads.recompute_days(
-        session, training_session.team_id, membership.id, [training_session.day], locked=True
+        db, training_session.team_id, membership.id, [training_session.day], locked=True
     )
     return stored, created
 
@@ -76,7 +76,7 @@ def _default_duration(training_session: TrainingSession, minutes_participated: i
 
 
 async def list_srpe(
-    session: AsyncSession, access: SessionAccess, *, limit: int, offset: int
+    db: AsyncSession, access: SessionAccess, *, limit: int, offset: int
 ) -> list[SessionRPE]:
     """Staff see every member's sRPE for the session; a player sees only their own."""
     query = select(SessionRPE).where(SessionRPE.session_id == access.training_session.id)
@@ -84,10 +84,10 @@ async def list_srpe(
         own = access.team_access.membership
         query = query.where(SessionRPE.membership_id == (own.id if own else -1))
     query = query.order_by(SessionRPE.membership_id).limit(limit).offset(offset)
-    return list(await session.scalars(query))
+    return list(await db.scalars(query))
 
 
-async def delete_srpe(session: AsyncSession, access: SessionAccess, member: MemberAccess) -> None:
+async def delete_srpe(db: AsyncSession, access: SessionAccess, member: MemberAccess) -> None:
     """Remove the member's sRPE and that day's share of their load.
 
     The day's lock comes before the row is touched, as in :func:`upsert_srpe` (the order
@@ -96,9 +96,9 @@ async def delete_srpe(session: AsyncSession, access: SessionAccess, member: Memb
     """
     training_session = access.training_session
     membership = member.membership
-    await sessions.lock_for_write(session, access)
-    await lock_member_days(session, membership.team_id, membership.id, [training_session.day])
-    stored = await session.scalar(
+    await sessions.lock_for_write(db, access)
+    await lock_member_days(db, membership.team_id, membership.id, [training_session.day])
+    stored = await db.scalar(
         select(SessionRPE).where(
             SessionRPE.session_id == training_session.id,
             SessionRPE.membership_id == membership.id,
@@ -106,8 +106,8 @@ async def delete_srpe(session: AsyncSession, access: SessionAccess, member: Memb
     )
     if stored is None:
         raise NotFound("No sRPE recorded for this member and session")
-    await session.delete(stored)
-    await session.flush()
+    await db.delete(stored)
+    await db.flush()
     await loads.recompute_days(
-        session, training_session.team_id, membership.id, [training_session.day], locked=True
+        db, training_session.team_id, membership.id, [training_session.day], locked=True
     )

@@ -16,7 +16,7 @@ from app.services.wellness.scoring import ITEMS
 
 
 async def upsert_wellness(
-    session: AsyncSession, member: MemberAccess, entry: WellnessCreate
+    db: AsyncSession, member: MemberAccess, entry: WellnessCreate
 ) -> tuple[WellnessLog, bool]:
     """Create or wholly replace the member's entry for the day (left-out items become null)."""
     local_today = today(team_zone(member.team_access.team))
@@ -38,21 +38,21 @@ async def upsert_wellness(
         "updated_at": utcnow(),
     }
     log, created = await upsert_one(
-        session,
+        db,
         WellnessLog,
         values,
         conflict=["membership_id", "date"],
         update=[*ITEMS, "notes", "updated_at"],
     )
-    await alerts.on_wellness(session, membership, log)
+    await alerts.on_wellness(db, membership, log)
     return log, created
 
 
 async def list_wellness(
-    session: AsyncSession, membership_id: int, days: DayRange, *, limit: int, offset: int
+    db: AsyncSession, membership_id: int, days: DayRange, *, limit: int, offset: int
 ) -> list[WellnessLog]:
     """The member's entries of the range, oldest first (days with an entry only)."""
-    rows = await session.scalars(
+    rows = await db.scalars(
         select(WellnessLog)
         .where(
             WellnessLog.membership_id == membership_id,
