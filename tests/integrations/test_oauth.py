@@ -27,7 +27,7 @@ from app.services.integrations import devices, jobs, oauth
 from app.services.integrations.context import VendorContext, new_http_client
 from app.services.integrations.errors import DeviceUnusable
 from app.services.platform import crypto
-from tests.devices import fake_vendor as fv
+from tests.fixtures import fake_vendor as fv
 from tests.fixtures.actors import Squad
 
 PROVIDERS = ["whoop", "oura"]

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import Settings
 from app.services.integrations.context import VendorContext
-from tests.devices import fake_vendor as fv
+from tests.fixtures import fake_vendor as fv
 
 
 @pytest.fixture

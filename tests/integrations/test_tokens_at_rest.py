@@ -17,7 +17,7 @@ from app.models import Base, LinkedDevice, Provider, Role, Team, TeamMembership,
 from app.services.integrations import devices, jobs
 from app.services.integrations.context import VendorContext
 from app.services.platform import crypto
-from tests.devices import fake_vendor as fv
+from tests.fixtures import fake_vendor as fv
 from tests.fixtures.actors import Squad
 
 OLD_KEY = Fernet.generate_key().decode()
@@ -26,7 +26,7 @@ NEW_KEY = Fernet.generate_key().decode()
 
 @pytest.fixture
 def app_settings(settings: Settings) -> Settings:
-    """As tests/devices/conftest.py, with a known key, so rotation can be tested."""
+    """As tests/integrations/conftest.py, with a known key, so rotation can be tested."""
     return fv.vendor_settings(settings, token_keys=OLD_KEY)
 
 

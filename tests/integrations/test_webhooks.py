@@ -19,7 +19,7 @@ from app.models import InboxStatus
 from app.services.integrations import inbox, jobs, oura
 from app.services.integrations.context import VendorContext
 from app.services.platform import crypto
-from tests.devices import fake_vendor as fv
+from tests.fixtures import fake_vendor as fv
 from tests.fixtures.actors import Api, Squad
 
 
