@@ -147,12 +147,7 @@ async def _database_error(request: Request, exc: Exception) -> JSONResponse:
     code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
     if code in RETRYABLE_SQLSTATES or "database is locked" in str(exc.orig):
         logger.warning('{"event": "transaction_retry", "sqlstate": "%s"}', code)
-        return problem(
-            503,
-            "Service unavailable",
-            "A concurrent change got in the way; retry the request",
-            headers={"Retry-After": "1"},
-        )
+        return _retry_later("A concurrent change got in the way; retry the request", 1)
     return await _unexpected_error(request, exc)
 
 
@@ -180,12 +175,12 @@ def _raised_by_database(exc: BaseException) -> bool:
 
 def _database_gone(error: str) -> JSONResponse:
     logger.warning('{"event": "database_unavailable", "error": "%s"}', error)
-    return problem(
-        503,
-        "Service unavailable",
-        "The database is out of reach; nothing was changed, retry the request shortly",
-        headers={"Retry-After": "5"},
-    )
+    return _retry_later("The database is out of reach; nothing was changed, retry shortly", 5)
+
+
+def _retry_later(detail: str, seconds: int) -> JSONResponse:
+    """503 with ``Retry-After``: nothing was changed, and the same request may come again."""
+    return problem(503, "Service unavailable", detail, headers={"Retry-After": str(seconds)})
 
 
 async def _unexpected_error(_: Request, exc: Exception) -> JSONResponse:
