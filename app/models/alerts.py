@@ -17,6 +17,7 @@ class AlertKind(enum.StrEnum):
     HRV_DROP = "HRV_DROP"
     HRV_BELOW_NORMAL = "HRV_BELOW_NORMAL"
     MISSING_SRPE = "MISSING_SRPE"
+    HEALTH_PROBLEM_REPORTED = "HEALTH_PROBLEM_REPORTED"  # an athlete's own report, to triage
 
 
 class Severity(enum.StrEnum):

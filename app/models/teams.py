@@ -13,6 +13,7 @@ from app.models.users import User
 class Role(enum.StrEnum):
     PLAYER = "PLAYER"
     COACH = "COACH"
+    MEDICAL = "MEDICAL"  # physiotherapists and doctors: they hold the clinical detail
     OWNER = "OWNER"
 
 
