@@ -4,7 +4,7 @@ import asyncio
 import os
 import sys
 
-import asyncpg
+import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type hints
 from sqlalchemy.engine import make_url
 
 

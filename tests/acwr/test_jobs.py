@@ -5,9 +5,10 @@ import os
 import signal
 import sys
 from datetime import UTC, datetime, time, timedelta
+from typing import cast
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app import scheduler
@@ -82,7 +83,8 @@ async def test_the_midnight_job_advances_a_team_by_one_day(
     async with committed_db.begin() as session:
         # As if the clock had just passed midnight: today is not computed yet.
         await session.execute(update(AcwrState).values(computed_through=TODAY - timedelta(days=1)))
-        await session.execute(AcwrSnapshot.__table__.delete().where(AcwrSnapshot.date == TODAY))
+        snapshots = cast(Table, AcwrSnapshot.__table__)  # typed as any FromClause
+        await session.execute(snapshots.delete().where(AcwrSnapshot.date == TODAY))
     computed = await acwr_jobs.advance_team(committed_db, team_id)
     assert computed == 1
     async with committed_db() as session:

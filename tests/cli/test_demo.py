@@ -36,7 +36,8 @@ class DemoTeam:
     def player(self, jersey: int) -> dict[str, Any]:
         return next(m for m in self.players if m["jersey_number"] == jersey)
 
-    async def get(self, path: str, headers: Headers | None = None, **params: Any) -> Any:
+    # path and headers positional-only: then no **params (``**{"from": ...}``) can be them.
+    async def get(self, path: str, headers: Headers | None = None, /, **params: Any) -> Any:
         response = await self.client.get(path, params=params, headers=headers or self.coach)
         assert response.status_code == 200, response.text
         return response.json()

@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
-from pypdf import PdfReader
+from pypdf import PageObject, PdfReader
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -239,7 +239,7 @@ async def test_pdf_has_cover_roster_and_player_charts(api: Api, squad: Squad) ->
     # Status as of the week's Sunday: the player's ACWR is optimal, the teammate has nothing.
     assert re.search(r"Player\s+green\s+1\.16\s+optimal", roster_page), roster_page
     assert re.search(r"Teammate\s+no data", roster_page), roster_page
-    roster_content = reader.pages[1].get_contents().get_data().decode("latin-1")
+    roster_content = _content(reader.pages[1])
     assert _filled_rectangles(roster_content, "#3aa757") == 1  # the green status cell
     assert _filled_rectangles(roster_content, "#b0b0b0") == 1  # the grey no-data cell
     assert "#9 Player" in players_page and "Teammate" in players_page
@@ -256,6 +256,13 @@ _FILLED_RECT = re.compile(
 BANDS = {"low": "#dce9f7", "optimal": "#d7f0dc", "high": "#fde7c4", "danger": "#f8d0ce"}
 
 
+def _content(page: PageObject) -> str:
+    """A page's content stream, decoded."""
+    contents = page.get_contents()
+    assert contents is not None  # a page without a content stream has nothing drawn
+    return contents.get_data().decode("latin-1")
+
+
 def _filled_rectangles(content: str, hex_colour: str) -> int:
     """Rectangles filled with ``hex_colour`` in a page's content stream."""
     wanted = [int(hex_colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
@@ -268,11 +275,11 @@ def _filled_rectangles(content: str, hex_colour: str) -> int:
 async def test_pdf_charts_shade_the_zone_bands(api: Api, squad: Squad) -> None:
     await _seed(api, squad)
     reader, _ = await _pdf(api.client, squad)
-    content = reader.pages[2].get_contents().get_data().decode("latin-1")
+    content = _content(reader.pages[2])
     for band, colour in BANDS.items():
         assert _filled_rectangles(content, colour) == 2, band  # one per player's chart
     # Not on the cover or the roster page.
-    cover = reader.pages[0].get_contents().get_data().decode("latin-1")
+    cover = _content(reader.pages[0])
     assert _filled_rectangles(cover, BANDS["danger"]) == 0
 
 

@@ -11,6 +11,7 @@ import httpx
 import pytest
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
+from starlette.concurrency import run_in_threadpool
 
 from app.config import Settings
 from app.errors import Unauthorized
@@ -62,7 +63,7 @@ async def test_authenticated_requests_take_no_thread_hop(
     client: httpx.AsyncClient, squad: Squad, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     hops: list[str] = []
-    real = fastapi.dependencies.utils.run_in_threadpool
+    real = run_in_threadpool  # what fastapi.dependencies.utils imports under that name
 
     async def counted(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         hops.append(getattr(func, "__qualname__", repr(func)))

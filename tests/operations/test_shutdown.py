@@ -8,8 +8,9 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from pathlib import Path
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -195,6 +196,12 @@ async def jobs(committed_db: async_sessionmaker[AsyncSession], settings: Setting
     return Scheduler(engine, committed_db, VendorContext(settings, new_http_client()))
 
 
+def _coroutine(call: Awaitable[None]) -> Coroutine[Any, Any, None]:
+    """A locked job's call, as create_task takes it: a Job is typed as returning any
+    Awaitable, and the one Scheduler._locked returns is a coroutine function."""
+    return cast(Coroutine[Any, Any, None], call)
+
+
 async def test_stop_waits_for_a_running_job_to_reach_its_stopping_point(jobs: Scheduler) -> None:
     steps: list[int] = []
 
@@ -205,7 +212,7 @@ async def test_stop_waits_for_a_running_job_to_reach_its_stopping_point(jobs: Sc
             await asyncio.sleep(0.02)  # one batch's work
             steps.append(step)
 
-    running = asyncio.create_task(jobs._locked("test.batches", batches)())
+    running = asyncio.create_task(_coroutine(jobs._locked("test.batches", batches)()))
     await _until(lambda: len(steps) >= 2, 5, "the job starting")
     await jobs.stop(grace=5)
     assert running.done() and not running.cancelled()
@@ -222,7 +229,7 @@ async def test_stop_cancels_a_job_that_outlives_the_grace(jobs: Scheduler) -> No
         started.set()
         await asyncio.sleep(30)
 
-    running = asyncio.create_task(jobs._locked("test.stubborn", stubborn)())
+    running = asyncio.create_task(_coroutine(jobs._locked("test.stubborn", stubborn)()))
     await started.wait()
     await jobs.stop(grace=0.2)
     assert running.cancelled()

@@ -83,7 +83,10 @@ async def test_hrv_for_a_coach_membership_is_422_and_not_stored(
     _blames_membership(response, "path")
     series = await client.get(
         f"/performance/members/{coach_id}/hrv",
-        params={"from": (yesterday - timedelta(days=1)).isoformat(), "to": date.today()},
+        params={
+            "from": (yesterday - timedelta(days=1)).isoformat(),
+            "to": date.today().isoformat(),
+        },
         headers=squad.coach.headers,
     )
     assert series.status_code == 200

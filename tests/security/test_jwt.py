@@ -3,6 +3,7 @@
 import base64
 import json
 import time
+from collections.abc import Mapping
 
 import httpx
 import pytest
@@ -13,7 +14,7 @@ from app.services.accounts import tokens
 from tests.fixtures.actors import Api
 
 
-def _b64(data: dict[str, object]) -> str:
+def _b64(data: Mapping[str, object]) -> str:
     return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
 
 

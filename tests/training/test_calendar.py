@@ -1,10 +1,10 @@
 """The team calendar feed: staff-issued tokens, revocation, and the iCalendar it serves."""
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import httpx
-from icalendar import Calendar, Event
+from icalendar import Calendar, Event, vCategory
 
 from tests.fixtures.actors import Api, Squad
 
@@ -29,7 +29,9 @@ def _events(response: httpx.Response) -> dict[str, Event]:
     assert response.status_code == 200, response.text
     assert response.headers["content-type"] == "text/calendar; charset=utf-8"
     calendar = Calendar.from_ical(response.content)
-    return {str(event["UID"]): event for event in calendar.walk("VEVENT")}
+    # walk() is typed as returning Components; walk("VEVENT") only yields Events.
+    events = cast(list[Event], calendar.walk("VEVENT"))
+    return {str(event["UID"]): event for event in events}
 
 
 def _start(hours_from_now: int) -> datetime:
@@ -109,7 +111,8 @@ async def test_feed_has_one_event_per_session(
     assert event.decoded("DTSTART").utcoffset() == timedelta(0)
     assert str(event["LOCATION"]) == "Pitch 2"
     assert str(event["DESCRIPTION"]) == "Bring bibs; 10:00 sharp"
-    assert [str(c) for c in event["CATEGORIES"].cats] == ["TACTICAL"]
+    categories = cast(vCategory, event["CATEGORIES"])  # a property's type is a union of all
+    assert [str(c) for c in categories.cats] == ["TACTICAL"]
     assert "DTSTAMP" in event
     pool = events[f"session-{recovery['id']}@loadline"]
     assert str(pool["SUMMARY"]) == "Pool (RECOVERY)"
