@@ -126,3 +126,26 @@ def test_no_module_of_app_is_over_500_lines() -> None:
         if (count := len(path.read_text(encoding="utf-8").splitlines())) > MAX_LINES
     }
     assert long == {}
+
+
+TRANSACTION_CALLS = {"commit", "begin", "rollback"}
+OWNERS = ("jobs.py", "gates.py")
+
+
+def test_only_jobs_and_gates_own_transactions_in_services_and_routers() -> None:
+    """Request-scoped code takes the request's session and never begins, commits or rolls
+    back: in routers and services only modules named for owning their transactions
+    (``jobs.py``, ``accounts/gates.py``) may."""
+    owning = []
+    for path in MODULES.values():
+        relative = path.relative_to(ROOT)
+        if relative.parts[1] not in ("routers", "services") or path.name in OWNERS:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr in TRANSACTION_CALLS
+            ):
+                owning.append(f"{relative}:{node.lineno} ({node.func.attr})")
+    assert owning == []
