@@ -88,7 +88,19 @@ async def record(
         problem_id = problem.id
         if membership.user_id == user_id:
             await _self_reported(db, membership, problem, body, stage, local_today)
-    if problem_id is not None:  # "no problem that week" no longer holds
+    return await _store(db, membership, body, monday, problem_id)
+
+
+async def _store(
+    db: AsyncSession,
+    membership: TeamMembership,
+    body: OstrcCreate,
+    monday: date,
+    problem_id: int | None,
+) -> tuple[OstrcAnswer, bool]:
+    """Upsert the answer on (member, week, problem); an answer about a problem first
+    removes the week's "no problem" answer, which no longer holds."""
+    if problem_id is not None:
         await db.execute(
             delete(OstrcAnswer).where(
                 OstrcAnswer.membership_id == membership.id,
