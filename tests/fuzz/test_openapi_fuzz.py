@@ -271,6 +271,21 @@ async def _build(api: Api, client: httpx.AsyncClient, connection: AsyncConnectio
     )
     await _ok(await client.post(f"/teams/{tid}/calendar-token", headers=h), 201)
     await _ok(await client.post(f"/teams/{tid}/webhook-secret", headers=h), 201)
+    # OSTRC-H2: a healthy week, then a new problem of the athlete's own this week (its
+    # alert too), so the answers, the problem links and the health report have data.
+    for weeks, answers in (
+        (1, {"q1": 0}),
+        (0, {"q1": 2, "q2": 2, "new_problem": {"kind": "INJURY"}}),
+    ):
+        iso = (_days_ago(7 * weeks)).date().isocalendar()
+        await _ok(
+            await client.post(
+                f"/performance/members/{player_m['id']}/ostrc",
+                json={"week": f"{iso.year}-W{iso.week:02d}", "q2": 0, "q3": 0, "q4": 0} | answers,
+                headers=player.headers,
+            ),
+            201,
+        )
     alerts = await _ok(await client.get(f"/teams/{tid}/alerts", headers=h))
     assert alerts, "the red wellness entry raises an alert"
 

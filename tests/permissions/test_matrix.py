@@ -296,6 +296,20 @@ def well(w: World) -> dict[str, Any]:
     }
 
 
+def _this_week() -> str:
+    iso = datetime.now(UTC).date().isocalendar()
+    return f"{iso.year}-W{iso.week:02d}"
+
+
+def ostrc_healthy(w: World) -> dict[str, Any]:
+    return {"json": {"week": _this_week(), "q1": 0, "q2": 0, "q3": 0, "q4": 0}}
+
+
+def ostrc_new_problem(w: World) -> dict[str, Any]:
+    answers = {"q1": 2, "q2": 2, "q3": 1, "q4": 1}
+    return {"json": {"week": _this_week(), **answers, "new_problem": {"kind": "INJURY"}}}
+
+
 # ---- extra checks on 2xx bodies: what a caller sees, not only whether they may look ----
 
 
@@ -384,6 +398,15 @@ MATRIX: list[tuple[str, str, Body | None]] = [
     ("GET /teams/{team}/outbound-webhooks", "401 403 403 403 200 404 200", None),
     ("POST /teams/{team}/external-load/import", "401 403 403 200 200 404 200", gps_csv),
     ("GET /performance/members/{player_m}/load-summary", "401 200 403 200 200 404 200", None),
+    # OSTRC-H2 and the health report
+    ("POST /performance/members/{player_m}/ostrc", "401 201 403 201 201 404 201", ostrc_healthy),
+    (
+        "POST /performance/members/{player_m}/ostrc",
+        "401 201 403 201 201 404 201",
+        ostrc_new_problem,
+    ),
+    ("GET /performance/members/{player_m}/ostrc", "401 200 403 200 200 404 200", None),
+    ("GET /teams/{team}/health-report", "401 403 403 200 200 404 200", None),
 ]
 
 # Extra checks on a 2xx body, by route: what a caller sees, not only whether they may look.
