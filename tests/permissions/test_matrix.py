@@ -6,7 +6,9 @@ must get, in the column order of ``ACTORS``:
 - ``anon`` (``ano``): no credentials;
 - ``player`` (``ply``): the PLAYER whose data the route touches (membership ``{player_m}``);
 - ``mate``: another PLAYER of the same team;
-- ``coach`` and ``owner``: staff of the team;
+- ``coach`` and ``owner``: coaching staff of the team;
+- ``medical`` (``med``): a MEDICAL member of the team (a physiotherapist): staff for reads
+  and for writing athletes' data, but not coaching staff (no sessions, attendance, members);
 - ``other``: the owner of ANOTHER team (staff, but not of this one);
 - ``admin``: a user with ``is_admin`` (staff and owner of every team).
 
@@ -33,7 +35,16 @@ from app.services.accounts import tokens
 from tests.fixtures.actors import PASSWORD, Actor, Api, Squad
 from tests.fixtures.databases import rolled_back
 
-ACTORS = ("anon", "player", "mate", "coach", "owner", "other", "admin")  # the columns of MATRIX
+ACTORS = (
+    "anon",
+    "player",
+    "mate",
+    "coach",
+    "medical",
+    "owner",
+    "other",
+    "admin",
+)  # the columns of MATRIX
 
 
 @dataclass
@@ -41,6 +52,7 @@ class World:
     client: httpx.AsyncClient
     connection: AsyncConnection
     squad: Squad
+    medic: Actor  # a MEDICAL member of the squad's team
     season_id: int
     session_id: int  # started, with attendance and sRPE of player and mate
     fresh_session_id: int  # started, nothing recorded for it yet
@@ -55,6 +67,7 @@ class World:
             "player": s.player,
             "mate": s.teammate,
             "coach": s.coach,
+            "medical": self.medic,
             "owner": s.owner,
             "other": s.outsider,
             "admin": s.admin,
@@ -82,15 +95,18 @@ class World:
 
 
 async def _build(api: Api, client: httpx.AsyncClient, connection: AsyncConnection) -> World:
-    """The squad of ``tests.conftest`` plus a season, two started sessions, sRPE and wellness."""
-    owner, coach, player, teammate, outsider = [
-        await api.user(name) for name in ("owner", "coach", "player", "teammate", "outsider")
+    """The squad of ``tests.conftest`` with a physiotherapist (MEDICAL), plus a season, two
+    started sessions, sRPE and wellness."""
+    owner, coach, player, teammate, outsider, medic = [
+        await api.user(name)
+        for name in ("owner", "coach", "player", "teammate", "outsider", "physio")
     ]
     admin = await api.user("admin", admin=True)
     team = await api.team(owner)
     coach_m = await api.join(team, owner, coach, role="COACH")
     player_m = await api.join(team, coach, player)
     mate_m = await api.join(team, coach, teammate)
+    await api.join(team, owner, medic, role="MEDICAL")
     other_team = await api.team(outsider)
     squad = Squad(team, owner, coach, player, teammate, outsider, admin, player_m, mate_m, coach_m)
 
@@ -144,6 +160,7 @@ async def _build(api: Api, client: httpx.AsyncClient, connection: AsyncConnectio
         client,
         connection,
         squad,
+        medic,
         season_id,
         session["id"],
         fresh["id"],
@@ -223,6 +240,10 @@ def add_coach(w: World) -> dict[str, Any]:
 
 def add_owner(w: World) -> dict[str, Any]:
     return _member(w, "OWNER")
+
+
+def add_medical(w: World) -> dict[str, Any]:
+    return _member(w, "MEDICAL")
 
 
 def jersey(w: World) -> dict[str, Any]:
@@ -320,70 +341,75 @@ def sessions_seen(w: World, actor: str, body: Any) -> None:
 
 
 MATRIX: list[tuple[str, str, Body | None]] = [
-    # method and path                                    ano ply mat coa own oth adm  body
+    # method and path                                    ano ply mat coa med own oth adm  body
     # operations
-    ("GET /healthz", "200 200 200 200 200 200 200", None),
-    ("GET /readyz", "200 200 200 200 200 200 200", None),
-    ("GET /openapi.json", "200 200 200 200 200 200 200", None),
+    ("GET /healthz", "200 200 200 200 200 200 200 200", None),
+    ("GET /readyz", "200 200 200 200 200 200 200 200", None),
+    ("GET /openapi.json", "200 200 200 200 200 200 200 200", None),
     # auth
-    ("POST /auth/register", "201 201 201 201 201 201 201", register),
-    ("POST /auth/token", "200 200 200 200 200 200 200", login),
-    ("POST /auth/refresh", "200 200 200 200 200 200 200", refresh),
-    ("GET /auth/me", "401 200 200 200 200 200 200", None),
+    ("POST /auth/register", "201 201 201 201 201 201 201 201", register),
+    ("POST /auth/token", "200 200 200 200 200 200 200 200", login),
+    ("POST /auth/refresh", "200 200 200 200 200 200 200 200", refresh),
+    ("GET /auth/me", "401 200 200 200 200 200 200 200", None),
     # teams and seasons
-    ("POST /teams", "401 201 201 201 201 201 201", new_team),
-    ("GET /teams", "401 200 200 200 200 200 200", None),
-    ("GET /teams/{team}", "401 200 200 200 200 404 200", None),
-    ("PATCH /teams/{team}", "401 403 403 403 200 404 200", rename),
-    ("POST /teams/{team}/seasons", "401 403 403 201 201 404 201", season),
-    ("GET /teams/{team}/seasons", "401 200 200 200 200 404 200", None),
+    ("POST /teams", "401 201 201 201 201 201 201 201", new_team),
+    ("GET /teams", "401 200 200 200 200 200 200 200", None),
+    ("GET /teams/{team}", "401 200 200 200 200 200 404 200", None),
+    ("PATCH /teams/{team}", "401 403 403 403 403 200 404 200", rename),
+    ("POST /teams/{team}/seasons", "401 403 403 201 403 201 404 201", season),
+    ("GET /teams/{team}/seasons", "401 200 200 200 200 200 404 200", None),
     # members
-    ("POST /teams/{team}/members", "401 403 403 201 201 404 201", add_player),
-    ("POST /teams/{team}/members", "401 403 403 403 201 404 201", add_coach),
-    ("POST /teams/{team}/members", "401 403 403 403 201 404 201", add_owner),
-    ("GET /teams/{team}/members", "401 403 403 200 200 404 200", None),
-    ("PATCH /teams/{team}/members/{player_m}", "401 403 403 200 200 404 200", jersey),
-    ("PATCH /teams/{team}/members/{player_m}", "401 403 403 403 200 404 200", promote),
-    ("PATCH /teams/{team}/members/{player_m}", "401 403 403 403 200 404 200", retire),
+    ("POST /teams/{team}/members", "401 403 403 201 403 201 404 201", add_player),
+    ("POST /teams/{team}/members", "401 403 403 403 403 201 404 201", add_coach),
+    ("POST /teams/{team}/members", "401 403 403 403 403 201 404 201", add_owner),
+    ("POST /teams/{team}/members", "401 403 403 403 403 201 404 201", add_medical),
+    ("GET /teams/{team}/members", "401 403 403 200 200 200 404 200", None),
+    ("PATCH /teams/{team}/members/{player_m}", "401 403 403 200 403 200 404 200", jersey),
+    ("PATCH /teams/{team}/members/{player_m}", "401 403 403 403 403 200 404 200", promote),
+    ("PATCH /teams/{team}/members/{player_m}", "401 403 403 403 403 200 404 200", retire),
     # sessions and attendance
-    ("POST /performance/sessions", "401 403 403 201 201 404 201", plan),
-    ("GET /performance/sessions", "401 200 200 200 200 200 200", None),
-    ("GET /performance/sessions?team_id={team}", "401 200 200 200 200 404 200", None),
-    ("GET /performance/sessions/{session}", "401 200 200 200 200 404 200", None),
-    ("PATCH /performance/sessions/{session}", "401 403 403 200 200 404 200", retitle),
-    ("DELETE /performance/sessions/{session}", "401 403 403 204 204 404 204", None),
-    ("POST /performance/sessions/{session}/attendance", "401 403 403 200 200 404 200", attend),
-    ("GET /performance/sessions/{session}/attendance", "401 200 200 200 200 404 200", None),
+    ("POST /performance/sessions", "401 403 403 201 403 201 404 201", plan),
+    ("GET /performance/sessions", "401 200 200 200 200 200 200 200", None),
+    ("GET /performance/sessions?team_id={team}", "401 200 200 200 200 200 404 200", None),
+    ("GET /performance/sessions/{session}", "401 200 200 200 200 200 404 200", None),
+    ("PATCH /performance/sessions/{session}", "401 403 403 200 403 200 404 200", retitle),
+    ("DELETE /performance/sessions/{session}", "401 403 403 204 403 204 404 204", None),
+    ("POST /performance/sessions/{session}/attendance", "401 403 403 200 403 200 404 200", attend),
+    ("GET /performance/sessions/{session}/attendance", "401 200 200 200 200 200 404 200", None),
     # sRPE of the player's membership
-    ("POST /performance/sessions/{fresh_session}/srpe", "401 201 403 201 201 404 201", srpe),
-    ("GET /performance/sessions/{session}/srpe", "401 200 200 200 200 404 200", None),
-    ("DELETE /performance/sessions/{session}/srpe/{player_m}", "401 204 403 204 204 404 204", None),
-    # ... and into the other team's session: nobody may (for the admin it is bad input)
-    ("POST /performance/sessions/{other_session}/srpe", "401 404 404 404 404 404 422", srpe),
-    # wellness and loads of the player's membership
-    ("POST /performance/wellness", "401 201 403 201 201 404 201", well),
-    ("GET /performance/members/{player_m}/wellness", "401 200 403 200 200 404 200", None),
-    ("GET /performance/members/{player_m}/daily-loads", "401 200 403 200 200 404 200", None),
-    ("GET /performance/members/{player_m}/acwr", "401 200 403 200 200 404 200", None),
+    ("POST /performance/sessions/{fresh_session}/srpe", "401 201 403 201 201 201 404 201", srpe),
+    ("GET /performance/sessions/{session}/srpe", "401 200 200 200 200 200 404 200", None),
     (
-        "GET /performance/members/{player_m}/acwr?source=EXTERNAL",
-        "401 200 403 200 200 404 200",
+        "DELETE /performance/sessions/{session}/srpe/{player_m}",
+        "401 204 403 204 204 204 404 204",
         None,
     ),
-    ("POST /performance/members/{player_m}/hrv", "401 201 403 201 201 404 201", manual_hrv),
-    ("GET /performance/members/{player_m}/hrv", "401 200 403 200 200 404 200", None),
-    ("GET /performance/members/{player_m}/devices", "401 200 403 200 200 404 200", None),
-    ("POST /teams/{team}/webhook-secret", "401 403 403 403 201 404 201", None),
-    ("GET /teams/{team}/roster", "401 403 403 200 200 404 200", None),
-    ("GET /teams/{team}/dashboard", "401 403 403 200 200 404 200", None),
-    ("GET /teams/{team}/alerts", "401 403 403 200 200 404 200", None),
-    ("GET /teams/{team}/alerts?status=all", "401 403 403 200 200 404 200", None),
-    ("POST /teams/{team}/calendar-token", "401 403 403 201 201 404 201", None),
-    ("GET /teams/{team}/reports/weekly.csv", "401 403 403 200 200 404 200", None),
-    ("GET /teams/{team}/reports/weekly.pdf", "401 403 403 200 200 404 200", None),
-    ("GET /teams/{team}/outbound-webhooks", "401 403 403 403 200 404 200", None),
-    ("POST /teams/{team}/external-load/import", "401 403 403 200 200 404 200", gps_csv),
-    ("GET /performance/members/{player_m}/load-summary", "401 200 403 200 200 404 200", None),
+    # ... and into the other team's session: nobody may (for the admin it is bad input)
+    ("POST /performance/sessions/{other_session}/srpe", "401 404 404 404 404 404 404 422", srpe),
+    # wellness and loads of the player's membership
+    ("POST /performance/wellness", "401 201 403 201 201 201 404 201", well),
+    ("GET /performance/members/{player_m}/wellness", "401 200 403 200 200 200 404 200", None),
+    ("GET /performance/members/{player_m}/daily-loads", "401 200 403 200 200 200 404 200", None),
+    ("GET /performance/members/{player_m}/acwr", "401 200 403 200 200 200 404 200", None),
+    (
+        "GET /performance/members/{player_m}/acwr?source=EXTERNAL",
+        "401 200 403 200 200 200 404 200",
+        None,
+    ),
+    ("POST /performance/members/{player_m}/hrv", "401 201 403 201 201 201 404 201", manual_hrv),
+    ("GET /performance/members/{player_m}/hrv", "401 200 403 200 200 200 404 200", None),
+    ("GET /performance/members/{player_m}/devices", "401 200 403 200 200 200 404 200", None),
+    ("POST /teams/{team}/webhook-secret", "401 403 403 403 403 201 404 201", None),
+    ("GET /teams/{team}/roster", "401 403 403 200 200 200 404 200", None),
+    ("GET /teams/{team}/dashboard", "401 403 403 200 200 200 404 200", None),
+    ("GET /teams/{team}/alerts", "401 403 403 200 200 200 404 200", None),
+    ("GET /teams/{team}/alerts?status=all", "401 403 403 200 200 200 404 200", None),
+    ("POST /teams/{team}/calendar-token", "401 403 403 201 201 201 404 201", None),
+    ("GET /teams/{team}/reports/weekly.csv", "401 403 403 200 200 200 404 200", None),
+    ("GET /teams/{team}/reports/weekly.pdf", "401 403 403 200 200 200 404 200", None),
+    ("GET /teams/{team}/outbound-webhooks", "401 403 403 403 403 200 404 200", None),
+    ("POST /teams/{team}/external-load/import", "401 403 403 200 200 200 404 200", gps_csv),
+    ("GET /performance/members/{player_m}/load-summary", "401 200 403 200 200 200 404 200", None),
 ]
 
 # Extra checks on a 2xx body, by route: what a caller sees, not only whether they may look.
