@@ -12,6 +12,11 @@ must get, in the column order of ``ACTORS``:
 - ``other``: the owner of ANOTHER team (staff, but not of this one);
 - ``admin``: a user with ``is_admin`` (staff and owner of every team).
 
+A status with a ``c`` (``200c``) says the answer carries the clinical fields of the
+player's health problem (diagnosis, OSIICS code, clinical notes: ``CLINICAL``); in every
+other cell none of those values may appear anywhere in the answer (JSON, CSV, PDF, error
+details, alerts' evidence). Only the team's MEDICAL staff and the athlete read them.
+
 The world is built once; each case runs inside a SAVEPOINT that is rolled back, so a write
 by one actor never changes the answer another actor gets. Every 4xx must be problem+json.
 """
@@ -26,15 +31,23 @@ from typing import Any
 import httpx
 import pytest
 from argon2 import PasswordHasher
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.config import Settings
 from app.main import create_app
+from app.models import OutboundDelivery
 from app.services.accounts import service as accounts
 from app.services.accounts import tokens
 from tests.fixtures.actors import PASSWORD, Actor, Api, Squad
 from tests.fixtures.databases import rolled_back
 
+# The clinical fields of the player's problem: values no other field of the world holds.
+CLINICAL = {
+    "diagnosis": "Grade 1 soleus strain (US-4K9)",
+    "osiics_code": "LMCX",
+    "clinical_notes": "Tender medial soleus; see US-4K9",
+}
 ACTORS = (
     "anon",
     "player",
@@ -59,6 +72,9 @@ class World:
     other_session_id: int  # a started session of the outsider's own team
     login_email: str  # registered through the API, password PASSWORD
     refresh_token: str
+    problem_id: int  # the player's own report, with CLINICAL added by the medic
+    other_problem_id: int  # a problem of a player of the outsider's team
+    alert_id: int  # the HEALTH_PROBLEM_REPORTED alert of the player's report
 
     def actor(self, name: str) -> Actor | None:
         s = self.squad
@@ -82,6 +98,9 @@ class World:
             "other_session": self.other_session_id,
             "player_m": self.squad.player_membership["id"],
             "mate_m": self.squad.teammate_membership["id"],
+            "problem": self.problem_id,
+            "other_problem": self.other_problem_id,
+            "alert": self.alert_id,
         }
 
     @asynccontextmanager
@@ -156,6 +175,7 @@ async def _build(api: Api, client: httpx.AsyncClient, connection: AsyncConnectio
     assert response.status_code == 201, response.text
     async with api.sessionmaker.begin() as db:
         pair = await tokens.issue(db, api.settings, player.id)
+    health = await _health(api, squad, medic, other_team)
     return World(
         client,
         connection,
@@ -167,7 +187,51 @@ async def _build(api: Api, client: httpx.AsyncClient, connection: AsyncConnectio
         other["id"],
         login_email,
         pair.refresh_token,
+        *health,
     )
+
+
+async def _health(
+    api: Api, squad: Squad, medic: Actor, other_team: dict[str, Any]
+) -> tuple[int, int, int]:
+    """An outbound webhook for alerts; the player reports a problem (an alert), the medic
+    adds its clinical fields; the outsider records a problem of a player of their team."""
+    client, team_id = api.client, squad.team["id"]
+    response = await client.post(
+        f"/teams/{team_id}/outbound-webhooks",
+        json={"url": "https://93.184.215.14/hooks", "events": ["alert.created"]},
+        headers=squad.owner.headers,
+    )
+    assert response.status_code == 201, response.text
+    body = {
+        "kind": "INJURY",
+        "onset_date": _day(2),
+        "context": "TRAINING",
+        "body_area": "LOWER_LEG",
+    }
+    url = f"/performance/members/{squad.player_membership['id']}/health-problems"
+    response = await client.post(url, json=body, headers=squad.player.headers)
+    assert response.status_code == 201, response.text
+    problem_id = response.json()["id"]
+    response = await client.patch(
+        f"/health-problems/{problem_id}", json=CLINICAL, headers=medic.headers
+    )
+    assert response.status_code == 200, response.text
+    alerts = await client.get(f"/teams/{team_id}/alerts", headers=squad.coach.headers)
+    assert [a["kind"] for a in alerts.json()] == ["HEALTH_PROBLEM_REPORTED"], alerts.text
+    stranger = await api.user("stranger")
+    stranger_m = await api.join(other_team, squad.outsider, stranger)
+    response = await client.post(
+        f"/performance/members/{stranger_m['id']}/health-problems",
+        json=body,
+        headers=squad.outsider.headers,
+    )
+    assert response.status_code == 201, response.text
+    return problem_id, response.json()["id"], alerts.json()[0]["id"]
+
+
+def _day(back: int) -> str:
+    return (datetime.now(UTC) - timedelta(days=back)).date().isoformat()
 
 
 @pytest.fixture(scope="module")
@@ -317,6 +381,26 @@ def well(w: World) -> dict[str, Any]:
     }
 
 
+def new_problem(w: World) -> dict[str, Any]:
+    return {"json": {"kind": "ILLNESS", "onset_date": _day(1), "context": "OTHER"}}
+
+
+def clinical_problem(w: World) -> dict[str, Any]:
+    return {"json": {"kind": "INJURY", "onset_date": _day(1), "context": "MATCH", **CLINICAL}}
+
+
+def resummarise(w: World) -> dict[str, Any]:
+    return {"json": {"summary": "Back to running", "expected_return": _day(-7)}}
+
+
+def clinical_patch(w: World) -> dict[str, Any]:
+    return {"json": {"diagnosis": CLINICAL["diagnosis"]}}
+
+
+def stage(w: World) -> dict[str, Any]:
+    return {"json": {"from": _day(0), "availability": "MODIFIED"}}
+
+
 # ---- extra checks on 2xx bodies: what a caller sees, not only whether they may look ----
 
 
@@ -410,6 +494,36 @@ MATRIX: list[tuple[str, str, Body | None]] = [
     ("GET /teams/{team}/outbound-webhooks", "401 403 403 403 403 200 404 200", None),
     ("POST /teams/{team}/external-load/import", "401 403 403 200 200 200 404 200", gps_csv),
     ("GET /performance/members/{player_m}/load-summary", "401 200 403 200 200 200 404 200", None),
+    ("POST /alerts/{alert}/ack", "401 403 403 200 200 200 404 200", None),
+    # health problems of the player's membership (c: the answer carries the clinical fields)
+    (
+        "POST /performance/members/{player_m}/health-problems",
+        "401 201 403 201 201 201 404 201",
+        new_problem,
+    ),
+    (
+        "POST /performance/members/{player_m}/health-problems",
+        "401 403 403 403 201c 403 404 403",
+        clinical_problem,
+    ),
+    (
+        "GET /performance/members/{player_m}/health-problems",
+        "401 200c 403 200 200c 200 404 200",
+        None,
+    ),
+    (
+        "GET /performance/members/{player_m}/health-problems?status=all",
+        "401 200c 403 200 200c 200 404 200",
+        None,
+    ),
+    ("GET /health-problems/{problem}", "401 200c 403 200 200c 200 404 200", None),
+    ("PATCH /health-problems/{problem}", "401 200c 403 200 200c 200 404 200", resummarise),
+    ("PATCH /health-problems/{problem}", "401 403 403 403 200c 403 404 403", clinical_patch),
+    ("POST /health-problems/{problem}/stages", "401 403 403 200 200c 200 404 200", stage),
+    ("DELETE /health-problems/{problem}", "401 403 403 403 204 204 404 204", None),
+    # ... and a problem of the other team: nobody here learns that it exists
+    ("GET /health-problems/{other_problem}", "401 404 404 404 404 404 200 200", None),
+    ("PATCH /health-problems/{other_problem}", "401 404 404 404 404 404 200 200", resummarise),
 ]
 
 # Extra checks on a 2xx body, by route: what a caller sees, not only whether they may look.
@@ -423,7 +537,8 @@ CASES = [
         route,
         body,
         actor,
-        int(expected),
+        int(expected.removesuffix("c")),
+        expected.endswith("c"),
         id=f"{route}{'-' + body.__name__ if body else ''}-{actor}",
     )
     for route, statuses, body in MATRIX
@@ -438,9 +553,9 @@ def assert_problem(response: httpx.Response) -> None:
     assert problem["title"] and problem["detail"], problem
 
 
-@pytest.mark.parametrize(("route", "body", "actor", "expected"), CASES)
+@pytest.mark.parametrize(("route", "body", "actor", "expected", "clinical"), CASES)
 async def test_permission_matrix(
-    world: World, route: str, body: Body | None, actor: str, expected: int
+    world: World, route: str, body: Body | None, actor: str, expected: int, clinical: bool
 ) -> None:
     method, path = route.split(" ", 1)
     who = world.actor(actor)
@@ -456,3 +571,15 @@ async def test_permission_matrix(
         assert_problem(response)
     if route in CHECKS and response.is_success:
         CHECKS[route](world, actor, response.json())
+    answer = response.content.decode("latin-1")
+    shown = [name for name, value in CLINICAL.items() if value in answer]
+    assert shown == (list(CLINICAL) if clinical else []), (actor, route, shown)
+
+
+async def test_no_outbound_payload_carries_a_clinical_field(world: World) -> None:
+    """The player's report raised an alert, sent to the team's webhook: its payload (and
+    every other one queued while the world was built) holds no clinical value."""
+    payloads = list(await world.connection.scalars(select(OutboundDelivery.payload)))
+    assert [payload["kind"] for payload in payloads] == ["HEALTH_PROBLEM_REPORTED"]
+    for payload in payloads:
+        assert not [value for value in CLINICAL.values() if value in repr(payload)], payload
