@@ -102,7 +102,7 @@ async def _check_dates(
         return (*where, name if name in changed else otherwise)
 
     onset = dates.onset_date
-    if onset > local_today:
+    if "onset_date" in changed and onset > local_today:
         raise Invalid(
             "onset_date cannot be in the future (team's time zone)", field=(*where, "onset_date")
         )
@@ -119,8 +119,12 @@ async def _check_dates(
         )
     _check_resolution(dates, changed, local_today, blame)
     if dates.session_id is not None and {"session_id", "onset_date"} & set(changed):
-        session = await db.get(TrainingSession, dates.session_id)
-        if session is None or session.team_id != team_id or session.day != onset:
+        training_session = await db.get(TrainingSession, dates.session_id)
+        if (
+            training_session is None
+            or training_session.team_id != team_id
+            or training_session.day != onset
+        ):
             raise Invalid(
                 "session_id must be a session of the member's team on onset_date",
                 field=blame("session_id", "onset_date"),
@@ -331,8 +335,9 @@ async def update_problem(
     first.from_date = problem.onset_date
     if "availability" in changes:
         first.availability = changes["availability"]
-    problem.updated_at = utcnow()
-    await db.flush()
+    if changes:
+        problem.updated_at = utcnow()
+        await db.flush()
     return view
 
 
