@@ -1,8 +1,13 @@
 """Authentication and permissions as ``Annotated`` dependencies.
 
-A route that takes none of ``UserId``, ``CurrentUser``, ``MemberOf``, ``StaffOf``, ``OwnerOf``,
-``MemberReader``, ``MemberWriter``, ``MemberEntryWriter``, ``SessionReader``, ``SessionStaff``,
-``SessionEntryWriter`` or ``SessionAttendanceWriter`` is public.
+A route that takes none of ``UserId``, ``CurrentUser``, ``MemberOf``, ``StaffOf``,
+``CoachingStaffOf``, ``OwnerOf``, ``MemberReader``, ``MemberWriter``, ``MemberEntryWriter``,
+``SessionReader``, ``SessionCoachingStaff``, ``SessionEntryWriter`` or
+``SessionAttendanceWriter`` is public.
+
+"Staff" are a team's COACH, MEDICAL and OWNER members (they read its views and write its
+athletes' data); "coaching staff" its COACH and OWNER members (they also plan sessions,
+take attendance and add members), as the contract's Roles table says.
 """
 
 from typing import Annotated
@@ -75,12 +80,17 @@ async def _staff_of(team_id: PathId, user_id: UserId, db: Db) -> TeamAccess:
     return await teams.require_staff(db, user_id, team_id)
 
 
+async def _coaching_staff_of(team_id: PathId, user_id: UserId, db: Db) -> TeamAccess:
+    return await teams.require_coaching_staff(db, user_id, team_id)
+
+
 async def _owner_of(team_id: PathId, user_id: UserId, db: Db) -> TeamAccess:
     return await teams.require_owner(db, user_id, team_id)
 
 
 MemberOf = Annotated[TeamAccess, Depends(_member_of, scope="function")]
 StaffOf = Annotated[TeamAccess, Depends(_staff_of, scope="function")]
+CoachingStaffOf = Annotated[TeamAccess, Depends(_coaching_staff_of, scope="function")]
 OwnerOf = Annotated[TeamAccess, Depends(_owner_of, scope="function")]
 
 
@@ -106,26 +116,27 @@ MemberEntryWriter = Annotated[MemberAccess, Depends(_member_entry_writer, scope=
 
 
 async def _session_reader(session_id: PathId, user_id: UserId, db: Db) -> SessionAccess:
-    return await sessions.session_access(db, user_id, session_id, staff=False)
+    return await sessions.session_access(db, user_id, session_id, coaching=False)
 
 
-async def _session_staff(session_id: PathId, user_id: UserId, db: Db) -> SessionAccess:
-    return await sessions.session_access(db, user_id, session_id, staff=True)
+async def _session_coaching_staff(session_id: PathId, user_id: UserId, db: Db) -> SessionAccess:
+    return await sessions.session_access(db, user_id, session_id, coaching=True)
 
 
 async def _session_entry_writer(session_id: PathId, user_id: UserId, db: Db) -> SessionAccess:
-    return await sessions.session_access(db, user_id, session_id, staff=False, lock=True)
+    return await sessions.session_access(db, user_id, session_id, coaching=False, lock=True)
 
 
 async def _session_attendance_writer(session_id: PathId, user_id: UserId, db: Db) -> SessionAccess:
-    return await sessions.session_access(db, user_id, session_id, staff=True, lock=True)
+    return await sessions.session_access(db, user_id, session_id, coaching=True, lock=True)
 
 
 SessionReader = Annotated[SessionAccess, Depends(_session_reader, scope="function")]
-# As SessionReader and SessionStaff, with the session row held FOR SHARE for the request:
-# for writes whose load depends on the session's day (sRPE; attendance).
+# As SessionReader and SessionCoachingStaff, with the session row held FOR SHARE for the
+# request: for writes whose load depends on the session's day (sRPE; attendance).
 SessionEntryWriter = Annotated[SessionAccess, Depends(_session_entry_writer, scope="function")]
 SessionAttendanceWriter = Annotated[
     SessionAccess, Depends(_session_attendance_writer, scope="function")
 ]
-SessionStaff = Annotated[SessionAccess, Depends(_session_staff, scope="function")]
+# Changing or deleting a session: coaching staff (coaches and owners, not MEDICAL).
+SessionCoachingStaff = Annotated[SessionAccess, Depends(_session_coaching_staff, scope="function")]

@@ -45,11 +45,20 @@ from app.models.performance import (
     TrainingSession,
     WellnessLog,
 )
-from app.models.teams import STAFF_ROLES, AcwrMethod, Role, Season, Team, TeamMembership
+from app.models.teams import (
+    COACHING_ROLES,
+    STAFF_ROLES,
+    AcwrMethod,
+    Role,
+    Season,
+    Team,
+    TeamMembership,
+)
 from app.models.users import RefreshToken, User
 
 __all__ = [
     "ATTENDED",
+    "COACHING_ROLES",
     "STAFF_ROLES",
     "AcwrMethod",
     "AcwrSnapshot",

@@ -17,7 +17,10 @@ class Role(enum.StrEnum):
     OWNER = "OWNER"
 
 
-STAFF_ROLES = frozenset({Role.COACH, Role.OWNER})
+# "Staff" read the team's views and write its athletes' data; "coaching staff" also plan
+# sessions, take attendance and add players (contract, Roles). MEDICAL is staff only.
+STAFF_ROLES = frozenset({Role.COACH, Role.MEDICAL, Role.OWNER})
+COACHING_ROLES = frozenset({Role.COACH, Role.OWNER})
 
 
 class AcwrMethod(enum.StrEnum):

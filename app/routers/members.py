@@ -5,7 +5,7 @@ import builtins
 from fastapi import APIRouter
 
 from app.db import Db
-from app.deps import StaffOf
+from app.deps import CoachingStaffOf, StaffOf
 from app.schemas import teams as schemas
 from app.schemas.base import Limit, Offset, PathId, problem_responses
 from app.services.teams import service
@@ -20,8 +20,9 @@ router = APIRouter(prefix="/teams/{team_id}/members", tags=["members"])
     response_model=schemas.Member,
     responses=problem_responses(401, 403, 404, 409, 422),
 )
-async def create(body: schemas.MemberCreate, access: StaffOf, db: Db) -> schemas.Member:
-    """Owners add any role, coaches add players. An unknown email gets an unclaimed account."""
+async def create(body: schemas.MemberCreate, access: CoachingStaffOf, db: Db) -> schemas.Member:
+    """Owners add any role (MEDICAL included), coaches add players; medical staff add
+    nobody. An unknown email gets an unclaimed account."""
     membership = await service.add_member(db, access, body)
     return schemas.Member.model_validate(membership)
 
@@ -46,8 +47,9 @@ async def list(
     responses=problem_responses(401, 403, 404, 409, 422),
 )
 async def update(
-    membership_id: PathId, body: schemas.MemberUpdate, access: StaffOf, db: Db
+    membership_id: PathId, body: schemas.MemberUpdate, access: CoachingStaffOf, db: Db
 ) -> schemas.Member:
-    """Staff edit position, jersey number and external_ref; owners change role and active."""
+    """Coaches and owners edit position, jersey number and external_ref; owners change role
+    and active."""
     membership = await service.update_member(db, access, membership_id, body)
     return schemas.Member.model_validate(membership)

@@ -6,7 +6,13 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Query, Response
 
 from app.db import Db
-from app.deps import CurrentUser, SessionAttendanceWriter, SessionReader, SessionStaff, UserId
+from app.deps import (
+    CurrentUser,
+    SessionAttendanceWriter,
+    SessionCoachingStaff,
+    SessionReader,
+    UserId,
+)
 from app.schemas import performance as schemas
 from app.schemas.base import MAX_ID, FromDay, Limit, Offset, ToDay, problem_responses
 from app.services.teams import access as teams
@@ -23,8 +29,9 @@ router = APIRouter(prefix="/performance/sessions", tags=["sessions"])
     responses=problem_responses(401, 403, 404, 422),
 )
 async def create(body: schemas.SessionCreate, user_id: UserId, db: Db) -> schemas.Session:
-    """Plan a session (staff of ``team_id``). Its day is the local date of ``start``."""
-    access = await teams.require_staff(db, user_id, body.team_id)
+    """Plan a session (coaches and owners of ``team_id``). Its day is the local date of
+    ``start``."""
+    access = await teams.require_coaching_staff(db, user_id, body.team_id)
     created = await service.create(db, access, body)
     return schemas.Session.model_validate(created)
 
@@ -70,7 +77,9 @@ async def get(access: SessionReader) -> schemas.Session:
     response_model=schemas.Session,
     responses=problem_responses(401, 403, 404, 422),
 )
-async def update(body: schemas.SessionUpdate, access: SessionStaff, db: Db) -> schemas.Session:
+async def update(
+    body: schemas.SessionUpdate, access: SessionCoachingStaff, db: Db
+) -> schemas.Session:
     """Change a session. A new start on another day moves its members' loads to that day."""
     updated = await service.update(db, access, body)
     return schemas.Session.model_validate(updated)
@@ -82,7 +91,7 @@ async def update(body: schemas.SessionUpdate, access: SessionStaff, db: Db) -> s
     status_code=204,
     responses=problem_responses(401, 403, 404),
 )
-async def delete(access: SessionStaff, db: Db) -> Response:
+async def delete(access: SessionCoachingStaff, db: Db) -> Response:
     """Delete a session with its attendance and sRPE; its loads leave the daily totals."""
     await service.delete(db, access)
     return Response(status_code=204)

@@ -5,7 +5,7 @@ import builtins
 from fastapi import APIRouter
 
 from app.db import Db
-from app.deps import CurrentUser, MemberOf, OwnerOf, StaffOf
+from app.deps import CoachingStaffOf, CurrentUser, MemberOf, OwnerOf
 from app.schemas import teams as schemas
 from app.schemas.base import problem_responses
 from app.services.teams import service
@@ -67,7 +67,10 @@ async def update(body: schemas.TeamUpdate, access: OwnerOf, db: Db) -> schemas.T
     response_model=schemas.Season,
     responses=problem_responses(401, 403, 404, 422),
 )
-async def create_season(body: schemas.SeasonCreate, access: StaffOf, db: Db) -> schemas.Season:
+async def create_season(
+    body: schemas.SeasonCreate, access: CoachingStaffOf, db: Db
+) -> schemas.Season:
+    """Add a season (coaches and owners)."""
     season = await service.create_season(db, access.team, body)
     return schemas.Season.model_validate(season)
 

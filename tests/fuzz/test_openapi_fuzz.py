@@ -1,8 +1,8 @@
 """Schemathesis fuzzing of every operation in the app's own OpenAPI document.
 
 For each operation and each of two callers (``staff``: the owner of a team with members,
-sessions, sRPE, wellness, HRV, an alert and an outbound webhook; ``player``: a player of
-that team), two phases run:
+sessions, sRPE, wellness, HRV, health problems, an alert and an outbound webhook;
+``player``: a player of that team), two phases run:
 
 - **coverage**: Schemathesis's deterministic boundary cases (positive and negative: limits
   of every field, missing required fields, wrong types, ...), with the path ids set to real
@@ -288,6 +288,7 @@ async def _build(api: Api, client: httpx.AsyncClient, connection: AsyncConnectio
         )
     alerts = await _ok(await client.get(f"/teams/{tid}/alerts", headers=h))
     assert alerts, "the red wellness entry raises an alert"
+    problems = await _problems(client, player_m, player, owner)
 
     world = World(client, connection, {"staff": owner, "player": player})
     common = {
@@ -295,6 +296,7 @@ async def _build(api: Api, client: httpx.AsyncClient, connection: AsyncConnectio
         "session_id": [session["id"], earlier["id"], future["id"]],
         "alert_id": [alerts[0]["id"]],
         "webhook_id": [hook["id"]],
+        "problem_id": problems,
     }
     world.ids = {
         "staff": common | {"membership_id": [player_m["id"], mate_m["id"], coach_m["id"]]},
@@ -302,6 +304,55 @@ async def _build(api: Api, client: httpx.AsyncClient, connection: AsyncConnectio
     }
     world.ids["staff"]["session_id"].append(foreign["id"])
     return world
+
+
+async def _problems(
+    client: httpx.AsyncClient, player_m: dict[str, Any], player: Actor, owner: Actor
+) -> list[int]:
+    """Two health problems of the player: one reported by them, open, with a later stage;
+    one recorded by the owner in a match session's context, resolved."""
+    url = f"/performance/members/{player_m['id']}/health-problems"
+    reported = await _ok(
+        await client.post(
+            url,
+            json={
+                "kind": "INJURY",
+                "onset_date": _days_ago(6).date().isoformat(),
+                "context": "TRAINING",
+                "body_area": "THIGH",
+                "summary": "Tight hamstring",
+            },
+            headers=player.headers,
+        ),
+        201,
+    )
+    await _ok(
+        await client.post(
+            f"/health-problems/{reported['id']}/stages",
+            json={"from": _days_ago(2).date().isoformat(), "availability": "MODIFIED"},
+            headers=owner.headers,
+        )
+    )
+    resolved = await _ok(
+        await client.post(
+            url,
+            json={
+                "kind": "ILLNESS",
+                "onset_date": _days_ago(20).date().isoformat(),
+                "context": "OTHER",
+            },
+            headers=owner.headers,
+        ),
+        201,
+    )
+    await _ok(
+        await client.patch(
+            f"/health-problems/{resolved['id']}",
+            json={"resolved_on": _days_ago(15).date().isoformat()},
+            headers=owner.headers,
+        )
+    )
+    return [reported["id"], resolved["id"]]
 
 
 @pytest.fixture(scope="module")

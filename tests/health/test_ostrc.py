@@ -52,6 +52,11 @@ async def answer(
     )
 
 
+def _since(first: date) -> dict[str, Any]:
+    """The ``from`` query parameter (a keyword Python reserves)."""
+    return {"from": first.isoformat()}
+
+
 async def answers(
     client: httpx.AsyncClient, squad: Squad, actor: Actor | None = None, **params: Any
 ) -> list[dict[str, Any]]:
@@ -166,7 +171,7 @@ async def test_bad_answers_name_the_field(
         path(squad.player_membership["id"]), json=body, headers=squad.player.headers
     )
     assert_invalid(response, loc)
-    assert await answers(client, squad, **{"from": monday(5).isoformat()}) == []
+    assert await answers(client, squad, **_since(monday(5))) == []
 
 
 async def test_no_problem_leaves_nothing_else_to_answer(
@@ -379,14 +384,12 @@ async def test_the_list_holds_the_weeks_overlapping_the_range(
     ranged = await answers(
         client,
         squad,
-        **{
-            "from": (monday(2) + timedelta(days=6)).isoformat(),
-            "to": (monday(1) + timedelta(days=1)).isoformat(),
-        },
+        **_since(monday(2) + timedelta(days=6)),
+        to=(monday(1) + timedelta(days=1)).isoformat(),
     )
     assert [a["week"] for a in ranged] == [week(2), week(1)]
     assert [a["week"] for a in await answers(client, squad)] == [week(2), week(1), week(0)]
-    page = await answers(client, squad, limit=2, offset=1, **{"from": monday(6).isoformat()})
+    page = await answers(client, squad, limit=2, offset=1, **_since(monday(6)))
     assert [a["week"] for a in page] == [week(2), week(1)]
     own = await answers(client, squad, actor=squad.player)
     assert len(own) == 3

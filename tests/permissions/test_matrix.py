@@ -6,9 +6,16 @@ must get, in the column order of ``ACTORS``:
 - ``anon`` (``ano``): no credentials;
 - ``player`` (``ply``): the PLAYER whose data the route touches (membership ``{player_m}``);
 - ``mate``: another PLAYER of the same team;
-- ``coach`` and ``owner``: staff of the team;
+- ``coach`` and ``owner``: coaching staff of the team;
+- ``medical`` (``med``): a MEDICAL member of the team (a physiotherapist): staff for reads
+  and for writing athletes' data, but not coaching staff (no sessions, attendance, members);
 - ``other``: the owner of ANOTHER team (staff, but not of this one);
 - ``admin``: a user with ``is_admin`` (staff and owner of every team).
+
+A status with a ``c`` (``200c``) says the answer carries the clinical fields of the
+player's health problem (diagnosis, OSIICS code, clinical notes: ``CLINICAL``); in every
+other cell none of those values may appear anywhere in the answer (JSON, CSV, PDF, error
+details, alerts' evidence). Only the team's MEDICAL staff and the athlete read them.
 
 The world is built once; each case runs inside a SAVEPOINT that is rolled back, so a write
 by one actor never changes the answer another actor gets. Every 4xx must be problem+json.
@@ -24,16 +31,33 @@ from typing import Any
 import httpx
 import pytest
 from argon2 import PasswordHasher
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.config import Settings
 from app.main import create_app
+from app.models import OutboundDelivery
 from app.services.accounts import service as accounts
 from app.services.accounts import tokens
 from tests.fixtures.actors import PASSWORD, Actor, Api, Squad
 from tests.fixtures.databases import rolled_back
 
-ACTORS = ("anon", "player", "mate", "coach", "owner", "other", "admin")  # the columns of MATRIX
+# The clinical fields of the player's problem: values no other field of the world holds.
+CLINICAL = {
+    "diagnosis": "Grade 1 soleus strain (US-4K9)",
+    "osiics_code": "LMCX",
+    "clinical_notes": "Tender medial soleus; see US-4K9",
+}
+ACTORS = (
+    "anon",
+    "player",
+    "mate",
+    "coach",
+    "medical",
+    "owner",
+    "other",
+    "admin",
+)  # the columns of MATRIX
 
 
 @dataclass
@@ -41,12 +65,16 @@ class World:
     client: httpx.AsyncClient
     connection: AsyncConnection
     squad: Squad
+    medic: Actor  # a MEDICAL member of the squad's team
     season_id: int
     session_id: int  # started, with attendance and sRPE of player and mate
     fresh_session_id: int  # started, nothing recorded for it yet
     other_session_id: int  # a started session of the outsider's own team
     login_email: str  # registered through the API, password PASSWORD
     refresh_token: str
+    problem_id: int  # the player's own report, with CLINICAL added by the medic
+    other_problem_id: int  # a problem of a player of the outsider's team
+    alert_id: int  # the HEALTH_PROBLEM_REPORTED alert of the player's report
 
     def actor(self, name: str) -> Actor | None:
         s = self.squad
@@ -55,6 +83,7 @@ class World:
             "player": s.player,
             "mate": s.teammate,
             "coach": s.coach,
+            "medical": self.medic,
             "owner": s.owner,
             "other": s.outsider,
             "admin": s.admin,
@@ -69,6 +98,9 @@ class World:
             "other_session": self.other_session_id,
             "player_m": self.squad.player_membership["id"],
             "mate_m": self.squad.teammate_membership["id"],
+            "problem": self.problem_id,
+            "other_problem": self.other_problem_id,
+            "alert": self.alert_id,
         }
 
     @asynccontextmanager
@@ -82,15 +114,18 @@ class World:
 
 
 async def _build(api: Api, client: httpx.AsyncClient, connection: AsyncConnection) -> World:
-    """The squad of ``tests.conftest`` plus a season, two started sessions, sRPE and wellness."""
-    owner, coach, player, teammate, outsider = [
-        await api.user(name) for name in ("owner", "coach", "player", "teammate", "outsider")
+    """The squad of ``tests.conftest`` with a physiotherapist (MEDICAL), plus a season, two
+    started sessions, sRPE and wellness."""
+    owner, coach, player, teammate, outsider, medic = [
+        await api.user(name)
+        for name in ("owner", "coach", "player", "teammate", "outsider", "physio")
     ]
     admin = await api.user("admin", admin=True)
     team = await api.team(owner)
     coach_m = await api.join(team, owner, coach, role="COACH")
     player_m = await api.join(team, coach, player)
     mate_m = await api.join(team, coach, teammate)
+    await api.join(team, owner, medic, role="MEDICAL")
     other_team = await api.team(outsider)
     squad = Squad(team, owner, coach, player, teammate, outsider, admin, player_m, mate_m, coach_m)
 
@@ -140,17 +175,63 @@ async def _build(api: Api, client: httpx.AsyncClient, connection: AsyncConnectio
     assert response.status_code == 201, response.text
     async with api.sessionmaker.begin() as db:
         pair = await tokens.issue(db, api.settings, player.id)
+    health = await _health(api, squad, medic, other_team)
     return World(
         client,
         connection,
         squad,
+        medic,
         season_id,
         session["id"],
         fresh["id"],
         other["id"],
         login_email,
         pair.refresh_token,
+        *health,
     )
+
+
+async def _health(
+    api: Api, squad: Squad, medic: Actor, other_team: dict[str, Any]
+) -> tuple[int, int, int]:
+    """An outbound webhook for alerts; the player reports a problem (an alert), the medic
+    adds its clinical fields; the outsider records a problem of a player of their team."""
+    client, team_id = api.client, squad.team["id"]
+    response = await client.post(
+        f"/teams/{team_id}/outbound-webhooks",
+        json={"url": "https://93.184.215.14/hooks", "events": ["alert.created"]},
+        headers=squad.owner.headers,
+    )
+    assert response.status_code == 201, response.text
+    body = {
+        "kind": "INJURY",
+        "onset_date": _day(2),
+        "context": "TRAINING",
+        "body_area": "LOWER_LEG",
+    }
+    url = f"/performance/members/{squad.player_membership['id']}/health-problems"
+    response = await client.post(url, json=body, headers=squad.player.headers)
+    assert response.status_code == 201, response.text
+    problem_id = response.json()["id"]
+    response = await client.patch(
+        f"/health-problems/{problem_id}", json=CLINICAL, headers=medic.headers
+    )
+    assert response.status_code == 200, response.text
+    alerts = await client.get(f"/teams/{team_id}/alerts", headers=squad.coach.headers)
+    assert [a["kind"] for a in alerts.json()] == ["HEALTH_PROBLEM_REPORTED"], alerts.text
+    stranger = await api.user("stranger")
+    stranger_m = await api.join(other_team, squad.outsider, stranger)
+    response = await client.post(
+        f"/performance/members/{stranger_m['id']}/health-problems",
+        json=body,
+        headers=squad.outsider.headers,
+    )
+    assert response.status_code == 201, response.text
+    return problem_id, response.json()["id"], alerts.json()[0]["id"]
+
+
+def _day(back: int) -> str:
+    return (datetime.now(UTC) - timedelta(days=back)).date().isoformat()
 
 
 @pytest.fixture(scope="module")
@@ -225,6 +306,10 @@ def add_owner(w: World) -> dict[str, Any]:
     return _member(w, "OWNER")
 
 
+def add_medical(w: World) -> dict[str, Any]:
+    return _member(w, "MEDICAL")
+
+
 def jersey(w: World) -> dict[str, Any]:
     return {"json": {"jersey_number": 11, "primary_position": "Winger"}}
 
@@ -296,6 +381,26 @@ def well(w: World) -> dict[str, Any]:
     }
 
 
+def new_problem(w: World) -> dict[str, Any]:
+    return {"json": {"kind": "ILLNESS", "onset_date": _day(1), "context": "OTHER"}}
+
+
+def clinical_problem(w: World) -> dict[str, Any]:
+    return {"json": {"kind": "INJURY", "onset_date": _day(1), "context": "MATCH", **CLINICAL}}
+
+
+def resummarise(w: World) -> dict[str, Any]:
+    return {"json": {"summary": "Back to running", "expected_return": _day(-7)}}
+
+
+def clinical_patch(w: World) -> dict[str, Any]:
+    return {"json": {"diagnosis": CLINICAL["diagnosis"]}}
+
+
+def stage(w: World) -> dict[str, Any]:
+    return {"json": {"from": _day(0), "availability": "MODIFIED"}}
+
+
 def _this_week() -> str:
     iso = datetime.now(UTC).date().isocalendar()
     return f"{iso.year}-W{iso.week:02d}"
@@ -334,79 +439,118 @@ def sessions_seen(w: World, actor: str, body: Any) -> None:
 
 
 MATRIX: list[tuple[str, str, Body | None]] = [
-    # method and path                                    ano ply mat coa own oth adm  body
+    # method and path                                    ano ply mat coa med own oth adm  body
     # operations
-    ("GET /healthz", "200 200 200 200 200 200 200", None),
-    ("GET /readyz", "200 200 200 200 200 200 200", None),
-    ("GET /openapi.json", "200 200 200 200 200 200 200", None),
+    ("GET /healthz", "200 200 200 200 200 200 200 200", None),
+    ("GET /readyz", "200 200 200 200 200 200 200 200", None),
+    ("GET /openapi.json", "200 200 200 200 200 200 200 200", None),
     # auth
-    ("POST /auth/register", "201 201 201 201 201 201 201", register),
-    ("POST /auth/token", "200 200 200 200 200 200 200", login),
-    ("POST /auth/refresh", "200 200 200 200 200 200 200", refresh),
-    ("GET /auth/me", "401 200 200 200 200 200 200", None),
+    ("POST /auth/register", "201 201 201 201 201 201 201 201", register),
+    ("POST /auth/token", "200 200 200 200 200 200 200 200", login),
+    ("POST /auth/refresh", "200 200 200 200 200 200 200 200", refresh),
+    ("GET /auth/me", "401 200 200 200 200 200 200 200", None),
     # teams and seasons
-    ("POST /teams", "401 201 201 201 201 201 201", new_team),
-    ("GET /teams", "401 200 200 200 200 200 200", None),
-    ("GET /teams/{team}", "401 200 200 200 200 404 200", None),
-    ("PATCH /teams/{team}", "401 403 403 403 200 404 200", rename),
-    ("POST /teams/{team}/seasons", "401 403 403 201 201 404 201", season),
-    ("GET /teams/{team}/seasons", "401 200 200 200 200 404 200", None),
+    ("POST /teams", "401 201 201 201 201 201 201 201", new_team),
+    ("GET /teams", "401 200 200 200 200 200 200 200", None),
+    ("GET /teams/{team}", "401 200 200 200 200 200 404 200", None),
+    ("PATCH /teams/{team}", "401 403 403 403 403 200 404 200", rename),
+    ("POST /teams/{team}/seasons", "401 403 403 201 403 201 404 201", season),
+    ("GET /teams/{team}/seasons", "401 200 200 200 200 200 404 200", None),
     # members
-    ("POST /teams/{team}/members", "401 403 403 201 201 404 201", add_player),
-    ("POST /teams/{team}/members", "401 403 403 403 201 404 201", add_coach),
-    ("POST /teams/{team}/members", "401 403 403 403 201 404 201", add_owner),
-    ("GET /teams/{team}/members", "401 403 403 200 200 404 200", None),
-    ("PATCH /teams/{team}/members/{player_m}", "401 403 403 200 200 404 200", jersey),
-    ("PATCH /teams/{team}/members/{player_m}", "401 403 403 403 200 404 200", promote),
-    ("PATCH /teams/{team}/members/{player_m}", "401 403 403 403 200 404 200", retire),
+    ("POST /teams/{team}/members", "401 403 403 201 403 201 404 201", add_player),
+    ("POST /teams/{team}/members", "401 403 403 403 403 201 404 201", add_coach),
+    ("POST /teams/{team}/members", "401 403 403 403 403 201 404 201", add_owner),
+    ("POST /teams/{team}/members", "401 403 403 403 403 201 404 201", add_medical),
+    ("GET /teams/{team}/members", "401 403 403 200 200 200 404 200", None),
+    ("PATCH /teams/{team}/members/{player_m}", "401 403 403 200 403 200 404 200", jersey),
+    ("PATCH /teams/{team}/members/{player_m}", "401 403 403 403 403 200 404 200", promote),
+    ("PATCH /teams/{team}/members/{player_m}", "401 403 403 403 403 200 404 200", retire),
     # sessions and attendance
-    ("POST /performance/sessions", "401 403 403 201 201 404 201", plan),
-    ("GET /performance/sessions", "401 200 200 200 200 200 200", None),
-    ("GET /performance/sessions?team_id={team}", "401 200 200 200 200 404 200", None),
-    ("GET /performance/sessions/{session}", "401 200 200 200 200 404 200", None),
-    ("PATCH /performance/sessions/{session}", "401 403 403 200 200 404 200", retitle),
-    ("DELETE /performance/sessions/{session}", "401 403 403 204 204 404 204", None),
-    ("POST /performance/sessions/{session}/attendance", "401 403 403 200 200 404 200", attend),
-    ("GET /performance/sessions/{session}/attendance", "401 200 200 200 200 404 200", None),
+    ("POST /performance/sessions", "401 403 403 201 403 201 404 201", plan),
+    ("GET /performance/sessions", "401 200 200 200 200 200 200 200", None),
+    ("GET /performance/sessions?team_id={team}", "401 200 200 200 200 200 404 200", None),
+    ("GET /performance/sessions/{session}", "401 200 200 200 200 200 404 200", None),
+    ("PATCH /performance/sessions/{session}", "401 403 403 200 403 200 404 200", retitle),
+    ("DELETE /performance/sessions/{session}", "401 403 403 204 403 204 404 204", None),
+    ("POST /performance/sessions/{session}/attendance", "401 403 403 200 403 200 404 200", attend),
+    ("GET /performance/sessions/{session}/attendance", "401 200 200 200 200 200 404 200", None),
     # sRPE of the player's membership
-    ("POST /performance/sessions/{fresh_session}/srpe", "401 201 403 201 201 404 201", srpe),
-    ("GET /performance/sessions/{session}/srpe", "401 200 200 200 200 404 200", None),
-    ("DELETE /performance/sessions/{session}/srpe/{player_m}", "401 204 403 204 204 404 204", None),
-    # ... and into the other team's session: nobody may (for the admin it is bad input)
-    ("POST /performance/sessions/{other_session}/srpe", "401 404 404 404 404 404 422", srpe),
-    # wellness and loads of the player's membership
-    ("POST /performance/wellness", "401 201 403 201 201 404 201", well),
-    ("GET /performance/members/{player_m}/wellness", "401 200 403 200 200 404 200", None),
-    ("GET /performance/members/{player_m}/daily-loads", "401 200 403 200 200 404 200", None),
-    ("GET /performance/members/{player_m}/acwr", "401 200 403 200 200 404 200", None),
+    ("POST /performance/sessions/{fresh_session}/srpe", "401 201 403 201 201 201 404 201", srpe),
+    ("GET /performance/sessions/{session}/srpe", "401 200 200 200 200 200 404 200", None),
     (
-        "GET /performance/members/{player_m}/acwr?source=EXTERNAL",
-        "401 200 403 200 200 404 200",
+        "DELETE /performance/sessions/{session}/srpe/{player_m}",
+        "401 204 403 204 204 204 404 204",
         None,
     ),
-    ("POST /performance/members/{player_m}/hrv", "401 201 403 201 201 404 201", manual_hrv),
-    ("GET /performance/members/{player_m}/hrv", "401 200 403 200 200 404 200", None),
-    ("GET /performance/members/{player_m}/devices", "401 200 403 200 200 404 200", None),
-    ("POST /teams/{team}/webhook-secret", "401 403 403 403 201 404 201", None),
-    ("GET /teams/{team}/roster", "401 403 403 200 200 404 200", None),
-    ("GET /teams/{team}/dashboard", "401 403 403 200 200 404 200", None),
-    ("GET /teams/{team}/alerts", "401 403 403 200 200 404 200", None),
-    ("GET /teams/{team}/alerts?status=all", "401 403 403 200 200 404 200", None),
-    ("POST /teams/{team}/calendar-token", "401 403 403 201 201 404 201", None),
-    ("GET /teams/{team}/reports/weekly.csv", "401 403 403 200 200 404 200", None),
-    ("GET /teams/{team}/reports/weekly.pdf", "401 403 403 200 200 404 200", None),
-    ("GET /teams/{team}/outbound-webhooks", "401 403 403 403 200 404 200", None),
-    ("POST /teams/{team}/external-load/import", "401 403 403 200 200 404 200", gps_csv),
-    ("GET /performance/members/{player_m}/load-summary", "401 200 403 200 200 404 200", None),
+    # ... and into the other team's session: nobody may (for the admin it is bad input)
+    ("POST /performance/sessions/{other_session}/srpe", "401 404 404 404 404 404 404 422", srpe),
+    # wellness and loads of the player's membership
+    ("POST /performance/wellness", "401 201 403 201 201 201 404 201", well),
+    ("GET /performance/members/{player_m}/wellness", "401 200 403 200 200 200 404 200", None),
+    ("GET /performance/members/{player_m}/daily-loads", "401 200 403 200 200 200 404 200", None),
+    ("GET /performance/members/{player_m}/acwr", "401 200 403 200 200 200 404 200", None),
+    (
+        "GET /performance/members/{player_m}/acwr?source=EXTERNAL",
+        "401 200 403 200 200 200 404 200",
+        None,
+    ),
+    ("POST /performance/members/{player_m}/hrv", "401 201 403 201 201 201 404 201", manual_hrv),
+    ("GET /performance/members/{player_m}/hrv", "401 200 403 200 200 200 404 200", None),
+    ("GET /performance/members/{player_m}/devices", "401 200 403 200 200 200 404 200", None),
+    ("POST /teams/{team}/webhook-secret", "401 403 403 403 403 201 404 201", None),
+    ("GET /teams/{team}/roster", "401 403 403 200 200 200 404 200", None),
+    ("GET /teams/{team}/dashboard", "401 403 403 200 200 200 404 200", None),
+    ("GET /teams/{team}/alerts", "401 403 403 200 200 200 404 200", None),
+    ("GET /teams/{team}/alerts?status=all", "401 403 403 200 200 200 404 200", None),
+    ("POST /teams/{team}/calendar-token", "401 403 403 201 201 201 404 201", None),
+    ("GET /teams/{team}/reports/weekly.csv", "401 403 403 200 200 200 404 200", None),
+    ("GET /teams/{team}/reports/weekly.pdf", "401 403 403 200 200 200 404 200", None),
+    ("GET /teams/{team}/outbound-webhooks", "401 403 403 403 403 200 404 200", None),
+    ("POST /teams/{team}/external-load/import", "401 403 403 200 200 200 404 200", gps_csv),
+    ("GET /performance/members/{player_m}/load-summary", "401 200 403 200 200 200 404 200", None),
+    ("POST /alerts/{alert}/ack", "401 403 403 200 200 200 404 200", None),
+    # health problems of the player's membership (c: the answer carries the clinical fields)
+    (
+        "POST /performance/members/{player_m}/health-problems",
+        "401 201 403 201 201 201 404 201",
+        new_problem,
+    ),
+    (
+        "POST /performance/members/{player_m}/health-problems",
+        "401 403 403 403 201c 403 404 403",
+        clinical_problem,
+    ),
+    (
+        "GET /performance/members/{player_m}/health-problems",
+        "401 200c 403 200 200c 200 404 200",
+        None,
+    ),
+    (
+        "GET /performance/members/{player_m}/health-problems?status=all",
+        "401 200c 403 200 200c 200 404 200",
+        None,
+    ),
+    ("GET /health-problems/{problem}", "401 200c 403 200 200c 200 404 200", None),
+    ("PATCH /health-problems/{problem}", "401 200c 403 200 200c 200 404 200", resummarise),
+    ("PATCH /health-problems/{problem}", "401 403 403 403 200c 403 404 403", clinical_patch),
+    ("POST /health-problems/{problem}/stages", "401 403 403 200 200c 200 404 200", stage),
+    ("DELETE /health-problems/{problem}", "401 403 403 403 204 204 404 204", None),
+    # ... and a problem of the other team: nobody here learns that it exists
+    ("GET /health-problems/{other_problem}", "401 404 404 404 404 404 200 200", None),
+    ("PATCH /health-problems/{other_problem}", "401 404 404 404 404 404 200 200", resummarise),
     # OSTRC-H2 and the health report
-    ("POST /performance/members/{player_m}/ostrc", "401 201 403 201 201 404 201", ostrc_healthy),
     (
         "POST /performance/members/{player_m}/ostrc",
-        "401 201 403 201 201 404 201",
+        "401 201 403 201 201 201 404 201",
+        ostrc_healthy,
+    ),
+    (
+        "POST /performance/members/{player_m}/ostrc",
+        "401 201 403 201 201 201 404 201",
         ostrc_new_problem,
     ),
-    ("GET /performance/members/{player_m}/ostrc", "401 200 403 200 200 404 200", None),
-    ("GET /teams/{team}/health-report", "401 403 403 200 200 404 200", None),
+    ("GET /performance/members/{player_m}/ostrc", "401 200 403 200 200 200 404 200", None),
+    ("GET /teams/{team}/health-report", "401 403 403 200 200 200 404 200", None),
 ]
 
 # Extra checks on a 2xx body, by route: what a caller sees, not only whether they may look.
@@ -420,7 +564,8 @@ CASES = [
         route,
         body,
         actor,
-        int(expected),
+        int(expected.removesuffix("c")),
+        expected.endswith("c"),
         id=f"{route}{'-' + body.__name__ if body else ''}-{actor}",
     )
     for route, statuses, body in MATRIX
@@ -435,9 +580,9 @@ def assert_problem(response: httpx.Response) -> None:
     assert problem["title"] and problem["detail"], problem
 
 
-@pytest.mark.parametrize(("route", "body", "actor", "expected"), CASES)
+@pytest.mark.parametrize(("route", "body", "actor", "expected", "clinical"), CASES)
 async def test_permission_matrix(
-    world: World, route: str, body: Body | None, actor: str, expected: int
+    world: World, route: str, body: Body | None, actor: str, expected: int, clinical: bool
 ) -> None:
     method, path = route.split(" ", 1)
     who = world.actor(actor)
@@ -453,3 +598,15 @@ async def test_permission_matrix(
         assert_problem(response)
     if route in CHECKS and response.is_success:
         CHECKS[route](world, actor, response.json())
+    answer = response.content.decode("latin-1")
+    shown = [name for name, value in CLINICAL.items() if value in answer]
+    assert shown == (list(CLINICAL) if clinical else []), (actor, route, shown)
+
+
+async def test_no_outbound_payload_carries_a_clinical_field(world: World) -> None:
+    """The player's report raised an alert, sent to the team's webhook: its payload (and
+    every other one queued while the world was built) holds no clinical value."""
+    payloads = list(await world.connection.scalars(select(OutboundDelivery.payload)))
+    assert [payload["kind"] for payload in payloads] == ["HEALTH_PROBLEM_REPORTED"]
+    for payload in payloads:
+        assert not [value for value in CLINICAL.values() if value in repr(payload)], payload

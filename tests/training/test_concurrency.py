@@ -176,7 +176,9 @@ async def test_a_move_from_a_stale_read_recomputes_the_day_the_session_is_on_now
         return {"start": begin.isoformat(), "end": (begin + timedelta(hours=1)).isoformat()}
 
     async with committed_db() as coach_b:
-        access = await sessions_service.session_access(coach_b, coach.id, session["id"], staff=True)
+        access = await sessions_service.session_access(
+            coach_b, coach.id, session["id"], coaching=True
+        )
         await coach_b.commit()  # B has read the session on its first day, and holds nothing
         by_a = await live_api.client.patch(
             f"/performance/sessions/{session['id']}", json=moved(1), headers=coach.headers

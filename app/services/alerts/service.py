@@ -1,6 +1,7 @@
 """Alerts in the request's transaction: raising one (at most one per member, kind and day,
-with its ``alert.created`` webhook), the two rules a write raises (``WELLNESS_RED`` after a
-wellness upsert, ``HRV_DROP`` after an HRV value is stored), listing and acknowledging.
+with its ``alert.created`` webhook), the rules a write raises (``WELLNESS_RED`` after a
+wellness upsert, ``HRV_DROP`` after an HRV value is stored, ``HEALTH_PROBLEM_REPORTED``
+after an athlete records a health problem), listing and acknowledging.
 
 The writers (:mod:`app.services.wellness.service`, :mod:`app.services.hrv.service`) call
 :func:`on_wellness` and :func:`on_hrv`; the periodic rules are :mod:`app.services.alerts.jobs`.
@@ -16,7 +17,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import dialect_insert
 from app.errors import NotFound
-from app.models import Alert, AlertKind, Severity, TeamMembership, User, WellnessLog
+from app.models import (
+    Alert,
+    AlertKind,
+    Availability,
+    HealthProblem,
+    Severity,
+    TeamMembership,
+    User,
+    WellnessLog,
+)
 from app.models.base import utcnow
 from app.services.hrv import series as hrv_series
 from app.services.outbound import deliveries as outbound
@@ -146,6 +156,47 @@ async def on_hrv(db: AsyncSession, membership: TeamMembership, day: date) -> Ale
         f"below the previous {len(inputs['previous'])} days' mean "
         f"({inputs['previous_mean_ms']:.1f} ms)",
         evidence,
+    )
+
+
+def health_problem_evidence(problem: HealthProblem, availability: Availability) -> dict[str, Any]:
+    """The ``HEALTH_PROBLEM_REPORTED`` evidence: what the athlete reported, for staff to
+    triage. Built from the fields every staff member may read; never a clinical field
+    (diagnosis, OSIICS code, clinical notes), nor the free-text summary."""
+    return {
+        "rule": "health_problem_reported",
+        "params": {"reported_by": "athlete"},
+        "inputs": {
+            "problem_id": problem.id,
+            "kind": problem.kind.value,
+            "onset_date": problem.onset_date.isoformat(),
+            "context": problem.context.value,
+            "body_area": problem.body_area.value if problem.body_area else None,
+            "side": problem.side.value if problem.side else None,
+            "availability": availability.value,
+        },
+    }
+
+
+async def on_health_problem_reported(
+    db: AsyncSession,
+    membership: TeamMembership,
+    problem: HealthProblem,
+    availability: Availability,
+    day: date,
+) -> Alert | None:
+    """After an athlete recorded a problem themselves: ``HEALTH_PROBLEM_REPORTED`` (amber)
+    on ``day``, the day it was reported (at most one per member and day, as every alert)."""
+    where = problem.body_area.value.lower().replace("_", " ") if problem.body_area else None
+    return await raise_alert(
+        db,
+        membership,
+        AlertKind.HEALTH_PROBLEM_REPORTED,
+        day,
+        Severity.AMBER,
+        f"{problem.kind.value.capitalize()} reported by the athlete"
+        f"{f' ({where})' if where else ''}, onset {problem.onset_date.isoformat()}: to triage",
+        health_problem_evidence(problem, availability),
     )
 
 

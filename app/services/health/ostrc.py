@@ -18,7 +18,6 @@ from app.models import (
     AlertKind,
     Availability,
     HealthProblem,
-    HealthStage,
     OstrcAnswer,
     ProblemContext,
     Severity,
@@ -27,7 +26,7 @@ from app.models import (
 from app.models.base import utcnow
 from app.schemas.ostrc import NewProblem, OstrcCreate, week_monday
 from app.services.alerts import service as alerts
-from app.services.health import rules
+from app.services.health import problems, rules
 from app.services.loads.summary import monday_of
 from app.services.platform.days import DayRange, team_zone, today
 from app.services.teams.access import MemberAccess
@@ -84,7 +83,7 @@ async def record(
     problem_id = body.problem_id
     if body.new_problem is not None:
         stage = FIRST_STAGE[body.q1]
-        problem = await open_problem(db, membership, body.new_problem, monday, stage, user_id)
+        problem = await open_problem(db, member, body.new_problem, monday, stage)
         problem_id = problem.id
         if membership.user_id == user_id:
             await _self_reported(db, membership, problem, body, stage, local_today)
@@ -169,40 +168,27 @@ async def _check_week(db: AsyncSession, membership_id: int, body: OstrcCreate) -
 
 async def open_problem(
     db: AsyncSession,
-    membership: TeamMembership,
+    member: MemberAccess,
     new: NewProblem,
     onset: date,
     availability: Availability,
-    reported_by: int,
 ) -> HealthProblem:
-    """Open the problem an answer reports: context OTHER, onset the week's Monday, one
-    stage from then on. No clinical field is written (they are MEDICAL staff's).
-
-    The one place the OSTRC answers create a problem: meant to become a call of the health
-    problems service's ``create_problem`` once it exists.
-    """
-    problem = HealthProblem(
-        team_id=membership.team_id,
-        membership_id=membership.id,
+    """Open the problem an answer reports, through the health problems' own rules: context
+    OTHER, onset the week's Monday, one stage from then on, no clinical field. Its alert
+    is the answer's own (:func:`_self_reported`), with the answers in the evidence."""
+    view = await problems.create_problem(
+        db,
+        member.team_access,
+        member.membership,
         kind=new.kind,
         onset_date=onset,
         context=ProblemContext.OTHER,
         body_area=new.body_area,
-        reported_by=reported_by,
-        updated_at=utcnow(),
+        availability=availability,
+        where=("body", "new_problem"),
+        alert_self_report=False,
     )
-    db.add(problem)
-    await db.flush()
-    db.add(
-        HealthStage(
-            team_id=membership.team_id,
-            problem_id=problem.id,
-            from_date=onset,
-            availability=availability,
-        )
-    )
-    await db.flush()
-    return problem
+    return view.problem
 
 
 async def _self_reported(

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased, contains_eager
 
 from app.errors import Forbidden, Inactive, Invalid, NotFound, Unauthorized
-from app.models import STAFF_ROLES, Role, Team, TeamMembership, User
+from app.models import COACHING_ROLES, STAFF_ROLES, Role, Team, TeamMembership, User
 
 ACCOUNT_GONE = "This account no longer exists"
 NOT_A_PLAYER = "Entries are kept for PLAYER memberships only; this membership is not one"
@@ -24,13 +24,21 @@ Loc = tuple[str | int, ...]
 
 @dataclass(frozen=True)
 class TeamAccess:
-    """What the caller may do in one team. Admins are staff and owner of every team."""
+    """What the caller may do in one team (contract, Roles).
+
+    ``is_staff``: reads the team's views and writes its athletes' data (COACH, MEDICAL,
+    OWNER); ``is_coaching_staff``: also plans sessions, takes attendance and adds players
+    (COACH, OWNER); ``is_medical``: reads and writes clinical fields (MEDICAL only). Admins
+    are coaching staff and owner of every team, but not medical.
+    """
 
     team: Team
     user: User
     membership: TeamMembership | None
     is_staff: bool
     is_owner: bool
+    is_coaching_staff: bool
+    is_medical: bool
 
 
 @dataclass(frozen=True)
@@ -103,19 +111,46 @@ async def require_account(db: AsyncSession, user_id: int) -> None:
 
 def rights(team: Team, user: User, own: TeamMembership | None) -> TeamAccess | None:
     """The caller's rights given their active membership of the team (None: no rights)."""
+    medical = own is not None and own.role == Role.MEDICAL
     if user.is_admin:
-        return TeamAccess(team, user, own, is_staff=True, is_owner=True)
+        return TeamAccess(
+            team,
+            user,
+            own,
+            is_staff=True,
+            is_owner=True,
+            is_coaching_staff=True,
+            is_medical=medical,
+        )
     if own is None:
         return None
     return TeamAccess(
-        team, user, own, is_staff=own.role in STAFF_ROLES, is_owner=own.role == Role.OWNER
+        team,
+        user,
+        own,
+        is_staff=own.role in STAFF_ROLES,
+        is_owner=own.role == Role.OWNER,
+        is_coaching_staff=own.role in COACHING_ROLES,
+        is_medical=medical,
     )
+
+
+NOT_STAFF = "Only the team's staff (coaches, medical staff and owners) may do this"
+NOT_COACHING_STAFF = "Only the team's coaches and owners may do this"
 
 
 async def require_staff(db: AsyncSession, user_id: int, team_id: int) -> TeamAccess:
     access = await team_access(db, user_id, team_id)
     if not access.is_staff:
-        raise Forbidden("Only the team's coaches and owners may do this")
+        raise Forbidden(NOT_STAFF)
+    return access
+
+
+async def require_coaching_staff(db: AsyncSession, user_id: int, team_id: int) -> TeamAccess:
+    """Sessions, attendance, seasons and adding members: coaches and owners, not MEDICAL."""
+    access = await team_access(db, user_id, team_id)
+    if not access.is_coaching_staff:
+        raise Forbidden(NOT_COACHING_STAFF)
     return access
 
 
@@ -200,7 +235,15 @@ def _member_rules(
         raise Inactive("This membership is inactive; its data is kept but takes no new entries")
     if found is None and (not is_self or write):
         raise NotFound("Membership not found")
-    access = found or TeamAccess(team, user, membership, is_staff=False, is_owner=False)
+    access = found or TeamAccess(
+        team,
+        user,
+        membership,
+        is_staff=False,
+        is_owner=False,
+        is_coaching_staff=False,
+        is_medical=False,
+    )
     allowed = access.is_staff or (is_self and (not write or membership.role == Role.PLAYER))
     if not allowed:
         raise Forbidden("You may not access this member's data")

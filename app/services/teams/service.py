@@ -12,7 +12,7 @@ from app.schemas import teams as schemas
 from app.services.accounts import service as accounts
 from app.services.acwr import engine as acwr_engine
 from app.services.loads import daily as loads
-from app.services.teams.access import TeamAccess, visible_teams
+from app.services.teams.access import NOT_COACHING_STAFF, TeamAccess, visible_teams
 
 
 async def create_team(db: AsyncSession, user: User, *, name: str, timezone: str) -> Team:
@@ -94,7 +94,11 @@ async def get_season(db: AsyncSession, team_id: int, season_id: int) -> Season:
 async def add_member(
     db: AsyncSession, access: TeamAccess, body: schemas.MemberCreate
 ) -> TeamMembership:
-    """Add a person by email; an unknown email gets an account they claim by registering."""
+    """Add a person by email; an unknown email gets an account they claim by registering.
+
+    Owners add any role (MEDICAL included), coaches add players, medical staff nobody."""
+    if not access.is_coaching_staff:
+        raise Forbidden(NOT_COACHING_STAFF)
     if not access.is_owner and body.role != Role.PLAYER:
         raise Forbidden("Coaches may add players only; owners add any role")
     user = await accounts.get_by_email(db, body.email)
@@ -172,7 +176,10 @@ async def get_member(db: AsyncSession, team_id: int, membership_id: int) -> Team
 async def update_member(
     db: AsyncSession, access: TeamAccess, membership_id: int, body: schemas.MemberUpdate
 ) -> TeamMembership:
-    """Staff edit position, number and external_ref; only owners change role or active."""
+    """Coaches and owners edit position, number and external_ref; only owners change role
+    or active. Medical staff read the members but do not edit them."""
+    if not access.is_coaching_staff:
+        raise Forbidden(NOT_COACHING_STAFF)
     changes = body.model_dump(exclude_unset=True)  # the fields the client sent
     membership = await get_member(db, access.team.id, membership_id)
     if ({"role", "active"} & changes.keys()) and not access.is_owner:

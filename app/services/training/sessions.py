@@ -53,9 +53,10 @@ _SESSION_ACCESS_HELD = _SESSION_ACCESS.with_for_update(
 
 
 async def session_access(
-    db: AsyncSession, user_id: int, session_id: int, *, staff: bool, lock: bool = False
+    db: AsyncSession, user_id: int, session_id: int, *, coaching: bool, lock: bool = False
 ) -> SessionAccess:
-    """A session the caller may read (any active member) or change (staff); else 404/403.
+    """A session the caller may read (any active member) or change (``coaching``: coaches
+    and owners, not MEDICAL staff); else 404/403.
 
     One statement reads the session with the caller's rights. ``lock``: for writes of data
     that depends on the session's day (sRPE, attendance), the row is read FOR SHARE in that
@@ -70,8 +71,8 @@ async def session_access(
     access = teams.rights(team, user, own)
     if access is None:
         raise NotFound("Session not found")
-    if staff and not access.is_staff:
-        raise Forbidden("Only the team's coaches and owners may do this")
+    if coaching and not access.is_coaching_staff:
+        raise Forbidden(teams.NOT_COACHING_STAFF)
     return SessionAccess(training_session, access, locked=lock)
 
 
