@@ -20,8 +20,8 @@ EVENTS_DESCRIPTION = (
     "`modified` or `unavailable`, `date` today in the team's zone); a member's first "
     "availability other than `available` counts as a change from `available`. No clinical "
     "field is ever sent.\n\n"
-    "Both are compared every minute, so an event follows a write, or the start of a day in "
-    "the team's zone, within a minute."
+    "Status and availability are compared every minute, so an event follows a write, or "
+    "the start of a day in the team's zone, within a minute."
 )
 
 
