@@ -1,5 +1,6 @@
 """Outbound webhooks: a team's subscriptions, the durable outbox of deliveries, and the
-last roster status seen per member (so ``status.changed`` fires on a change only)."""
+last roster status and availability seen per member (so ``status.changed`` and
+``availability.changed`` fire on a change only)."""
 
 import enum
 from datetime import datetime
@@ -59,7 +60,9 @@ class OutboundDelivery(CreatedAt, Base):
 
 
 class OutboundMemberStatus(Base):
-    """The roster status last seen for a member, to notice a change."""
+    """The roster status and the availability last seen for a member, to notice a change.
+    ``availability`` starts at ``available`` (what a first other one counts as a change
+    from), ``status`` at ``no_data``."""
 
     __tablename__ = "outbound_member_statuses"
 
@@ -68,4 +71,7 @@ class OutboundMemberStatus(Base):
     )
     team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
     status: Mapped[str] = mapped_column(String(16))
+    availability: Mapped[str] = mapped_column(
+        String(16), default="available", server_default="available"
+    )
     updated_at: Mapped[datetime]

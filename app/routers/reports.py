@@ -47,8 +47,10 @@ def _attachment(name: str) -> dict[str, str]:
 )
 async def get_weekly_csv(access: StaffOf, db: Db, week: Week = None) -> CsvResponse:
     """The week's data per player and day (staff only): sessions, attendance, internal and
-    external load, EWMA-ACWR and its zone, wellness total and flag. Seven rows per active
-    player, Monday first; days after today have no ACWR."""
+    external load, EWMA-ACWR and its zone, wellness total and flag, and availability
+    (`available`, `modified` or `unavailable`, from the player's health problems; never a
+    clinical field). Seven rows per active player, Monday first; days after today have no
+    ACWR and no availability."""
     data = await weekly_data.read(db, access.team, week)
     return CsvResponse(
         weekly_csv.render(data), headers=_attachment(weekly_data.filename(data, "csv"))
@@ -69,8 +71,9 @@ async def get_weekly_csv(access: StaffOf, db: Db, week: Week = None) -> CsvRespo
 )
 async def get_weekly_pdf(access: StaffOf, db: Db, week: Week = None) -> PdfResponse:
     """The weekly report to print (staff only): a cover with the team and ISO week, the
-    roster with each player's status in colour, the team's daily load, and per player the
-    acute and chronic load over four weeks with the ratio over the team's zone bands."""
+    roster with each player's status in colour and availability (on the week's last day
+    that has begun), the team's daily load, and per player the acute and chronic load over
+    four weeks with the ratio over the team's zone bands."""
     data = await weekly_data.read(db, access.team, week)
     return PdfResponse(
         weekly_pdf.render(data), headers=_attachment(weekly_data.filename(data, "pdf"))

@@ -35,6 +35,8 @@ def _entry(player: roster.PlayerStatus) -> dict[str, Any]:
         else None,
         "hrv_flag": player.hrv_flag,
         "status": player.status,
+        "availability": player.availability,
+        "health_summary": player.health_summary,
     }
 
 
@@ -46,7 +48,8 @@ def _entry(player: roster.PlayerStatus) -> dict[str, Any]:
     | {200: {"model": list[schemas.RosterEntry], "description": "Successful Response"}},
 )
 async def get_roster(access: StaffOf, db: Db) -> Response:
-    """The team's active players with their latest ACWR, today's wellness, HRV flag and status.
+    """The team's active players with their latest ACWR, today's wellness, HRV flag and
+    status, and today's availability with the summary of their open health problems.
 
     Staff only. The number of SQL statements does not depend on the team's size.
     """
@@ -76,8 +79,9 @@ async def get_dashboard(
         ),
     ] = None,
 ) -> schemas.Dashboard:
-    """The morning report: status, today's check-in, 28-day attendance and compliance per
-    player, who has not checked in, and the team's open (unacknowledged) alerts."""
+    """The morning report: status, availability and health summary, today's check-in,
+    28-day attendance and compliance per player, how many players are available, modified
+    and unavailable, who has not checked in, and the team's open (unacknowledged) alerts."""
     data = await dashboard.morning_report(db, access.team, date)
     return schemas.Dashboard(
         date=data.date,
@@ -97,9 +101,12 @@ async def get_dashboard(
                 compliance=schemas.Compliance(
                     srpe=p.attendance.srpe_compliance, wellness=p.wellness_compliance
                 ),
+                availability=p.player.availability,
+                health_summary=p.player.health_summary,
             )
             for p in data.players
         ],
+        availability_counts=schemas.AvailabilityCounts(**data.availability_counts),
         wellness_missing=data.wellness_missing,
         open_alerts=[Alert.model_validate(a) for a in data.open_alerts],
     )

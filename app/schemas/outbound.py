@@ -7,7 +7,22 @@ from pydantic import Field
 
 from app.schemas.base import Schema
 
-Event = Literal["alert.created", "status.changed"]
+Event = Literal["alert.created", "status.changed", "availability.changed"]
+EVENTS_DESCRIPTION = (
+    "What to receive; each delivery's `data`:\n\n"
+    "- `alert.created`: the alert, as `GET /teams/{team_id}/alerts` shows it.\n"
+    "- `status.changed`: a member's roster status changed (`{membership_id, user_id, "
+    "previous_status, status, changed_at}`); a member's first status counts as a change "
+    "from `no_data`.\n"
+    "- `availability.changed`: a member's availability of today changed, because a stage "
+    "was recorded, a problem resolved, or a new day began a stage recorded in advance "
+    "(`{membership_id, previous, availability, date}`, the availabilities `available`, "
+    "`modified` or `unavailable`, `date` today in the team's zone); a member's first "
+    "availability other than `available` counts as a change from `available`. No clinical "
+    "field is ever sent.\n\n"
+    "Status and availability are compared every minute, so an event follows a write, or "
+    "the start of a day in the team's zone, within a minute."
+)
 
 
 class OutboundWebhookCreate(Schema):
@@ -21,11 +36,7 @@ class OutboundWebhookCreate(Schema):
     ]
     events: Annotated[
         list[Event],
-        Field(
-            min_length=1,
-            max_length=2,
-            description="`alert.created` and/or `status.changed` (a member's roster status).",
-        ),
+        Field(min_length=1, max_length=3, description=EVENTS_DESCRIPTION),
     ]
 
 

@@ -18,6 +18,19 @@ STATUS_DESCRIPTION = (
     "has data."
 )
 
+Availability = Literal["available", "modified", "unavailable"]
+AVAILABILITY_DESCRIPTION = (
+    "The player's availability on the day from their health problems: the most restrictive "
+    "of the problems open that day (unavailable > modified > available), each at its latest "
+    "stage starting on or before the day; available with no open problem. It does not enter "
+    "`status`."
+)
+HEALTH_SUMMARY_DESCRIPTION = (
+    "The `summary` (the text meant for the coaches) of each health problem open on the day, "
+    'oldest first, joined with "; "; null when none has one. Clinical fields (diagnosis, '
+    "OSIICS code, clinical notes) never appear here."
+)
+
 
 class RosterUser(Schema):
     id: int
@@ -51,6 +64,8 @@ class RosterEntry(Schema):
         description="Today's HRV flag (7-day rolling ln rMSSD against the 60-day baseline)."
     )
     status: Status = Field(description=STATUS_DESCRIPTION)
+    availability: Availability = Field(description=AVAILABILITY_DESCRIPTION)
+    health_summary: str | None = Field(description=HEALTH_SUMMARY_DESCRIPTION)
 
 
 class AttendanceCounts(Schema):
@@ -77,10 +92,21 @@ class DashboardPlayer(Schema):
     wellness_submitted: bool
     attendance: AttendanceCounts
     compliance: Compliance
+    availability: Availability = Field(description=AVAILABILITY_DESCRIPTION)
+    health_summary: str | None = Field(description=HEALTH_SUMMARY_DESCRIPTION)
+
+
+class AvailabilityCounts(Schema):
+    """How many of the players are at each availability on the report's day."""
+
+    available: int
+    modified: int
+    unavailable: int
 
 
 class Dashboard(Schema):
     date: dt.date
     players: list[DashboardPlayer]
+    availability_counts: AvailabilityCounts
     wellness_missing: list[int]
     open_alerts: list[Alert]

@@ -5,9 +5,10 @@ from typing import Any
 
 import httpx
 
-from app.models import Alert, AlertKind, Severity
+from app.models import Alert, AlertKind, Availability, Severity
 from app.models.base import utcnow
 from tests.fixtures.actors import Api, Squad, started_at
+from tests.fixtures.stored_problems import add_problem, clinical_words_in
 
 TODAY = datetime.now(UTC).date()
 
@@ -100,6 +101,8 @@ async def test_numbers_of_the_28_days(api: Api, squad: Squad) -> None:
         "wellness_submitted": False,
         "attendance": {"present": 0, "late": 0, "absent": 0, "excused": 0, "rate": None},
         "compliance": {"srpe": None, "wellness": 0.0},
+        "availability": "available",
+        "health_summary": None,
     }
     assert body["wellness_missing"] == [squad.teammate_membership["id"]]
 
@@ -177,3 +180,65 @@ async def test_only_the_teams_staff_may_read_it(client: httpx.AsyncClient, squad
     assert (await client.get(path, headers=squad.outsider.headers)).status_code == 404
     assert (await client.get(path)).status_code == 401
     assert (await client.get(path, headers=squad.owner.headers)).status_code == 200
+
+
+async def test_availability_of_the_reports_day_and_its_counts(api: Api, squad: Squad) -> None:
+    """Worked example, today = T:
+
+    Player: a hamstring strain since T-10, unavailable, modified from T-1.
+    Teammate: a calf problem T-5 to T-2 (resolved on T-2: open until T-3), modified.
+    On T-2: player unavailable ("Hamstring strain"), teammate available (nothing open):
+    counts 1 available, 0 modified, 1 unavailable.
+    Today: player modified, teammate available: 1 available, 1 modified, 0 unavailable."""
+    day = timedelta(days=1)
+    player, teammate = squad.player_membership, squad.teammate_membership
+    await add_problem(
+        api.sessionmaker,
+        player,
+        TODAY - 10 * day,
+        [(TODAY - 10 * day, Availability.UNAVAILABLE), (TODAY - day, Availability.MODIFIED)],
+        summary="Hamstring strain",
+    )
+    await add_problem(
+        api.sessionmaker,
+        teammate,
+        TODAY - 5 * day,
+        [(TODAY - 5 * day, Availability.MODIFIED)],
+        summary="Calf tightness",
+        resolved_on=TODAY - 2 * day,
+    )
+    before = await _dashboard(api.client, squad, date=(TODAY - 2 * day).isoformat())
+    players = {p["membership_id"]: p for p in before["players"]}
+    assert (players[player["id"]]["availability"], players[player["id"]]["health_summary"]) == (
+        "unavailable",
+        "Hamstring strain",
+    )
+    assert (players[teammate["id"]]["availability"], players[teammate["id"]]["health_summary"]) == (
+        "available",
+        None,
+    )
+    assert before["availability_counts"] == {"available": 1, "modified": 0, "unavailable": 1}
+
+    now = await _dashboard(api.client, squad)
+    players = {p["membership_id"]: p for p in now["players"]}
+    assert players[player["id"]]["availability"] == "modified"
+    assert players[teammate["id"]]["availability"] == "available"
+    assert now["availability_counts"] == {"available": 1, "modified": 1, "unavailable": 0}
+
+
+async def test_no_clinical_field_reaches_the_dashboard(api: Api, squad: Squad) -> None:
+    """The problem's diagnosis, OSIICS code and clinical notes are stored: the coach's
+    dashboard shows its summary and none of the clinical words."""
+    await add_problem(
+        api.sessionmaker,
+        squad.player_membership,
+        TODAY,
+        [(TODAY, Availability.UNAVAILABLE)],
+        summary="Hamstring strain",
+    )
+    response = await api.client.get(
+        f"/teams/{squad.team['id']}/dashboard", headers=squad.coach.headers
+    )
+    assert response.status_code == 200, response.text
+    assert "Hamstring strain" in response.text
+    assert clinical_words_in(response.text) == []

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.models import (
     Attendance,
     AttendanceStatus,
+    Availability,
     DailyLoad,
     Role,
     TeamMembership,
@@ -26,6 +27,7 @@ from app.models import (
 )
 from app.services.loads.summary import iso_week_label
 from tests.fixtures.actors import Api, Squad, started_at
+from tests.fixtures.stored_problems import add_problem, clinical_words_in
 
 TODAY = datetime.now(UTC).date()
 MONDAY = TODAY - timedelta(days=TODAY.weekday() + 7)  # last week's, complete in every zone
@@ -367,3 +369,102 @@ async def test_a_name_that_looks_like_a_formula_is_text_in_the_csv(api: Api, squ
     assert {r["player"] for r in rows[7:]} == {"'@SUM(1+1)"}
     assert rows[0]["internal_load_au"] == "300"
     assert rows[0]["external_load_pl"] == "410.5"
+
+
+async def _week_of_problems(api: Api, squad: Squad) -> None:
+    """Player: a hamstring strain from Tuesday, unavailable, modified from Thursday,
+    resolved on Saturday. Teammate: an illness from Wednesday at modified, and from
+    Thursday an ankle sprain, unavailable, still open."""
+    await add_problem(
+        api.sessionmaker,
+        squad.player_membership,
+        DAYS[1],
+        [(DAYS[1], Availability.UNAVAILABLE), (DAYS[3], Availability.MODIFIED)],
+        summary="Hamstring strain",
+        resolved_on=DAYS[5],
+    )
+    await add_problem(
+        api.sessionmaker,
+        squad.teammate_membership,
+        DAYS[2],
+        [(DAYS[2], Availability.MODIFIED)],
+        summary="Cold",
+    )
+    await add_problem(
+        api.sessionmaker,
+        squad.teammate_membership,
+        DAYS[3],
+        [(DAYS[3], Availability.UNAVAILABLE)],
+        summary="Ankle sprain",
+    )
+
+
+async def test_csv_has_the_availability_of_each_day(api: Api, squad: Squad) -> None:
+    """Worked example (see ``_week_of_problems``), Monday to Sunday:
+    player available, unavailable, unavailable, modified, modified, available (resolved
+    on Saturday), available; teammate available, available, modified, then unavailable
+    from Thursday on (the most restrictive of the two open problems)."""
+    await _seed(api, squad)
+    await _week_of_problems(api, squad)
+    response = await api.client.get(
+        _path(squad, "csv"), params={"week": WEEK}, headers=squad.coach.headers
+    )
+    assert response.status_code == 200, response.text
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    assert list(rows[0])[-1] == "availability"
+    assert [r["availability"] for r in rows[:7]] == [
+        "available", "unavailable", "unavailable", "modified", "modified", "available",
+        "available",
+    ]  # fmt: skip
+    assert [r["availability"] for r in rows[7:]] == [
+        "available", "available", "modified", "unavailable", "unavailable", "unavailable",
+        "unavailable",
+    ]  # fmt: skip
+    # Neither the clinical fields nor the summaries are in the spreadsheet.
+    assert clinical_words_in(response.text) == []
+    assert "Hamstring" not in response.text
+
+
+async def test_csv_availability_is_empty_after_today(api: Api, squad: Squad) -> None:
+    """The current week: each day up to today has an availability, the days after it none
+    (like the ACWR, it is not known yet)."""
+    await add_problem(
+        api.sessionmaker, squad.player_membership, TODAY, [(TODAY, Availability.MODIFIED)]
+    )
+    response = await api.client.get(_path(squad, "csv"), headers=squad.coach.headers)
+    assert response.status_code == 200, response.text
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    mine = {r["date"]: r["availability"] for r in rows[:7]}
+    for day, availability in mine.items():
+        expected = (
+            "modified"
+            if day == TODAY.isoformat()
+            else "available"
+            if day < TODAY.isoformat()
+            else ""
+        )
+        assert availability == expected, (day, mine)
+
+
+async def test_pdf_roster_shows_the_availability(api: Api, squad: Squad) -> None:
+    """As of the week's Sunday (see ``_week_of_problems``): the player is available again,
+    the teammate unavailable, written in the roster table; no clinical word anywhere."""
+    await _seed(api, squad)
+    await _week_of_problems(api, squad)
+    reader, response = await _pdf(api.client, squad)
+    roster_page = reader.pages[1].extract_text()
+    assert "Availability" in roster_page
+    # The last cell of each row: # Player Position Status ACWR Zone Load PL Attended Wellness.
+    assert re.search(
+        r"Player\s+green\s+1\.16\s+optimal\s+3,300\s+2,874\s+5/5\s+17\.0 \(1d\)\s+available\n",
+        roster_page,
+    ), roster_page
+    assert re.search(
+        r"Teammate\s+no data\s+0\s+0\s+0/1\s+12\.0 \(1d\)\s+unavailable\n", roster_page
+    ), roster_page
+    # Unavailable is written in the availability red (weekly_pdf.AVAILABILITY_COLOURS).
+    content = _content(reader.pages[1])
+    assert re.search(r"\.662745 \.196078 \.14902 rg\n[^\n]*\n[^\n]*\(unavailable\) Tj", content)
+    text = "".join(page.extract_text() for page in reader.pages)
+    assert clinical_words_in(text) == []
+    assert clinical_words_in(response.content.decode("latin-1")) == []

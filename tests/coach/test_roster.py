@@ -7,11 +7,21 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import event
+from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.models import DailyHRV, DailyLoad, HrvSource, Role, TeamMembership, User, WellnessLog
+from app.models import (
+    Availability,
+    DailyHRV,
+    DailyLoad,
+    HrvSource,
+    Role,
+    TeamMembership,
+    User,
+    WellnessLog,
+)
 from tests.fixtures.actors import Api, Squad, started_at
+from tests.fixtures.stored_problems import add_problem, clinical_words_in
 
 TODAY = datetime.now(UTC).date()
 
@@ -232,4 +242,112 @@ async def test_statement_count_does_not_grow_with_the_team(api: Api, engine: Asy
         with _count_statements(engine) as second:  # snapshots already up to date
             assert (await api.client.get(path, headers=headers)).status_code == 200
         counts[size] = (len(first), len(second))
+    assert counts[3] == counts[40], counts
+
+
+async def test_availability_and_health_summary_from_the_open_problems(
+    api: Api, squad: Squad
+) -> None:
+    """Worked example, today = T:
+
+    Player: a hamstring strain since T-10, unavailable from T-10 and modified from T-3
+    (today: modified), and an illness since T-1, unavailable (today: unavailable). The
+    most restrictive wins: ``unavailable``; the summaries, oldest problem first, joined
+    with "; ".
+    Teammate: an ankle sprain T-20 to T-1 (resolved today, so not open) and a knee problem
+    since T-5 at modified without a summary: ``modified``, no summary.
+    Neither changes the status, which stays no_data (availability is not a load signal)."""
+    player, teammate = squad.player_membership, squad.teammate_membership
+    day = timedelta(days=1)
+    await add_problem(
+        api.sessionmaker,
+        player,
+        TODAY - 10 * day,
+        [(TODAY - 10 * day, Availability.UNAVAILABLE), (TODAY - 3 * day, Availability.MODIFIED)],
+        summary="Hamstring strain, running only",
+    )
+    await add_problem(
+        api.sessionmaker,
+        player,
+        TODAY - day,
+        [(TODAY - day, Availability.UNAVAILABLE)],
+        summary="Flu",
+    )
+    await add_problem(
+        api.sessionmaker,
+        teammate,
+        TODAY - 20 * day,
+        [(TODAY - 20 * day, Availability.UNAVAILABLE)],
+        summary="Ankle sprain",
+        resolved_on=TODAY,
+    )
+    await add_problem(
+        api.sessionmaker, teammate, TODAY - 5 * day, [(TODAY - 5 * day, Availability.MODIFIED)]
+    )
+    response = await api.client.get(
+        f"/teams/{squad.team['id']}/roster", headers=squad.coach.headers
+    )
+    assert response.status_code == 200, response.text
+    roster = {entry["membership_id"]: entry for entry in response.json()}
+    mine, theirs = roster[player["id"]], roster[teammate["id"]]
+    assert mine["availability"] == "unavailable"
+    assert mine["health_summary"] == "Hamstring strain, running only; Flu"
+    assert (theirs["availability"], theirs["health_summary"]) == ("modified", None)
+    assert mine["status"] == theirs["status"] == "no_data"
+    # Every problem carries clinical fields: none reaches the coach.
+    assert clinical_words_in(response.text) == []
+
+
+async def test_a_player_without_problems_is_available(
+    client: httpx.AsyncClient, squad: Squad
+) -> None:
+    entry = (await _roster(client, squad))[squad.player_membership["id"]]
+    assert (entry["availability"], entry["health_summary"]) == ("available", None)
+
+
+async def test_the_availability_costs_one_statement_whatever_the_team(
+    api: Api, engine: AsyncEngine
+) -> None:
+    """The team's problems and stages come in one statement: 40 players with two problems
+    each (one resolved, one with two stages) cost as many statements as 3 players do."""
+    counts = {}
+    for size in (3, 40):
+        team, headers = await _team_of(api, size)
+        async with api.sessionmaker() as session:
+            members = list(
+                await session.scalars(
+                    select(TeamMembership).where(TeamMembership.team_id == team["id"])
+                )
+            )
+        for member in members:
+            if member.role != Role.PLAYER:
+                continue
+            membership = {"id": member.id, "team_id": team["id"]}
+            await add_problem(
+                api.sessionmaker,
+                membership,
+                TODAY - timedelta(days=9),
+                [(TODAY - timedelta(days=9), Availability.UNAVAILABLE)],
+                summary="Calf",
+                resolved_on=TODAY - timedelta(days=2),
+            )
+            await add_problem(
+                api.sessionmaker,
+                membership,
+                TODAY - timedelta(days=4),
+                [
+                    (TODAY - timedelta(days=4), Availability.UNAVAILABLE),
+                    (TODAY - timedelta(days=1), Availability.MODIFIED),
+                ],
+                summary="Groin",
+            )
+        path = f"/teams/{team['id']}/roster"
+        assert (await api.client.get(path, headers=headers)).status_code == 200  # snapshots
+        with _count_statements(engine) as statements:
+            response = await api.client.get(path, headers=headers)
+        assert response.status_code == 200, response.text
+        assert {(e["availability"], e["health_summary"]) for e in response.json()} == {
+            ("modified", "Groin")
+        }
+        counts[size] = len(statements)
     assert counts[3] == counts[40], counts

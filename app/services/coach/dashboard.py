@@ -3,7 +3,8 @@ attendance and compliance, who has not checked in, and the team's open alerts.
 
 Built on the roster's statuses (:mod:`app.services.coach.roster`): the players' row of
 :mod:`app.services.coach.player_signals` carries the window's counts too, so the report
-takes that one statement and one more for the open alerts, whatever the team's size.
+takes that one statement, one for the team's health problems (availability) and one for
+the open alerts, whatever the team's size.
 Request-scoped: it takes the request's session and never begins or commits.
 """
 
@@ -18,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import Invalid
 from app.models import Alert, Team
-from app.services.coach import player_signals, roster
+from app.services.coach import availability, player_signals, roster
 from app.services.platform.days import team_zone, today
 
 WINDOW_DAYS = 28  # the dashboard's attendance and compliance window, ending on its day
@@ -76,6 +77,11 @@ class DashboardData:
     wellness_missing: list[int]
     open_alerts: list[Row[Any]]  # every column of each open alert, newest first
 
+    @property
+    def availability_counts(self) -> dict[availability.Level, int]:
+        """How many players are available, modified and unavailable on the day."""
+        return availability.counts([p.player.availability for p in self.players])
+
 
 def _attendance_of(row: Row[Any]) -> AttendanceCounts:
     """The row's counts; a member without attendance in the window has none (nulls)."""
@@ -93,7 +99,8 @@ async def morning_report(db: AsyncSession, team: Team, day: date | None) -> Dash
         raise Invalid("'date' must not be in the future (team's zone)", field=("query", "date"))
     first = day - timedelta(days=WINDOW_DAYS - 1)
     rows, hrv_values = await player_signals.player_rows(db, team, day, first)
-    statuses = roster.statuses_of(team, rows, hrv_values, day)
+    health = await availability.read(db, team.id, day, day)
+    statuses = roster.statuses_of(team, rows, hrv_values, day, health)
     alerts = list(await db.execute(_open_alerts_statement(), {"team_id": team.id}))
     players = [
         DashboardPlayer(

@@ -1,9 +1,10 @@
-"""The coach package's job: queue ``status.changed`` for every team whose receivers want it.
+"""The coach package's job: queue ``status.changed`` and ``availability.changed`` for
+every team whose receivers want them.
 
 It owns its transactions and takes a sessionmaker: one to find the teams with a webhook
-subscribed to ``status.changed``, then one per team (a team that fails is logged and
-rolled back alone). The scheduler runs it right after the periodic alerts, in the minute
-job ``acwr.dirty``, so a status change follows a write within a minute.
+subscribed to either, then one per team (a team that fails is logged and rolled back
+alone). The scheduler runs it right after the periodic alerts, in the minute job
+``acwr.dirty``, so a change follows a write, or the start of a team's day, within a minute.
 """
 
 import logging
@@ -14,7 +15,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.models import OutboundWebhook, Team
 from app.services.coach import status_changes
-from app.services.outbound import deliveries
 
 logger = logging.getLogger("loadline.coach")
 
@@ -26,9 +26,9 @@ async def track_status_changes(
     stop: Callable[[], bool] | None = None,
 ) -> int:
     """Run :func:`status_changes.track_statuses` for every team (or those named) with an
-    active webhook subscribed to ``status.changed``, one transaction per team; returns how
-    many statuses changed. ``stop``: asked before each team, so a shutting-down worker
-    ends between teams."""
+    active webhook subscribed to ``status.changed`` or ``availability.changed``, one
+    transaction per team; returns how many statuses and availabilities changed. ``stop``:
+    asked before each team, so a shutting-down worker ends between teams."""
     async with sessionmaker() as db:
         hooks = (
             await db.execute(
@@ -37,7 +37,7 @@ async def track_status_changes(
                 )
             )
         ).all()
-    subscribed = {team for team, events in hooks if deliveries.STATUS_CHANGED in events}
+    subscribed = {team for team, events in hooks if status_changes.TRACKED.intersection(events)}
     changed = 0
     for team_id in sorted(subscribed):
         if team_ids is not None and team_id not in team_ids:

@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.models import Role, Team
 from app.services.acwr import model as acwr
 from app.services.acwr import stored as acwr_stored
-from app.services.coach import player_signals
+from app.services.coach import availability, player_signals
 from app.services.hrv import baseline as hrv
 from app.services.platform.days import team_zone, today
 from app.services.wellness import scoring as wellness
@@ -86,6 +86,8 @@ class PlayerStatus:
     wellness_today: WellnessPoint | None
     hrv_flag: hrv.Flag | None
     status: Status
+    availability: availability.Level
+    health_summary: str | None
 
 
 def combine(
@@ -154,9 +156,11 @@ def statuses_of(
     rows: Sequence[Row[Any]],
     hrv_values: Sequence[player_signals.HrvValues | None],
     day: date,
+    health: availability.TeamHealth,
 ) -> list[PlayerStatus]:
-    """Each row of :func:`player_signals.player_rows` with its signals and status; ACWR
-    zones and HRV flags for all players at once."""
+    """Each row of :func:`player_signals.player_rows` with its signals and status, and its
+    availability and health summary of ``day`` from ``health``; ACWR zones and HRV flags
+    for all players at once."""
     latest = [
         None
         if row.acwr_date is None
@@ -178,15 +182,25 @@ def statuses_of(
                 wellness_today=entry,
                 hrv_flag=flag,
                 status=combine(point.zone if point else None, entry.flag if entry else None, flag),
+                availability=health.availability(row.id, day),
+                health_summary=health.summary(row.id, day),
             )
         )
     return statuses
 
 
 async def player_statuses(
-    db: AsyncSession, team: Team, day: date | None = None
+    db: AsyncSession,
+    team: Team,
+    day: date | None = None,
+    *,
+    health: availability.TeamHealth | None = None,
 ) -> list[PlayerStatus]:
-    """The active players with their signals and status on ``day`` (default: today)."""
+    """The active players with their signals, status and availability on ``day`` (default:
+    today). ``health``: the team's problems already read for a range holding ``day`` (the
+    weekly report's), else they are read for that day."""
     day = day or today(team_zone(team))
     rows, hrv_values = await player_signals.player_rows(db, team, day, None)
-    return statuses_of(team, rows, hrv_values, day)
+    if health is None:
+        health = await availability.read(db, team.id, day, day)
+    return statuses_of(team, rows, hrv_values, day, health)

@@ -1,5 +1,8 @@
 """The weekly coach report as CSV: one row per active player and day of the week.
 
+``availability`` is the player's availability of that day (available, modified or
+unavailable, from their health problems), empty for the days after today.
+
 Cells go through :class:`app.services.platform.spreadsheets.SafeCsvWriter`, so a name a
 spreadsheet would run as a formula is written as text.
 """
@@ -26,6 +29,7 @@ CSV_COLUMNS = (
     "acwr_zone",
     "wellness_total",
     "wellness_flag",
+    "availability",
 )
 
 
@@ -55,6 +59,7 @@ def render(data: WeeklyData) -> str:
                     day.zone,
                     "" if day.wellness_total is None else day.wellness_total,
                     day.wellness_flag or "",
+                    day.availability,
                 )
             )
     return out.getvalue()

@@ -1,5 +1,5 @@
-"""The data of the weekly coach report: one ISO week of loads, ACWR, wellness and
-attendance per player, which :mod:`app.services.coach.weekly_csv` and
+"""The data of the weekly coach report: one ISO week of loads, ACWR, wellness,
+attendance and availability per player, which :mod:`app.services.coach.weekly_csv` and
 :mod:`app.services.coach.weekly_pdf` render.
 
 :func:`read` reads everything in a fixed number of statements (one per kind of data for
@@ -28,7 +28,7 @@ from app.models import (
     WellnessLog,
 )
 from app.services.acwr import stored as acwr_stored
-from app.services.coach import roster
+from app.services.coach import availability, roster
 from app.services.loads.summary import iso_week_label
 from app.services.platform.days import team_zone, today
 from app.services.wellness import scoring as wellness
@@ -69,6 +69,7 @@ class PlayerDay:
     zone: str = ""
     wellness_total: int | None = None
     wellness_flag: str | None = None
+    availability: str = ""  # empty after today: not known yet
 
     @property
     def attended(self) -> int:
@@ -109,11 +110,17 @@ async def read(db: AsyncSession, team: Team, week: str | None) -> WeeklyData:
     days = [monday + timedelta(days=i) for i in range(7)]
     local_today = today(team_zone(team))
     chart_start = days[-1] - timedelta(days=CHART_DAYS - 1)
-    # Status as of the week's last day that has begun (players, refresh, ACWR, wellness, HRV).
+    # Status as of the week's last day that has begun (players, refresh, ACWR, wellness, HRV,
+    # availability); the team's problems of the whole week are read once for both.
     status_day = max(min(days[-1], local_today), monday)
-    statuses = await roster.player_statuses(db, team, status_day)
+    health = await availability.read(db, team.id, monday, days[-1])
+    statuses = await roster.player_statuses(db, team, status_day, health=health)
     ids = [s.membership.id for s in statuses]
     grid = {m: {d: PlayerDay(d) for d in days} for m in ids}
+    for member, member_days in grid.items():
+        for day in days:
+            if day <= local_today:
+                member_days[day].availability = health.availability(member, day)
     chart = {
         m: {
             chart_start + timedelta(days=i): PlayerDay(chart_start + timedelta(days=i))

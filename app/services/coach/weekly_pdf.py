@@ -1,12 +1,13 @@
 """The weekly coach report as a printable A4 PDF: a cover, the roster with each player's
-status in colour, the team's daily load, and per player the acute and chronic load over
-four weeks with the ratio over the team's zone bands.
+status in colour and availability, the team's daily load, and per player the acute and
+chronic load over four weeks with the ratio over the team's zone bands.
 
 Laid out with reportlab's platypus; the charts are drawn with reportlab's own graphics, so
 no plotting library is needed.
 """
 
 import io
+from datetime import date
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -36,6 +37,12 @@ STATUS_COLOURS = {
     "amber": colors.HexColor("#f0a030"),
     "green": colors.HexColor("#3aa757"),
     "no_data": colors.HexColor("#b0b0b0"),
+}
+# Availability is text, darker than the status fills so the two are not mistaken for each
+# other; available stays in the table's ink.
+AVAILABILITY_COLOURS = {
+    "unavailable": colors.HexColor("#a93226"),
+    "modified": colors.HexColor("#b9770e"),
 }
 # Zone bands behind the ratio panel: light, so the ratio line stays readable.
 BAND_COLOURS = {
@@ -73,6 +80,11 @@ def _styles() -> dict[str, ParagraphStyle]:
 
 def _day_range(data: WeeklyData) -> str:
     return f"{data.monday:%a %d %b %Y} - {data.sunday:%a %d %b %Y}"
+
+
+def _status_day(data: WeeklyData) -> date:
+    """The day the roster's status and availability are of: the week's last begun day."""
+    return min(data.sunday, max(data.today, data.monday))
 
 
 def _cover(data: WeeklyData, styles: dict[str, ParagraphStyle]) -> list[Any]:
@@ -128,7 +140,7 @@ def _cover(data: WeeklyData, styles: dict[str, ParagraphStyle]) -> list[Any]:
             f"{team.acwr_acute_days} days, chronic {team.acwr_chronic_days} days. Zones: low "
             f"below {team.acwr_low:g}, optimal {team.acwr_low:g}-{team.acwr_high:g}, high "
             f"above {team.acwr_high:g}, danger above {team.acwr_danger:g}. Status is the worst "
-            f"of ACWR, wellness and HRV on {min(data.sunday, max(data.today, data.monday)):%d %b}"
+            f"of ACWR, wellness and HRV on {_status_day(data):%d %b}"
             "; a zone flags a change in load, not an injury prediction.",
             styles["centre"],
         ),
@@ -153,9 +165,10 @@ def _roster_table(data: WeeklyData, styles: dict[str, ParagraphStyle]) -> Table:
         "PL",
         "Attended",
         "Wellness",
+        "Availability",
     ]
     rows: list[list[Any]] = [header]
-    fills = []
+    fills: list[tuple[Any, ...]] = []
     for i, player in enumerate(data.players, start=1):
         status = player.status
         membership = status.membership
@@ -175,22 +188,27 @@ def _roster_table(data: WeeklyData, styles: dict[str, ParagraphStyle]) -> Table:
                 f"{sum(d.external_load_pl for d in player.days):,.0f}",
                 f"{attended}/{recorded}" if recorded else "-",
                 f"{sum(totals) / len(totals):.1f} ({len(totals)}d)" if totals else "-",
+                status.availability,
             ]
         )
         fills.append(("BACKGROUND", (3, i), (3, i), STATUS_COLOURS[status.status]))
+        if status.availability in AVAILABILITY_COLOURS:
+            fills.append(("TEXTCOLOR", (10, i), (10, i), AVAILABILITY_COLOURS[status.availability]))
+            fills.append(("FONT", (10, i), (10, i), "Helvetica-Bold", 8.5))
     table = Table(
         rows,
         colWidths=[
-            9 * mm,
-            44 * mm,
-            22 * mm,
-            17 * mm,
-            13 * mm,
-            21 * mm,
-            17 * mm,
-            14 * mm,
+            8 * mm,
+            40 * mm,
             16 * mm,
-            20 * mm,
+            15 * mm,
+            12 * mm,
+            18.5 * mm,
+            16.5 * mm,
+            12 * mm,
+            17 * mm,
+            17.5 * mm,
+            20.5 * mm,
         ],
         repeatRows=1,
     )
@@ -204,7 +222,7 @@ def _roster_table(data: WeeklyData, styles: dict[str, ParagraphStyle]) -> Table:
                 ("ROWBACKGROUNDS", (0, 1), (-1, -1), [colors.white, colors.HexColor("#f3f5f7")]),
                 ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
                 ("ALIGN", (3, 0), (3, -1), "CENTER"),
-                ("ALIGN", (4, 0), (-1, -1), "RIGHT"),
+                ("ALIGN", (4, 0), (9, -1), "RIGHT"),
                 ("FONT", (3, 1), (3, -1), "Helvetica-Bold", 8.5),
                 ("TEXTCOLOR", (3, 1), (3, -1), colors.white),
                 ("LINEBELOW", (0, 0), (-1, -1), 0.25, colors.HexColor("#d0d5da")),
@@ -402,6 +420,7 @@ def _player_block(
         if latest
         else "no ACWR",
         f"week load {sum(d.internal_load_au for d in player.days):,} AU",
+        f"{status.availability} on {_status_day(data):%d %b}",
     ]
     return KeepTogether(
         [
@@ -446,7 +465,9 @@ def render(data: WeeklyData) -> bytes:
         Paragraph(
             f"Active players, {_day_range(data)}. Load AU is the week's sRPE load, PL the GPS "
             "PlayerLoad, attended the sessions attended of those recorded, wellness the mean "
-            "daily total (days logged).",
+            "daily total (days logged), availability the player's on "
+            f"{_status_day(data):%d %b} from their health problems (the most restrictive "
+            "of those open that day).",
             styles["small"],
         ),
         Spacer(1, 3 * mm),

@@ -32,7 +32,8 @@ logger = logging.getLogger("loadline.outbound")
 
 ALERT_CREATED = "alert.created"
 STATUS_CHANGED = "status.changed"
-EVENTS = (ALERT_CREATED, STATUS_CHANGED)
+AVAILABILITY_CHANGED = "availability.changed"
+EVENTS = (ALERT_CREATED, STATUS_CHANGED, AVAILABILITY_CHANGED)
 EVENT_HEADER = "X-Loadline-Event"
 
 FIRST_RETRY = timedelta(seconds=30)
