@@ -54,6 +54,13 @@ OSTRC_RESPONSE_RATE = 0.80
 MINOR_COMPLAINT_RATE = 0.10
 """Share of the answers about no recorded problem that still report one (q1 = 1)."""
 
+SHAPES = (
+    ("illness", 0.25, (2, 7)),
+    ("time loss", 0.50, (7, 42)),
+    ("trained through", 0.25, (7, 45)),
+)
+"""(shape, share, planned length in days from onset to resolution) of the problems."""
+
 INJURY_AREAS = {
     BodyArea.THIGH: ("Hamstring strain", 6),
     BodyArea.KNEE: ("Knee sprain", 3),
@@ -117,44 +124,55 @@ def _last_match(day: date, sessions: dict[date, tuple[int, SessionType]]) -> dat
     return day
 
 
+def _stages(
+    rng: random.Random, shape: str, onset: date, length: int
+) -> list[tuple[date, Availability]]:
+    """An illness keeps the player out; an injury costs training (unavailable, then
+    modified from half-way to four fifths of its length) or is trained through."""
+    if shape == "illness":
+        return [(onset, Availability.UNAVAILABLE)]
+    if shape == "trained through":
+        return [(onset, Availability.FULL)]
+    back = onset + timedelta(days=max(1, round(length * rng.uniform(0.5, 0.8))))
+    return [(onset, Availability.UNAVAILABLE), (back, Availability.MODIFIED)]
+
+
 def _problem(
     rng: random.Random,
     member: int,
-    onset: date,
+    day: date,
     today: date,
     sessions: dict[date, tuple[int, SessionType]],
     *,
     open_: bool,
 ) -> Planned:
-    """A time-loss injury, an injury trained through, or an illness starting on ``onset``;
-    resolved after its planned length unless ``open_`` (then open today, with the stages
-    that have begun by today)."""
-    draw = rng.random()
-    if draw < 0.25:
-        kind, length = ProblemKind.ILLNESS, rng.randint(2, 7)
-        stages = [(onset, Availability.UNAVAILABLE)]
-        area, summary, context, session_id = None, "Illness", ProblemContext.OTHER, None
-    else:
-        kind = ProblemKind.INJURY
+    """An illness, a time-loss injury or an injury trained through (:data:`SHAPES`):
+    starting on ``day`` and resolved after its planned length; or, when ``open_``, open on
+    ``day`` some way through its planned length, with the stages begun by then and its
+    expected return. A share of the injuries begin in the last match before."""
+    shape, (shortest, longest) = rng.choices(
+        [(name, days) for name, _, days in SHAPES], weights=[w for _, w, _ in SHAPES]
+    )[0]
+    length = rng.randint(shortest, longest)
+    onset = day - timedelta(days=rng.randrange(length)) if open_ else day
+    area, summary = None, "Illness"
+    context, session_id = ProblemContext.OTHER, None
+    if shape != "illness":
         areas = list(INJURY_AREAS)
         area = rng.choices(areas, weights=[INJURY_AREAS[a][1] for a in areas])[0]
         summary = INJURY_AREAS[area][0]
         if rng.random() < MATCH_INJURY_SHARE:
             onset = _last_match(onset, sessions)
         context, session_id = _context(onset, sessions)
-        if draw < 0.75:
-            length = rng.randint(7, 42)
-            back = onset + timedelta(days=max(1, round(length * rng.uniform(0.5, 0.8))))
-            stages = [(onset, Availability.UNAVAILABLE), (back, Availability.MODIFIED)]
-        else:
-            length = rng.randint(7, 45)
-            stages = [(onset, Availability.FULL)]
     planned_end = onset + timedelta(days=length)
-    resolved = None if open_ else planned_end
-    stages = [(start, level) for start, level in stages if start <= today and start < planned_end]
+    stages = [
+        (start, level)
+        for start, level in _stages(rng, shape, onset, length)
+        if start <= today and start < planned_end
+    ]
     row = {
         "membership_id": member,
-        "kind": kind,
+        "kind": ProblemKind.ILLNESS if area is None else ProblemKind.INJURY,
         "onset_date": onset,
         "context": context,
         "session_id": session_id,
@@ -163,7 +181,7 @@ def _problem(
         "mechanism": None if area is None else rng.choice(list(Mechanism)),
         "summary": summary,
         "expected_return": planned_end if open_ else None,
-        "resolved_on": resolved,
+        "resolved_on": None if open_ else planned_end,
         "diagnosis": summary,
     }
     return Planned(row, stages)
@@ -175,8 +193,8 @@ def plan_problems(
     world: World,
     sessions: dict[date, tuple[int, SessionType]],
 ) -> list[Planned]:
-    """Each player's resolved problems over the year, one after the other, and an open
-    problem for :data:`OPEN_SHARE` of the players (onset in the last three weeks)."""
+    """Each player's resolved problems over the year, one after the other, and a problem
+    open today for :data:`OPEN_SHARE` of the players."""
     planned = []
     for member in players:
         onset = world.first_day + timedelta(days=round(rng.expovariate(1 / MEAN_GAP_DAYS)))
@@ -188,8 +206,7 @@ def plan_problems(
             gap = round(rng.expovariate(1 / MEAN_GAP_DAYS))
             onset = problem.row["resolved_on"] + timedelta(days=gap)
     for member in rng.sample(players, round(OPEN_SHARE * len(players))):
-        onset = world.today - timedelta(days=rng.randint(0, 20))
-        planned.append(_problem(rng, member, onset, world.today, sessions, open_=True))
+        planned.append(_problem(rng, member, world.today, world.today, sessions, open_=True))
     return planned
 
 
