@@ -102,7 +102,8 @@ async def session_details(
 
 async def test_every_login_works_with_the_demo_password(team: DemoTeam) -> None:
     roles = Counter(role for role, _ in team.logins)
-    assert roles["OWNER"] == 1 and roles["COACH"] == 1 and roles["PLAYER"] >= 1
+    assert roles["OWNER"] == 1 and roles["COACH"] == 1 and roles["MEDICAL"] == 1
+    assert roles["PLAYER"] >= 1
     for role, email in team.logins:
         headers = await login(team.client, email)
         me = await team.get("/auth/me", headers)
@@ -114,8 +115,13 @@ async def test_every_login_works_with_the_demo_password(team: DemoTeam) -> None:
     assert wrong.status_code == 401
 
 
-async def test_squad_is_twenty_numbered_players_and_two_staff(team: DemoTeam) -> None:
-    assert Counter(m["role"] for m in team.members) == {"PLAYER": 20, "COACH": 1, "OWNER": 1}
+async def test_squad_is_twenty_numbered_players_and_three_staff(team: DemoTeam) -> None:
+    assert Counter(m["role"] for m in team.members) == {
+        "PLAYER": 20,
+        "COACH": 1,
+        "MEDICAL": 1,
+        "OWNER": 1,
+    }
     assert all(m["active"] for m in team.members)
     players = team.players
     assert sorted(p["jersey_number"] for p in players) == list(range(1, 21))

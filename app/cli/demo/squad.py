@@ -1,5 +1,5 @@
-"""The demo's people: the team and its season, the owner, the coach and 20 players, each
-player with habits of their own, and the injuries of the period."""
+"""The demo's people: the team and its season, the owner, the coach, the physiotherapist
+and 20 players, each player with habits of their own, and the injuries of the period."""
 
 import random
 from collections.abc import Sequence
@@ -47,7 +47,11 @@ SQUAD: tuple[tuple[str, str], ...] = (
 )
 
 
-STAFF = ((Role.OWNER, "Margaret Quinn", "owner"), (Role.COACH, "Gareth Rowlands", "coach"))
+STAFF = (
+    (Role.OWNER, "Margaret Quinn", "owner"),
+    (Role.COACH, "Gareth Rowlands", "coach"),
+    (Role.MEDICAL, "Nia Bevan", "physio"),
+)
 
 
 async def create_team(db: AsyncSession, first: date, end: date) -> tuple[int, int]:
@@ -80,7 +84,8 @@ async def free_domain(db: AsyncSession) -> str:
 async def create_people(
     db: AsyncSession, team_id: int, domain: str, rng: random.Random
 ) -> tuple[list[tuple[str, str]], list[Athlete]]:
-    """Owner, coach and the 20 players, all with the one demo password (hashed once)."""
+    """Owner, coach, physio and the 20 players, all with the one demo password (hashed
+    once)."""
     password_hash = accounts.hash_password(PASSWORD)
     people: list[tuple[Role, str, str, str | None, int | None]] = [
         (role, name, f"{local}@{domain}", None, None) for role, name, local in STAFF
