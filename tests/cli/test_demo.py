@@ -1,5 +1,8 @@
 """The demo team, judged the way a coach would judge it: signed in, through the real API."""
 
+import io
+import json
+import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -10,9 +13,12 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+from pypdf import PdfReader
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.cli import demo
+from app.cli.demo import health as demo_health
+from app.services.loads.summary import iso_week_label
 from app.services.platform.days import today as local_today
 
 TZ = ZoneInfo(demo.TIMEZONE)
@@ -35,6 +41,28 @@ class DemoTeam:
 
     def player(self, jersey: int) -> dict[str, Any]:
         return next(m for m in self.players if m["jersey_number"] == jersey)
+
+    def login_of(self, role: str) -> str:
+        return next(email for r, email in self.logins if r == role)
+
+    async def problems(
+        self, membership_id: int, headers: Headers | None = None, status: str = "all"
+    ) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = await self.get(
+            f"/performance/members/{membership_id}/health-problems", headers, status=status
+        )
+        return found
+
+    async def attendance_of(
+        self, membership_id: int, first: date, end: date
+    ) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+        """(session, the member's attendance of it) for the sessions of those days."""
+        found = []
+        for s in await self.sessions():
+            if first <= date.fromisoformat(s["day"]) <= end:
+                rows = await self.get(f"/performance/sessions/{s['id']}/attendance")
+                found.append((s, next(r for r in rows if r["membership_id"] == membership_id)))
+        return found
 
     # path and headers positional-only: then no **params (``**{"from": ...}``) can be them.
     async def get(self, path: str, headers: Headers | None = None, /, **params: Any) -> Any:
@@ -102,7 +130,8 @@ async def session_details(
 
 async def test_every_login_works_with_the_demo_password(team: DemoTeam) -> None:
     roles = Counter(role for role, _ in team.logins)
-    assert roles["OWNER"] == 1 and roles["COACH"] == 1 and roles["PLAYER"] >= 1
+    assert roles["OWNER"] == 1 and roles["COACH"] == 1 and roles["MEDICAL"] == 1
+    assert roles["PLAYER"] >= 1
     for role, email in team.logins:
         headers = await login(team.client, email)
         me = await team.get("/auth/me", headers)
@@ -114,8 +143,13 @@ async def test_every_login_works_with_the_demo_password(team: DemoTeam) -> None:
     assert wrong.status_code == 401
 
 
-async def test_squad_is_twenty_numbered_players_and_two_staff(team: DemoTeam) -> None:
-    assert Counter(m["role"] for m in team.members) == {"PLAYER": 20, "COACH": 1, "OWNER": 1}
+async def test_squad_is_twenty_numbered_players_and_three_staff(team: DemoTeam) -> None:
+    assert Counter(m["role"] for m in team.members) == {
+        "PLAYER": 20,
+        "COACH": 1,
+        "MEDICAL": 1,
+        "OWNER": 1,
+    }
     assert all(m["active"] for m in team.members)
     players = team.players
     assert sorted(p["jersey_number"] for p in players) == list(range(1, 21))
@@ -331,7 +365,8 @@ async def test_open_alerts_show_what_the_rules_would_have_raised(team: DemoTeam)
     assert any(a["membership_id"] == spike and a["kind"] == "HRV_BELOW_NORMAL" for a in every)
     for a in every:
         assert set(a["evidence"]) == {"rule", "params", "inputs"}, a
-        assert a["evidence"]["inputs"]["date"] == a["date"]
+        if a["kind"] != "HEALTH_PROBLEM_REPORTED":  # its inputs are the problem's
+            assert a["evidence"]["inputs"]["date"] == a["date"]
         assert (
             team.end - timedelta(days=20)
             <= date.fromisoformat(a["date"])
@@ -352,3 +387,239 @@ async def test_the_roster_has_red_amber_and_green_players(team: DemoTeam) -> Non
     assert spike["status"] == "red" and spike["hrv_flag"] == "below", spike
     dashboard = await team.get(f"/teams/{team.team_id}/dashboard")
     assert dashboard["open_alerts"], "the morning report lists the open alerts"
+
+
+# --- health --------------------------------------------------------------------------------
+
+CLINICAL = ("diagnosis", "osiics_code", "clinical_notes")
+
+
+def _stages(problem: dict[str, Any]) -> list[tuple[date, str]]:
+    return [(date.fromisoformat(s["from"]), s["availability"]) for s in problem["stages"]]
+
+
+def _resolved(problem: dict[str, Any]) -> date | None:
+    return date.fromisoformat(problem["resolved_on"]) if problem["resolved_on"] else None
+
+
+async def test_the_physio_reads_the_hamstrings_clinical_fields_and_the_coach_does_not(
+    team: DemoTeam,
+) -> None:
+    """The spike player's hamstring went in a match; a week out, modified until about three
+    weeks after, then full, signed off after that. time-loss = days_lost = every day from
+    onset to the FULL stage (UNAVAILABLE and MODIFIED both count)."""
+    physio = await login(team.client, team.login_of("MEDICAL"))
+    spike = team.player(demo.SPIKE_JERSEY)["id"]
+    [hamstring] = [p for p in await team.problems(spike, physio) if p["body_area"] == "THIGH"]
+    assert (hamstring["kind"], hamstring["side"], hamstring["mechanism"]) == (
+        "INJURY",
+        "LEFT",
+        "ACUTE",
+    )
+    onset = date.fromisoformat(hamstring["onset_date"])
+    match = next(s for s in await team.sessions() if s["id"] == hamstring["session_id"])
+    assert hamstring["context"] == match["session_type"] == "MATCH"
+    assert match["day"] == hamstring["onset_date"]
+    stages = _stages(hamstring)
+    assert [level for _, level in stages] == ["UNAVAILABLE", "MODIFIED", "FULL"]
+    modified, full = stages[1][0], stages[2][0]
+    assert (modified - onset).days == 7
+    assert 14 <= (full - onset).days <= 28, "about three weeks to full training"
+    resolved = _resolved(hamstring)
+    assert resolved is not None and full < resolved <= team.end
+    assert hamstring["days_lost"] == (full - onset).days
+    assert "biceps femoris" in hamstring["diagnosis"]
+    assert re.fullmatch(r"T[A-Z]{3}", hamstring["osiics_code"]), "OSIICS: T for thigh"
+    assert "MRI" in hamstring["clinical_notes"] and "signed off" in hamstring["clinical_notes"]
+    assert hamstring["created_at"][:10] == hamstring["onset_date"], "recorded on the day"
+
+    [coach_view] = [p for p in await team.problems(spike) if p["id"] == hamstring["id"]]
+    assert coach_view == {k: v for k, v in hamstring.items() if k not in CLINICAL}
+    assert "hamstring" in coach_view["summary"].lower()
+    assert "MRI" not in coach_view["summary"]
+
+
+async def test_the_hamstring_shows_in_the_spike_players_attendance(team: DemoTeam) -> None:
+    """He left the match injured, missed everything for a week, trained modified (no match,
+    no conditioning) and then fully."""
+    spike = team.player(demo.SPIKE_JERSEY)["id"]
+    [hamstring] = [p for p in await team.problems(spike) if p["body_area"] == "THIGH"]
+    onset, modified, full = (day for day, _ in _stages(hamstring))
+    for session, row in await team.attendance_of(spike, onset, team.end):
+        day = date.fromisoformat(session["day"])
+        if day == onset:
+            assert row["status"] == "PRESENT" and 0 < row["minutes_participated"] < 80, row
+            continue
+        hard = session["session_type"] in ("MATCH", "CONDITIONING")
+        out = day < modified or (day < full and hard)
+        assert row["status"] == ("EXCUSED" if out else "PRESENT"), (session, row)
+
+
+async def test_an_ankle_sprain_and_four_days_of_illness_are_recorded_and_resolved(
+    team: DemoTeam,
+) -> None:
+    found: dict[str, list[tuple[int, dict[str, Any]]]] = defaultdict(list)
+    for player in team.players:
+        for problem in await team.problems(player["id"]):
+            found[problem["kind"]].append((player["id"], problem))
+    assert {kind: len(found[kind]) for kind in found} == {"INJURY": 3, "ILLNESS": 1}
+    open_problems = [p for entries in found.values() for _, p in entries if not p["resolved_on"]]
+    assert [p["body_area"] for p in open_problems] == ["KNEE"], "all but the knee are over"
+
+    [(ill, illness)] = found["ILLNESS"]
+    onset, resolved = date.fromisoformat(illness["onset_date"]), _resolved(illness)
+    assert resolved == onset + timedelta(days=4)
+    assert _stages(illness) == [(onset, "UNAVAILABLE")] and illness["days_lost"] == 4
+    assert illness["context"] == "OTHER" and illness["summary"]
+    sessions = await team.attendance_of(ill, onset, resolved - timedelta(days=1))
+    assert sessions and all(row["status"] == "EXCUSED" for _, row in sessions)
+
+    [(_, ankle)] = [(m, p) for m, p in found["INJURY"] if p["body_area"] == "ANKLE"]
+    ankle_resolved = _resolved(ankle)
+    assert ankle_resolved is not None
+    out = (ankle_resolved - date.fromisoformat(ankle["onset_date"])).days
+    assert 8 <= out <= 16 and ankle["days_lost"] == out
+
+
+async def test_a_knee_reported_this_morning_waits_for_triage(team: DemoTeam) -> None:
+    """Reported by the player himself: modified, no clinical field yet, an open alert for
+    the staff; the roster and the dashboard show him as the one player not fully available."""
+    today = team.end + timedelta(days=1)
+    player = team.player(demo_health.KNEE_JERSEY)
+    physio = await login(team.client, team.login_of("MEDICAL"))
+    [knee] = await team.problems(player["id"], physio, status="open")
+    assert (knee["body_area"], knee["kind"], knee["availability_today"]) == (
+        "KNEE",
+        "INJURY",
+        "MODIFIED",
+    )
+    assert knee["reported_by"] == player["user"]["id"]
+    assert [knee[name] for name in CLINICAL] == [None, None, None]
+    alerts = await team.get(f"/teams/{team.team_id}/alerts", limit=500)
+    reported = [a for a in alerts if a["kind"] == "HEALTH_PROBLEM_REPORTED"]
+    assert [(a["membership_id"], a["date"]) for a in reported] == [
+        (player["id"], today.isoformat())
+    ]
+    assert reported[0]["evidence"]["inputs"]["problem_id"] == knee["id"]
+
+    roster = await team.get(f"/teams/{team.team_id}/roster")
+    assert {p["jersey_number"]: p["availability"] for p in roster} == {
+        jersey: "modified" if jersey == demo_health.KNEE_JERSEY else "available"
+        for jersey in range(1, 21)
+    }
+    entry = next(p for p in roster if p["membership_id"] == player["id"])
+    assert entry["health_summary"] == knee["summary"]
+    dashboard = await team.get(f"/teams/{team.team_id}/dashboard")
+    assert dashboard["availability_counts"] == {"available": 19, "modified": 1, "unavailable": 0}
+    assert [
+        p["availability"] for p in dashboard["players"] if p["membership_id"] == player["id"]
+    ] == ["modified"]
+
+
+async def test_about_80_percent_answer_the_ostrc_each_week_about_their_problems(
+    team: DemoTeam,
+) -> None:
+    """Response rate = respondents / players over the weeks of the period that are over;
+    each answer is about a problem open that week (q1 > 0), or about none (q1 = 0)."""
+    today = team.end + timedelta(days=1)
+    report = await team.get(
+        f"/teams/{team.team_id}/health-report",
+        **{"from": team.first.isoformat()},
+        to=today.isoformat(),
+    )
+    assert report["problems"] == {"injuries": 3, "illnesses": 1}
+    assert report["incidence_per_1000h"]["match"] > 0, "the hamstring went in a match"
+    assert report["days_lost"] > 4 and report["burden_per_1000h"] > 0
+
+    def monday(week: str) -> date:
+        year, number = week.split("-W")
+        return date.fromisocalendar(int(year), int(number), 1)
+
+    over = [
+        w
+        for w in report["weekly"]
+        if monday(w["week"]) >= team.first and monday(w["week"]) + timedelta(days=6) <= team.end
+    ]
+    assert len(over) >= 15 and all(w["players"] == 20 for w in over)
+    rate = sum(w["respondents"] for w in over) / sum(w["players"] for w in over)
+    assert 0.7 <= rate <= 0.9, rate
+    assert all(w["respondents"] == 0 for w in report["weekly"] if w not in over)
+    assert sum(1 for w in over if w["prevalence"]) >= 4, "weeks with a problem in the squad"
+
+    answered = {w["week"] for w in over}
+    for player in team.players:
+        problems = await team.problems(player["id"])
+        answers = await team.get(
+            f"/performance/members/{player['id']}/ostrc",
+            **{"from": team.first.isoformat()},
+            to=team.end.isoformat(),
+            limit=1000,
+        )
+        by_week: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for answer in answers:
+            by_week[answer["week"]].append(answer)
+        assert set(by_week) <= answered
+        for week in answered:
+            start = monday(week)
+            open_then = {
+                p["id"]
+                for p in problems
+                if date.fromisoformat(p["onset_date"]) <= start + timedelta(days=6)
+                and ((_resolved(p) or today) > start)
+            }
+            given = by_week.get(week, [])
+            if open_then:
+                assert {a["problem_id"] for a in given} == open_then, (player, week)
+                assert all(a["q1"] > 0 and a["severity"] > 0 for a in given)
+            else:
+                assert [(a["q1"], a["problem_id"], a["severity"]) for a in given] in (
+                    [],
+                    [(0, None, 0)],
+                ), (player, week)
+
+
+async def test_the_weekly_pdf_and_the_coach_views_show_availability_without_clinical_text(
+    team: DemoTeam,
+) -> None:
+    physio = await login(team.client, team.login_of("MEDICAL"))
+    clinical = [
+        p[name]
+        for player in team.players
+        for p in await team.problems(player["id"], physio)
+        for name in CLINICAL
+        if p[name]
+    ]
+    assert len(clinical) == 7, "the hamstring's three, the ankle's and the illness's two"
+
+    async def pdf(week: str | None = None) -> str:
+        params = {"week": week} if week else {}
+        response = await team.client.get(
+            f"/teams/{team.team_id}/reports/weekly.pdf", params=params, headers=team.coach
+        )
+        assert response.status_code == 200, response.text
+        return PdfReader(io.BytesIO(response.content)).pages[1].extract_text()
+
+    def availability(page: str, name: str) -> str:
+        """The first availability after the player's name: the last cell of their row."""
+        found = re.search(rf"{name}\s(?:.*\s)*?(available|modified|unavailable)\s", page)
+        assert found, page
+        return found.group(1)
+
+    knee = team.player(demo_health.KNEE_JERSEY)["user"]["full_name"]
+    roster_page = await pdf()
+    assert "Availability" in roster_page
+    assert availability(roster_page, knee) == "modified"
+    assert len(re.findall(r"\b(?:available|modified|unavailable)\b", roster_page)) == 20
+    # The week the hamstring went: on its Sunday the spike player is unavailable.
+    spike = team.player(demo.SPIKE_JERSEY)
+    [hamstring] = [p for p in await team.problems(spike["id"]) if p["body_area"] == "THIGH"]
+    then = await pdf(iso_week_label(date.fromisoformat(hamstring["onset_date"])))
+    name = spike["user"]["full_name"]
+    assert availability(then, name) == "unavailable"
+
+    seen = roster_page + then
+    for path in ("roster", "dashboard", "alerts", "health-report"):
+        seen += json.dumps(await team.get(f"/teams/{team.team_id}/{path}"))
+    for player in team.players:
+        seen += json.dumps(await team.problems(player["id"]))
+    assert [text for text in clinical if text in seen] == []

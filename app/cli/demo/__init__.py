@@ -3,17 +3,19 @@
 ``loadline demo`` loads it so a new install shows something worth looking at: a rugby
 squad training five days a week around Saturday matches, a few absences, players who
 forget to log, the odd bad morning, and one player whose load spikes after coming back
-from injury (the case ACWR exists to catch). On top of that: morning HRV from WHOOP, Oura
-or typed in by hand (the spike player's trending down), GPS summaries of every field
-session, ACWR snapshots of both load sources, and the alerts the rules would have raised
+from a hamstring strain (the case ACWR exists to catch). On top of that: morning HRV from
+WHOOP, Oura or typed in by hand (the spike player's trending down), GPS summaries of every
+field session, ACWR snapshots of both load sources, the season's injuries and illness as
+the physio recorded them with the squad's weekly OSTRC-H2 answers (and a sore knee
+reported this morning, waiting for triage), and the alerts the rules would have raised
 over the last two weeks, a few of them already acknowledged by the coach. Everything
 comes from seeded ``random.Random`` instances so the same seed and day give the same data.
 
 :func:`seed` runs the steps in order; each module of this package makes one part:
 ``scenario`` (the story's constants and its players), ``squad`` (team, staff, players and
-their habits), ``season`` (the calendar), ``training_days`` (wellness, attendance and
-sRPE of each day), ``wearables`` (HRV and GPS), ``alerts`` (raised and acknowledged),
-``bulk`` (the inserts).
+their habits), ``health`` (injuries, illness and OSTRC-H2), ``season`` (the calendar),
+``training_days`` (wellness, attendance and sRPE of each day), ``wearables`` (HRV and
+GPS), ``alerts`` (raised and acknowledged), ``bulk`` (the inserts).
 """
 
 import random
@@ -23,13 +25,14 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.cli.demo import alerts, bulk, season, squad, training_days, wearables
+from app.cli.demo import alerts, bulk, health, season, squad, training_days, wearables
 from app.cli.demo.scenario import DAYS, PASSWORD, SPIKE_JERSEY, TEAM_NAME, TIMEZONE, Plan
 from app.models import (
     Attendance,
     DailyHRV,
     ExternalLoadSource,
     LoadSource,
+    OstrcAnswer,
     SessionRPE,
     Team,
     WellnessLog,
@@ -60,12 +63,12 @@ async def seed(
     tz = ZoneInfo(TIMEZONE)
     end = (today or local_today(tz)) - timedelta(days=1)
     first = end - timedelta(days=DAYS - 1)
-    report = _Reporter(progress, total=DAYS + 8)
+    report = _Reporter(progress, total=DAYS + 9)
 
     team_id, season_id = await squad.create_team(db, first, end)
     domain = await squad.free_domain(db)
     logins, athletes = await squad.create_people(db, team_id, domain, rng)
-    squad.plan_injuries(athletes, first, end, rng)
+    planned = health.plan(athletes, first, end, rng)
     report.step("Squad")
 
     plans = season.calendar(first, end, rng)
@@ -113,6 +116,12 @@ async def seed(
     for source in LoadSource:
         await acwr_engine.refresh(db, [team], source)
     report.step("ACWR")
+    # The health data draws from a generator of its own too.
+    care = random.Random(seed * 7919 + 2)
+    recorded = await health.record(db, team_id, planned, by_day)
+    ostrc = health.ostrc_rows(team_id, recorded, athletes, first, end, care)
+    await bulk.insert_rows(db, OstrcAnswer, ostrc)
+    report.step("Health")
     await alerts.raise_alerts(db, team, end, rows.wellness, hrv_rows)
     await alerts.acknowledge_some(db, team_id, end, extra)
     await db.flush()

@@ -14,8 +14,8 @@ SPIKE_JERSEY = 11
 """The winger who returns from a hamstring strain and is thrown straight back in."""
 SPIKE_RETURN_DAYS = 10
 """Days before the end on which the spike player returns to full training."""
-REHAB_DAYS = 28
-"""Days of modified training before the return."""
+HAMSTRING_MINUTE = 52
+"""The minute of the match in which the spike player's hamstring went."""
 
 
 @dataclass(frozen=True)
@@ -41,17 +41,29 @@ class Athlete:
     wellness_base: float
     absence_rate: float
     injured: tuple[date, date] | None = None
+    """Days (first and last) the player misses every session with an injury."""
+    ill: tuple[date, date] | None = None
+    """Days the player stays away from the squad with an illness."""
+    rehab: tuple[date, date] | None = None
+    """Days of modified training after an injury: no matches, no conditioning."""
+    hurt_in: date | None = None
+    """The day of the match the player left injured (at ``HAMSTRING_MINUTE``)."""
 
 
 def phase_of(athlete: Athlete, day: date, end: date) -> str:
-    """Where a player stands that day: ``injured``, ``rehab``, ``return`` or ``fit``."""
-    if athlete.injured and athlete.injured[0] <= day <= athlete.injured[1]:
+    """Where a player stands that day: ``injured``, ``ill``, ``rehab``, ``return`` (the
+    spike player's last days) or ``fit``. The health problems of
+    :mod:`app.cli.demo.health` are recorded from the same days."""
+    if _within(athlete.injured, day):
         return "injured"
-    if athlete.jersey != SPIKE_JERSEY:
-        return "fit"
-    days_left = (end - day).days
-    if days_left < SPIKE_RETURN_DAYS:
-        return "return"
-    if days_left < SPIKE_RETURN_DAYS + REHAB_DAYS:
+    if _within(athlete.ill, day):
+        return "ill"
+    if _within(athlete.rehab, day):
         return "rehab"
+    if athlete.jersey == SPIKE_JERSEY and (end - day).days < SPIKE_RETURN_DAYS:
+        return "return"
     return "fit"
+
+
+def _within(days: tuple[date, date] | None, day: date) -> bool:
+    return days is not None and days[0] <= day <= days[1]

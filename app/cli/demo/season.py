@@ -37,8 +37,20 @@ def calendar(first: date, end: date, rng: random.Random) -> list[tuple[date, Pla
     for offset in range((end - first).days + 1):
         day = first + timedelta(days=offset)
         week = (day - first_monday).days // 7
-        planned.extend((day, plan) for plan in _day_plan(day, week, week % 5 == 3, rng))
+        planned.extend((day, plan) for plan in _day_plan(day, week, _bye(week), rng))
     return planned
+
+
+def match_days(first: date, end: date) -> list[date]:
+    """The Saturdays of the period with a match (not a bye), as :func:`calendar` plans them
+    (known before the calendar is drawn, so injuries can be planned in a match)."""
+    first_monday = first - timedelta(days=first.weekday())
+    days = (first + timedelta(days=offset) for offset in range((end - first).days + 1))
+    return [day for day in days if day.weekday() == 5 and not _bye((day - first_monday).days // 7)]
+
+
+def _bye(week: int) -> bool:
+    return week % 5 == 3
 
 
 def _day_plan(day: date, week: int, bye: bool, rng: random.Random) -> list[Plan]:

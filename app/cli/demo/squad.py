@@ -1,24 +1,14 @@
-"""The demo's people: the team and its season, the owner, the coach and 20 players, each
-player with habits of their own, and the injuries of the period."""
+"""The demo's people: the team and its season, the owner, the coach, the physiotherapist
+and 20 players, each player with habits of their own."""
 
 import random
-from collections.abc import Sequence
 from datetime import date, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.cli.demo import bulk
-from app.cli.demo.scenario import (
-    DAYS,
-    PASSWORD,
-    REHAB_DAYS,
-    SPIKE_JERSEY,
-    SPIKE_RETURN_DAYS,
-    TEAM_NAME,
-    TIMEZONE,
-    Athlete,
-)
+from app.cli.demo.scenario import PASSWORD, SPIKE_JERSEY, TEAM_NAME, TIMEZONE, Athlete
 from app.models import Role, Season, Team, TeamMembership, User
 from app.services.accounts import service as accounts
 
@@ -47,7 +37,11 @@ SQUAD: tuple[tuple[str, str], ...] = (
 )
 
 
-STAFF = ((Role.OWNER, "Margaret Quinn", "owner"), (Role.COACH, "Gareth Rowlands", "coach"))
+STAFF = (
+    (Role.OWNER, "Margaret Quinn", "owner"),
+    (Role.COACH, "Gareth Rowlands", "coach"),
+    (Role.MEDICAL, "Nia Bevan", "physio"),
+)
 
 
 async def create_team(db: AsyncSession, first: date, end: date) -> tuple[int, int]:
@@ -80,7 +74,8 @@ async def free_domain(db: AsyncSession) -> str:
 async def create_people(
     db: AsyncSession, team_id: int, domain: str, rng: random.Random
 ) -> tuple[list[tuple[str, str]], list[Athlete]]:
-    """Owner, coach and the 20 players, all with the one demo password (hashed once)."""
+    """Owner, coach, physio and the 20 players, all with the one demo password (hashed
+    once)."""
     password_hash = accounts.hash_password(PASSWORD)
     people: list[tuple[Role, str, str, str | None, int | None]] = [
         (role, name, f"{local}@{domain}", None, None) for role, name, local in STAFF
@@ -145,18 +140,4 @@ def _athlete(membership_id: int, jersey: int, rng: random.Random) -> Athlete:
         wellness_rate=rng.uniform(0.76, 0.96),
         wellness_base=rng.uniform(3.5, 4.2),
         absence_rate=rng.uniform(0.01, 0.06),
-    )
-
-
-def plan_injuries(athletes: Sequence[Athlete], first: date, end: date, rng: random.Random) -> None:
-    """Two other players miss a week or two with a knock, early enough to be back by now."""
-    others = [a for a in athletes if a.jersey != SPIKE_JERSEY]
-    for athlete in rng.sample(others, 2):
-        start = first + timedelta(days=rng.randint(10, DAYS - 60))
-        athlete.injured = (start, start + timedelta(days=rng.randint(7, 14)))
-    spike = next(a for a in athletes if a.jersey == SPIKE_JERSEY)
-    spike.absence_rate = 0.0
-    spike.injured = (
-        end - timedelta(days=SPIKE_RETURN_DAYS + REHAB_DAYS + 6),
-        end - timedelta(days=SPIKE_RETURN_DAYS + REHAB_DAYS),
     )

@@ -8,7 +8,14 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from app.cli.demo.scenario import SPIKE_JERSEY, SPIKE_RETURN_DAYS, Athlete, Plan, phase_of
+from app.cli.demo.scenario import (
+    HAMSTRING_MINUTE,
+    SPIKE_JERSEY,
+    SPIKE_RETURN_DAYS,
+    Athlete,
+    Plan,
+    phase_of,
+)
 from app.models import ATTENDED, AttendanceStatus, SessionType
 from app.services.training.srpe import load_au
 
@@ -113,9 +120,11 @@ def _minutes_played(plan: Plan, athletes: Sequence[Athlete], rng: random.Random)
 def _attendance(
     athlete: Athlete, plan: Plan, day: date, end: date, minutes: int, rng: random.Random
 ) -> tuple[AttendanceStatus, int]:
-    """Status and minutes: injuries excused, rare no-shows, a few late arrivals."""
+    """Status and minutes: injuries and illness excused, rare no-shows, a few late arrivals."""
+    if day == athlete.hurt_in and plan.session_type == SessionType.MATCH:
+        return AttendanceStatus.PRESENT, min(minutes, HAMSTRING_MINUTE)
     phase = phase_of(athlete, day, end)
-    if phase == "injured":
+    if phase in ("injured", "ill"):
         return AttendanceStatus.EXCUSED, 0
     if phase == "rehab":
         if plan.session_type in REHAB_EXCUSED:
@@ -165,6 +174,11 @@ def _wellness(
     if phase == "injured":
         soreness -= 1.2
         mood -= 0.6
+    elif phase == "ill":
+        fatigue -= 1.6
+        sleep -= 1.0
+        mood -= 0.8
+        note = "Stomach bug, staying at home"
     elif phase == "return":
         strain = (SPIKE_RETURN_DAYS - (end - day).days) * 0.18
         soreness -= strain
@@ -173,7 +187,7 @@ def _wellness(
     if rng.random() < 0.03:
         sleep -= 2.0
         mood -= 1.0
-        note = rng.choice(WELLNESS_NOTES)
+        note = note or rng.choice(WELLNESS_NOTES)
     if rng.random() < 0.02:
         stress -= 2.0
         note = note or "Busy week at work"

@@ -18,6 +18,7 @@ MANUAL_PLAYERS = 4  # type their morning reading in by hand
 HRV_NOISE_LN = 0.07  # day-to-day spread of ln rMSSD
 HRV_AFTER = {SessionType.MATCH: 0.14, SessionType.CONDITIONING: 0.06}
 HRV_SPIKE_SLIDE_LN = 0.035  # per day of the spike player's last 10 days
+HRV_PHASE = {"injured": 0.05, "ill": 0.12}  # lower while injured, more so while ill
 
 
 def hrv_rows(
@@ -58,8 +59,7 @@ def hrv_rows(
             yesterday = {p.session_type for _, p in by_day.get(day - timedelta(days=1), [])}
             ln = level + drift + rng.gauss(0, HRV_NOISE_LN)
             ln -= max((HRV_AFTER.get(kind, 0.0) for kind in yesterday), default=0.0)
-            if phase_of(athlete, day, end) == "injured":
-                ln -= 0.05
+            ln -= HRV_PHASE.get(phase_of(athlete, day, end), 0.0)
             days_left = (end - day).days
             if athlete.jersey == SPIKE_JERSEY and days_left < SPIKE_RETURN_DAYS:
                 ln -= HRV_SPIKE_SLIDE_LN * (SPIKE_RETURN_DAYS - days_left)
