@@ -3,15 +3,11 @@
 import csv
 import io
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import httpx
 import pytest
 from pypdf import PageObject, PdfReader
-from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.models import (
@@ -27,6 +23,7 @@ from app.models import (
 )
 from app.services.loads.summary import iso_week_label
 from tests.fixtures.actors import Api, Squad, started_at
+from tests.fixtures.databases import count_statements
 from tests.fixtures.stored_problems import add_problem, clinical_words_in
 
 TODAY = datetime.now(UTC).date()
@@ -303,27 +300,13 @@ async def test_pdf_pages_grow_three_players_at_a_time(api: Api, squad: Squad) ->
         assert f"Extra Player {i}" in text
 
 
-@contextmanager
-def _count_statements(engine: AsyncEngine) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def record(*args: Any) -> None:
-        statements.append(args[2])
-
-    event.listen(engine.sync_engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", record)
-
-
 async def test_statement_count_does_not_grow_with_the_team(
     api: Api, squad: Squad, engine: AsyncEngine
 ) -> None:
     await _seed(api, squad)
     path = _path(squad, "csv")
     await api.client.get(path, params={"week": WEEK}, headers=squad.coach.headers)  # warm up
-    with _count_statements(engine) as small:
+    with count_statements(engine) as small:
         await api.client.get(path, params={"week": WEEK}, headers=squad.coach.headers)
     async with api.sessionmaker.begin() as session:
         for i in range(12):
@@ -345,7 +328,7 @@ async def test_statement_count_does_not_grow_with_the_team(
                     )
                 )
     await api.client.get(path, params={"week": WEEK}, headers=squad.coach.headers)  # warm up
-    with _count_statements(engine) as large:
+    with count_statements(engine) as large:
         response = await api.client.get(path, params={"week": WEEK}, headers=squad.coach.headers)
     assert len(response.text.strip().splitlines()) == 1 + 14 * 7
     assert len(small) == len(large), (small, large)

@@ -1,13 +1,11 @@
 """GET /teams/{team_id}/roster: each player's signals and status, at a fixed query cost."""
 
 import math
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import event, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.models import (
@@ -21,6 +19,7 @@ from app.models import (
     WellnessLog,
 )
 from tests.fixtures.actors import Api, Squad, started_at
+from tests.fixtures.databases import count_statements
 from tests.fixtures.stored_problems import add_problem, clinical_words_in
 
 TODAY = datetime.now(UTC).date()
@@ -215,31 +214,17 @@ async def _team_of(api: Api, size: int) -> tuple[dict[str, Any], dict[str, str]]
     return team, owner.headers
 
 
-@contextmanager
-def _count_statements(engine: AsyncEngine) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def record(*args: Any) -> None:
-        statements.append(args[2])
-
-    event.listen(engine.sync_engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", record)
-
-
 async def test_statement_count_does_not_grow_with_the_team(api: Api, engine: AsyncEngine) -> None:
     counts = {}
     for size in (3, 40):
         team, headers = await _team_of(api, size)
         path = f"/teams/{team['id']}/roster"
-        with _count_statements(engine) as first:
+        with count_statements(engine) as first:
             response = await api.client.get(path, headers=headers)
         assert response.status_code == 200, response.text
         assert len(response.json()) == size
         assert {e["status"] for e in response.json()} <= {"red", "amber", "green"}
-        with _count_statements(engine) as second:  # snapshots already up to date
+        with count_statements(engine) as second:  # snapshots already up to date
             assert (await api.client.get(path, headers=headers)).status_code == 200
         counts[size] = (len(first), len(second))
     assert counts[3] == counts[40], counts
@@ -343,7 +328,7 @@ async def test_the_availability_costs_one_statement_whatever_the_team(
             )
         path = f"/teams/{team['id']}/roster"
         assert (await api.client.get(path, headers=headers)).status_code == 200  # snapshots
-        with _count_statements(engine) as statements:
+        with count_statements(engine) as statements:
             response = await api.client.get(path, headers=headers)
         assert response.status_code == 200, response.text
         assert {(e["availability"], e["health_summary"]) for e in response.json()} == {

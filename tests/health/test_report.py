@@ -2,14 +2,11 @@
 hand-worked squad, the weekly OSTRC-H2 prevalence, the defaults and bad ranges, and a cost
 in statements that does not grow with the team."""
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.models import (
@@ -28,6 +25,7 @@ from app.models import (
     User,
 )
 from tests.fixtures.actors import Actor, Api, Squad
+from tests.fixtures.databases import count_statements
 
 U, M, F = Availability.UNAVAILABLE, Availability.MODIFIED, Availability.FULL
 TODAY = datetime.now(UTC).date()
@@ -386,26 +384,12 @@ async def _team_of(api: Api, size: int) -> tuple[dict[str, Any], Actor]:
     return team, owner
 
 
-@contextmanager
-def _count_statements(engine: AsyncEngine) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def record(*args: Any) -> None:
-        statements.append(args[2])
-
-    event.listen(engine.sync_engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", record)
-
-
 async def test_statement_count_does_not_grow_with_the_team(api: Api, engine: AsyncEngine) -> None:
     """The same statements for 2 players as for 10, with sessions, problems and answers."""
     counts = {}
     for size in (2, 10):
         team, owner = await _team_of(api, size)
-        with _count_statements(engine) as statements:
+        with count_statements(engine) as statements:
             body = await report(api.client, team, owner, **{"from": FROM, "to": TO})
         assert body["problems"]["injuries"] == size
         assert [w["respondents"] for w in body["weekly"]] == [size, size]
