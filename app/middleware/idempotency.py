@@ -110,12 +110,10 @@ class IdempotencyMiddleware:
         if not _still_allowed(today.status, refused=bool(dry_run.get(ACCESS_REFUSED))):
             await today.deliver(send)
             return
-        await _send_stored(
-            send,
-            record.status_code or 200,
-            record.content_type,
-            crypto.decrypt_bytes(scope["app"].state.settings, record.body or b""),
-        )
+        stored = crypto.decrypt_bytes(scope["app"].state.settings, record.body or b"")
+        if 200 <= today.status < 300:
+            stored = _seen_today(stored, today.body)
+        await _send_stored(send, record.status_code or 200, record.content_type, stored)
 
     async def _forward(
         self,
@@ -186,6 +184,36 @@ def _body_once(body: bytes) -> Receive:
         return {"type": "http.request", "body": body, "more_body": False}
 
     return receive
+
+
+def _seen_today(stored: bytes, today: bytes) -> bytes:
+    """The stored answer without the fields today's answer leaves out.
+
+    What a caller may see can shrink without the request being refused: a physio made a
+    coach is still staff, but no longer reads a problem's clinical fields. Today's dry
+    run answers with the fields today's rules show; the stored values are kept for those
+    (ids of what the first request created stay the stored ones), the others are dropped.
+    """
+    try:
+        kept, shown = json.loads(stored), json.loads(today)
+    except (ValueError, UnicodeDecodeError):
+        return stored
+    if isinstance(kept, dict) and isinstance(shown, dict):
+        return _encoded({name: value for name, value in kept.items() if name in shown})
+    if isinstance(kept, list) and isinstance(shown, list) and shown and isinstance(shown[0], dict):
+        names = set(shown[0])
+        return _encoded(
+            [
+                {n: v for n, v in item.items() if n in names} if isinstance(item, dict) else item
+                for item in kept
+            ]
+        )
+    return stored
+
+
+def _encoded(value: Any) -> bytes:
+    """JSON as the app sends it (compact, UTF-8)."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def _still_allowed(status: int, *, refused: bool) -> bool:

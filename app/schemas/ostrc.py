@@ -21,7 +21,7 @@ def week_monday(label: str) -> dt.date:
 
 
 def _iso_week(value: str) -> str:
-    """``YYYY-Www`` naming a week that exists (2026 has no W53), 2000 to 2100."""
+    """``YYYY-Www`` naming a week that exists (2025 has no W53, 2026 has one), 2000 to 2100."""
     match = _ISO_WEEK.fullmatch(value)
     if match is None:
         raise ValueError("must be an ISO week YYYY-Www, e.g. 2026-W09")

@@ -4,6 +4,8 @@ Found by the outside review (issue 10 item 7): an owner who had been deactivated
 an ``Idempotency-Key`` and got the stored 201, with the outbound webhook's secret in it.
 """
 
+from datetime import UTC, datetime, timedelta
+
 import httpx
 import pytest
 
@@ -140,3 +142,45 @@ async def test_sign_ins_with_a_key_are_not_counted_again_by_replays(
     assert [a.status_code for a in answers] == [200] * 8
     assert not [a for a in answers if "idempotent-replayed" in a.headers]
     assert len({a.json()["refresh_token"] for a in answers}) == 8
+
+
+async def test_a_replay_shows_only_the_fields_todays_rules_show(
+    client: httpx.AsyncClient, api: Api, squad: Squad
+) -> None:
+    """Found by the review of issue 12: a physio recorded a stage (the answer carried the
+    problem's diagnosis), was then made a coach (still staff, so the replay is allowed) and
+    repeated the request: the replay is the stored answer without the clinical fields that
+    a coach no longer reads, its other values as first sent."""
+    physio = await api.user("physio")
+    physio_membership = await api.join(squad.team, squad.owner, physio, role="MEDICAL")
+    onset = datetime.now(UTC).date() - timedelta(days=2)
+    created = await client.post(
+        f"/performance/members/{squad.player_membership['id']}/health-problems",
+        json={
+            "kind": "INJURY",
+            "onset_date": onset.isoformat(),
+            "context": "OTHER",
+            "diagnosis": "Grade 2 hamstring strain",
+        },
+        headers=physio.headers,
+    )
+    assert created.status_code == 201, created.text
+    url = f"/health-problems/{created.json()['id']}/stages"
+    stage = {"from": (onset + timedelta(days=1)).isoformat(), "availability": "MODIFIED"}
+    headers = physio.headers | {"Idempotency-Key": "stage-1"}
+    first = await client.post(url, json=stage, headers=headers)
+    assert first.status_code == 200, first.text
+    assert first.json()["diagnosis"] == "Grade 2 hamstring strain"
+    made_coach = await client.patch(
+        f"/teams/{squad.team['id']}/members/{physio_membership['id']}",
+        json={"role": "COACH"},
+        headers=squad.owner.headers,
+    )
+    assert made_coach.status_code == 200, made_coach.text
+    again = await client.post(url, json=stage, headers=headers)
+    assert again.status_code == 200
+    assert again.headers["idempotent-replayed"] == "true"
+    assert "hamstring" not in again.text
+    assert not {"diagnosis", "osiics_code", "clinical_notes"} & again.json().keys()
+    first_seen = {k: v for k, v in first.json().items() if k in again.json()}
+    assert again.json() == first_seen
