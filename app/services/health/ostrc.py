@@ -199,18 +199,17 @@ async def _self_reported(
     stage: Availability,
     day: date,
 ) -> None:
-    """``HEALTH_PROBLEM_REPORTED`` (amber) on the day of the report, for staff to triage."""
+    """``HEALTH_PROBLEM_REPORTED`` (amber) on the day of the report, for staff to triage:
+    the evidence every self-report carries, plus the week's answers and their scores."""
     kind = problem.kind.value.lower()
     where = f" ({problem.body_area.value})" if problem.body_area else ""
-    inputs = {
-        "problem_id": problem.id,
-        "kind": problem.kind.value,
-        "body_area": problem.body_area.value if problem.body_area else None,
-        "onset_date": problem.onset_date.isoformat(),
-        "availability": stage.value,
+    severity = rules.ostrc_severity(body.q1, body.q2, body.q3, body.q4)
+    evidence = alerts.health_problem_evidence(problem, stage)
+    evidence["params"]["source"] = "ostrc"
+    evidence["inputs"] |= {
         "week": body.week,
         "answers": {"q1": body.q1, "q2": body.q2, "q3": body.q3, "q4": body.q4},
-        "severity": rules.ostrc_severity(body.q1, body.q2, body.q3, body.q4),
+        "severity": severity,
         "substantial": rules.ostrc_substantial(body.q1, body.q2, body.q3),
     }
     await alerts.raise_alert(
@@ -220,8 +219,8 @@ async def _self_reported(
         day,
         Severity.AMBER,
         f"New {kind}{where} reported by the athlete in the OSTRC-H2 answers for {body.week} "
-        f"(severity {inputs['severity']}): to triage",
-        {"rule": "self_reported", "params": {"source": "ostrc"}, "inputs": inputs},
+        f"(severity {severity}): to triage",
+        evidence,
     )
 
 
