@@ -133,6 +133,29 @@ class Settings(BaseSettings):
     register_window_minutes: int = Field(
         default=60, ge=1, description="The registration throttling window, from its first."
     )
+    smtp_url: str = Field(
+        default="",
+        description="The mail server, `smtp://user:password@host:587` (STARTTLS when the "
+        "server offers it) or `smtps://...:465` (TLS from the start). Setting it turns email "
+        "on, unless email_backend says otherwise.",
+    )
+    email_from: str = Field(
+        default="Loadline <no-reply@localhost>",
+        description="The From of every email the service sends.",
+    )
+    email_backend: Literal["smtp", "console", "none"] | None = Field(
+        default=None,
+        description="`smtp` sends through smtp_url, `console` prints each email to standard "
+        "output (what `make run` uses), `none` sends nothing. Unset: `smtp` when smtp_url is "
+        "set, else `none`.",
+    )
+
+    @property
+    def email_delivery(self) -> Literal["smtp", "console", "none"]:
+        """How emails go out: the backend asked for, or SMTP when a server is configured."""
+        if self.email_backend is not None:
+            return self.email_backend
+        return "smtp" if self.smtp_url else "none"
 
     @property
     def cors_origin_list(self) -> list[str]:

@@ -15,7 +15,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app.services.platform import metrics
+from app.services.platform import metrics, request_context
 
 logger = logging.getLogger("loadline.access")
 
@@ -30,6 +30,7 @@ class RequestLogMiddleware:
             return
         started = time.perf_counter()
         request_id = _request_id(scope)
+        request_context.request_id.set(request_id)
         status = 500
 
         async def send_with_id(message: MutableMapping[str, Any]) -> None:

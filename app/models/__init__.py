@@ -1,7 +1,9 @@
 """All models, imported here so Alembic and the metadata see every table."""
 
 from app.models.alerts import Alert, AlertKind, Severity
+from app.models.audit import AuditAction, AuditEntry, AuditResource
 from app.models.base import Base
+from app.models.email import EmailMessage, EmailStatus
 from app.models.health import (
     Availability,
     BodyArea,
@@ -54,7 +56,7 @@ from app.models.teams import (
     Team,
     TeamMembership,
 )
-from app.models.users import RefreshToken, User
+from app.models.users import Invitation, PasswordReset, RefreshToken, User
 
 __all__ = [
     "ATTENDED",
@@ -67,6 +69,9 @@ __all__ = [
     "AlertKind",
     "Attendance",
     "AttendanceStatus",
+    "AuditAction",
+    "AuditEntry",
+    "AuditResource",
     "Availability",
     "Base",
     "BodyArea",
@@ -74,6 +79,8 @@ __all__ = [
     "DailyLoad",
     "DeliveryStatus",
     "DeviceStatus",
+    "EmailMessage",
+    "EmailStatus",
     "ExternalLoad",
     "ExternalLoadSource",
     "HealthProblem",
@@ -81,6 +88,7 @@ __all__ = [
     "HrvSource",
     "IdempotencyKey",
     "InboxStatus",
+    "Invitation",
     "LinkedDevice",
     "LoadSource",
     "Mechanism",
@@ -88,6 +96,7 @@ __all__ = [
     "OutboundDelivery",
     "OutboundMemberStatus",
     "OutboundWebhook",
+    "PasswordReset",
     "ProblemContext",
     "ProblemKind",
     "Provider",

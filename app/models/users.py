@@ -57,3 +57,37 @@ class LoginThrottle(Base):
     key: Mapped[str] = mapped_column(String(80), primary_key=True)
     attempts: Mapped[int]
     window_start: Mapped[datetime] = mapped_column(index=True)
+
+
+class Invitation(CreatedAt, Base):
+    """A single-use token with which the person staff added claims their account.
+
+    Issued when staff add an email that has no account, and again on request (the earlier
+    one revoked). Only its SHA-256 is stored: the token is shown once, in the answer that
+    issued it, and in the invitation email.
+    """
+
+    __tablename__ = "invitations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    membership_id: Mapped[int | None] = mapped_column(
+        ForeignKey("team_memberships.id", ondelete="CASCADE"), index=True
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+class PasswordReset(CreatedAt, Base):
+    """A single-use password reset token, valid an hour; stored as its SHA-256."""
+
+    __tablename__ = "password_resets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]

@@ -1,0 +1,80 @@
+"""Putting an email in the outbox: rendered from its templates, encrypted, stored in the
+caller's transaction. Sent later by ``email.jobs`` (never inside a request)."""
+
+import json
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from datetime import datetime
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.config import Settings
+from app.models import EmailMessage
+from app.models.base import utcnow
+from app.services.platform import crypto
+
+# HTML templates escape what they are given (a member's name is typed by people);
+# plain-text ones do not need to. A missing variable is an error, not an empty string.
+_templates = Environment(
+    loader=PackageLoader("app.services.email", "templates"),
+    autoescape=select_autoescape(["html"]),
+    undefined=StrictUndefined,
+    keep_trailing_newline=True,
+)
+
+
+@dataclass(frozen=True)
+class Email:
+    """A rendered email, as stored (encrypted) in the outbox."""
+
+    to: str
+    subject: str
+    text: str
+    html: str
+
+
+def render(template: str, to: str, context: Mapping[str, object]) -> Email:
+    """``<template>.txt`` (which sets ``subject``) and ``<template>.html``, both English
+    for now."""
+    text = _templates.get_template(f"{template}.txt").make_module(dict(context))
+    html = _templates.get_template(f"{template}.html").render(context)
+    # A module's exported variables (``{% set subject = ... %}``) are its attributes.
+    subject = str(vars(text)["subject"])
+    return Email(to=to, subject=subject, text=str(text), html=html)
+
+
+async def enqueue(
+    db: AsyncSession,
+    settings: Settings,
+    *,
+    template: str,
+    to: str,
+    context: Mapping[str, object],
+    user_id: int | None,
+    team_id: int | None = None,
+    not_before: datetime | None = None,
+) -> bool:
+    """Store ``template`` rendered for ``to``; whether anything was stored (nothing when
+    email is off: ``LOADLINE_EMAIL_BACKEND=none``, or no SMTP server configured)."""
+    if settings.email_delivery == "none":
+        return False
+    email = render(template, to, context)
+    db.add(
+        EmailMessage(
+            team_id=team_id,
+            user_id=user_id,
+            kind=template,
+            payload=crypto.encrypt_bytes(settings, json.dumps(asdict(email)).encode()),
+            next_attempt_at=not_before or utcnow(),
+        )
+    )
+    await db.flush()
+    return True
+
+
+def open_payload(settings: Settings, message: EmailMessage) -> Email | None:
+    """The stored email, decrypted; ``None`` once sent or given up (the payload is cleared)."""
+    if message.payload is None:
+        return None
+    return Email(**json.loads(crypto.decrypt_bytes(settings, message.payload)))
