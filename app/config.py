@@ -149,6 +149,14 @@ class Settings(BaseSettings):
         "output (what `make run` uses), `none` sends nothing. Unset: `smtp` when smtp_url is "
         "set, else `none`.",
     )
+    email_max_attempts: int = Field(
+        default=8,
+        ge=1,
+        le=100,
+        description="Attempts at one email while the mail server is down or answers 4xx, "
+        "1 minute apart at first, doubling up to an hour (8: about two hours of retrying), "
+        "after which it is given up (`failed`).",
+    )
 
     @property
     def email_delivery(self) -> Literal["smtp", "console", "none"]:

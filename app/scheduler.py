@@ -25,6 +25,7 @@ from app.models import Team
 from app.services.acwr import jobs as acwr_jobs
 from app.services.alerts import jobs as alerts
 from app.services.coach import jobs as coach_jobs
+from app.services.email import jobs as email_jobs
 from app.services.integrations import jobs as integration_jobs
 from app.services.integrations import oauth, registry
 from app.services.integrations.context import VendorContext
@@ -118,6 +119,14 @@ class Scheduler:
             self._locked("outbound.deliver", self._outbound),
             IntervalTrigger(seconds=15),
             id="outbound.deliver",
+            max_instances=1,
+            coalesce=True,
+            next_run_time=datetime.now().astimezone(),
+        )
+        add(
+            self._locked("email.deliver", self._email),
+            IntervalTrigger(seconds=15),
+            id="email.deliver",
             max_instances=1,
             coalesce=True,
             next_run_time=datetime.now().astimezone(),
@@ -253,7 +262,14 @@ class Scheduler:
             stop=self._stop_requested,
         )
 
+    async def _email(self) -> None:
+        await email_jobs.deliver_due(
+            self.sessionmaker, self.vendors.settings, stop=self._stop_requested
+        )
+
     async def _purge(self) -> None:
-        """The hourly tidy-up (job ``idempotency.purge``, its name kept for its metrics)."""
+        """The hourly tidy-up (job ``idempotency.purge``, its name kept for its metrics),
+        which also forgets sent and failed emails after 30 days."""
         await purge_idempotency_keys(self.sessionmaker)
         await purge_spent_states(self.sessionmaker)
+        await email_jobs.purge_old(self.sessionmaker)

@@ -57,20 +57,45 @@ async def enqueue(
 ) -> bool:
     """Store ``template`` rendered for ``to``; whether anything was stored (nothing when
     email is off: ``LOADLINE_EMAIL_BACKEND=none``, or no SMTP server configured)."""
-    if settings.email_delivery == "none":
-        return False
-    email = render(template, to, context)
-    db.add(
-        EmailMessage(
-            team_id=team_id,
-            user_id=user_id,
-            kind=template,
-            payload=crypto.encrypt_bytes(settings, json.dumps(asdict(email)).encode()),
-            next_attempt_at=not_before or utcnow(),
-        )
+    stored = await enqueue_message(
+        db,
+        settings,
+        template=template,
+        to=to,
+        context=context,
+        user_id=user_id,
+        team_id=team_id,
+        not_before=not_before,
     )
+    return stored is not None
+
+
+async def enqueue_message(
+    db: AsyncSession,
+    settings: Settings,
+    *,
+    template: str,
+    to: str,
+    context: Mapping[str, object],
+    user_id: int | None,
+    team_id: int | None = None,
+    not_before: datetime | None = None,
+) -> EmailMessage | None:
+    """:func:`enqueue`, answering the stored row (for ``loadline email test``, which
+    sends that very message at once), or ``None`` when email is off."""
+    if settings.email_delivery == "none":
+        return None
+    email = render(template, to, context)
+    message = EmailMessage(
+        team_id=team_id,
+        user_id=user_id,
+        kind=template,
+        payload=crypto.encrypt_bytes(settings, json.dumps(asdict(email)).encode()),
+        next_attempt_at=not_before or utcnow(),
+    )
+    db.add(message)
     await db.flush()
-    return True
+    return message
 
 
 def open_payload(settings: Settings, message: EmailMessage) -> Email | None:
