@@ -28,6 +28,8 @@ lock:
 	rm -rf .lock-venv
 
 ## Migrate, load the demo team into an empty database, serve on http://$(HOST):$(PORT)
+## (emails, such as invitations and password resets, are printed here instead of sent)
+run: export LOADLINE_EMAIL_BACKEND = console
 run: install
 	$(BIN)/loadline db upgrade
 	$(BIN)/loadline demo --if-empty

@@ -1,5 +1,5 @@
-"""The ``loadline`` command: serve, migrate, load demo data, create an admin, export the
-OpenAPI document."""
+"""The ``loadline`` command: serve, migrate, load demo data, create an admin, send a test
+email, export the OpenAPI document."""
 
 import argparse
 import asyncio
@@ -23,10 +23,14 @@ from app.config import Settings, get_settings
 from app.db import create_engine, create_sessionmaker, migrate
 from app.errors import NotFound
 from app.main import create_app
-from app.models import LoadSource, Team
+from app.models import EmailStatus, LoadSource, Team
+from app.models.base import utcnow
 from app.scheduler import Scheduler
 from app.services.accounts import service as accounts
 from app.services.acwr import jobs as acwr_jobs
+from app.services.email import delivery as email_delivery
+from app.services.email import jobs as email_jobs
+from app.services.email import outbox
 from app.services.integrations import devices
 from app.services.integrations.context import VendorContext, new_http_client
 from app.services.platform.crypto import DecryptionError
@@ -173,6 +177,56 @@ async def _tokens_rotate(_: argparse.Namespace) -> None:
         await engine.dispose()
 
 
+async def _email_test(args: argparse.Namespace) -> None:
+    if await email_test(get_settings(), args.address) != 0:
+        raise SystemExit(1)
+
+
+async def email_test(settings: Settings, address: str) -> int:
+    """``loadline email test ADDRESS``: IT's check of the mail settings. The test email goes
+    through the outbox like any other and is sent at once, and the outcome is printed
+    (0 when the server took it). One that failed for now stays queued for the worker."""
+    if "@" not in address:
+        print(f"{address!r} is not an email address.")
+        return 1
+    if settings.email_delivery == "none":
+        print("Email is off: set LOADLINE_SMTP_URL (or LOADLINE_EMAIL_BACKEND=console).")
+        return 1
+    server = email_delivery.describe(settings)
+    engine = create_engine(settings.database_url)
+    try:
+        sessionmaker = create_sessionmaker(engine)
+        async with sessionmaker.begin() as db:
+            message = await outbox.enqueue_message(
+                db,
+                settings,
+                template="email_check",
+                to=address,
+                context={
+                    "base_url": settings.public_base_url,
+                    "server": server,
+                    "sent_at": f"{utcnow():%Y-%m-%d %H:%M} UTC",
+                },
+                user_id=None,
+            )
+        outcome = None
+        if message is not None:  # always, since email is on
+            outcome = await email_jobs.deliver_message(sessionmaker, settings, message.id)
+    finally:
+        await engine.dispose()
+    if outcome is not None and outcome.status == EmailStatus.SENT:
+        print(f"Sent to {address} through {server}.")
+        return 0
+    if outcome is not None and outcome.status == EmailStatus.PENDING:
+        print(
+            f"Not sent through {server}: {outcome.error}.\nIt stays in the outbox and the "
+            f"worker tries again after {outcome.retry_at:%H:%M} UTC."
+        )
+    else:
+        print(f"Refused by {server}: {outcome.error if outcome else 'not sent'}. Not retried.")
+    return 1
+
+
 def openapi_document() -> str:
     """The app's OpenAPI document as committed in ``docs/openapi.json``: sorted keys and a
     fixed indent, so a regenerated file differs only where the API did, and a test can
@@ -244,6 +298,12 @@ def _parser() -> argparse.ArgumentParser:
     admin = commands.add_parser("create-admin", help="make an account an admin")
     admin.add_argument("email")
     admin.set_defaults(run=_create_admin)
+
+    mail = commands.add_parser("email", help="email delivery")
+    mail_commands = mail.add_subparsers(dest="email_command", required=True)
+    check = mail_commands.add_parser("test", help="send a test email now, print the outcome")
+    check.add_argument("address")
+    check.set_defaults(run=_email_test)
 
     openapi = commands.add_parser("openapi", help="write the OpenAPI document clients use")
     openapi.add_argument("--output", default="-", help="file to write (default: standard output)")
