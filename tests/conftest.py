@@ -4,7 +4,8 @@ Each run creates its own database and drops it afterwards. Each test runs inside
 transaction that is rolled back (sessions join it through SAVEPOINTs); tests that need
 real commits and separate connections take ``committed_db`` (or ``live_api`` over it)
 instead, a fresh database of their own. What the fixtures are built from is in
-``tests/fixtures/``.
+``tests/fixtures/``; a real SMTP server (``smtp_server``, ``start_smtp``) comes from
+``tests/fixtures/smtp.py``.
 """
 
 import ipaddress
@@ -21,6 +22,9 @@ from app.main import create_app
 from app.services.outbound import subscriptions as outbound
 from tests.fixtures.actors import Api, Squad, build_squad
 from tests.fixtures.databases import BACKEND, create_database, drop_database, rolled_back
+from tests.fixtures.smtp import smtp_server, start_smtp
+
+__all__ = ["smtp_server", "start_smtp"]  # pytest fixtures of tests/fixtures/smtp.py
 
 
 def pytest_report_header() -> str:
