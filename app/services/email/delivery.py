@@ -122,7 +122,10 @@ async def send(settings: Settings, mail: Email, *, msg_id: str, date: datetime) 
     if settings.email_delivery != "smtp":
         return
     server = smtp_server(settings.smtp_url)
-    message = build(settings, mail, msg_id=msg_id, date=date)
+    try:
+        message = build(settings, mail, msg_id=msg_id, date=date)
+    except ValueError:  # e.g. a line break in an address: it will never be sendable
+        raise PermanentFailure("not a valid email: a header is malformed") from None
     try:
         async with asyncio.timeout(SEND_TIMEOUT):
             await aiosmtplib.send(

@@ -140,6 +140,9 @@ async def _claim_and_send(
         error = str(exc)
     except DecryptionError:
         error, permanent = "no key in LOADLINE_TOKEN_KEYS opens the payload", True
+    except Exception as exc:  # counted as an attempt, so a bug cannot retry it forever
+        # Only the type: the text of an unexpected error might quote the message.
+        error = f"unexpected {type(exc).__name__}"
     return await _record(sessionmaker, settings, claim.id, error, permanent, now)
 
 
