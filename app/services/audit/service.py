@@ -8,7 +8,7 @@ wellness and HRV series read by someone other than the athlete in ``wellness.ser
 ``hrv.service``, an acknowledged alert in ``alerts.service``. One entry per request.
 """
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -105,8 +105,7 @@ async def _seen(db: AsyncSession, query: Select[AuditEntry], page: Page) -> list
         .limit(page.limit)
         .offset(page.offset)
     )
-    rows: Sequence[tuple[AuditEntry, str | None]] = (await db.execute(named)).tuples().all()
-    return [Seen(entry, name) for entry, name in rows]
+    return [Seen(entry, name) for entry, name in (await db.execute(named)).all()]
 
 
 async def team_log(
