@@ -6,6 +6,7 @@ The squad of ``tests.conftest``; the team's zone is UTC. Entries are read straig
 table: what a data-protection officer would find there after each request.
 """
 
+import functools
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -242,8 +243,9 @@ async def test_a_team_view_appends_one_team_view_entry(
     team = squad.team["id"]
     url = path.format(team=team)
     for actor in (squad.coach, medic):
-        headers = actor.headers
-        _, entry = await _one_entry(api, lambda: api.client.get(url, headers=headers))  # noqa: B023
+        _, entry = await _one_entry(
+            api, functools.partial(api.client.get, url, headers=actor.headers)
+        )
         assert _fields(entry) == (actor.id, "read", "team_view", team, None, None)
 
 
