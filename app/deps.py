@@ -1,8 +1,8 @@
 """Authentication and permissions as ``Annotated`` dependencies.
 
 A route that takes none of ``UserId``, ``CurrentUser``, ``MemberOf``, ``StaffOf``,
-``CoachingStaffOf``, ``OwnerOf``, ``MemberReader``, ``MemberWriter``, ``MemberEntryWriter``,
-``SessionReader``, ``SessionCoachingStaff``, ``SessionEntryWriter`` or
+``StaffViewOf``, ``CoachingStaffOf``, ``OwnerOf``, ``MemberReader``, ``MemberWriter``,
+``MemberEntryWriter``, ``SessionReader``, ``SessionCoachingStaff``, ``SessionEntryWriter`` or
 ``SessionAttendanceWriter`` is public.
 
 "Staff" are a team's COACH, MEDICAL and OWNER members (they read its views and write its
@@ -80,6 +80,10 @@ async def _staff_of(team_id: PathId, user_id: UserId, db: Db) -> TeamAccess:
     return await teams.require_staff(db, user_id, team_id)
 
 
+async def _staff_view_of(team_id: PathId, user_id: UserId, db: Db) -> TeamAccess:
+    return await teams.require_staff_view(db, user_id, team_id)
+
+
 async def _coaching_staff_of(team_id: PathId, user_id: UserId, db: Db) -> TeamAccess:
     return await teams.require_coaching_staff(db, user_id, team_id)
 
@@ -90,6 +94,8 @@ async def _owner_of(team_id: PathId, user_id: UserId, db: Db) -> TeamAccess:
 
 MemberOf = Annotated[TeamAccess, Depends(_member_of, scope="function")]
 StaffOf = Annotated[TeamAccess, Depends(_staff_of, scope="function")]
+# StaffOf for a team-wide view that shows health data: the view is recorded in the audit log.
+StaffViewOf = Annotated[TeamAccess, Depends(_staff_view_of, scope="function")]
 CoachingStaffOf = Annotated[TeamAccess, Depends(_coaching_staff_of, scope="function")]
 OwnerOf = Annotated[TeamAccess, Depends(_owner_of, scope="function")]
 

@@ -27,6 +27,7 @@ from app.middleware.logging import RequestLogMiddleware
 from app.routers import (
     admin,
     alerts,
+    audit,
     auth,
     calendar,
     devices,
@@ -337,6 +338,7 @@ def create_app(
         outbound.router,
         reports.router,
         admin.router,
+        audit.router,
         metrics.router,
     ):
         app.include_router(router)

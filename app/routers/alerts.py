@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 
 from app.db import Db
-from app.deps import CurrentUser, StaffOf
+from app.deps import CurrentUser, StaffViewOf
 from app.schemas import alerts as schemas
 from app.schemas.base import Limit, Offset, PathId, problem_responses
 from app.services.alerts import service
@@ -25,7 +25,7 @@ Status = Annotated[
     responses=problem_responses(401, 403, 404, 422),
 )
 async def list_alerts(
-    access: StaffOf,
+    access: StaffViewOf,
     db: Db,
     status: Status = "open",
     limit: Limit = 100,

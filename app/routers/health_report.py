@@ -4,7 +4,7 @@ prevalence."""
 from fastapi import APIRouter
 
 from app.db import Db
-from app.deps import StaffOf
+from app.deps import StaffViewOf
 from app.schemas import health_report as schemas
 from app.schemas.base import FromDay, ToDay, problem_responses
 from app.services.health import report
@@ -47,7 +47,7 @@ def report_out(found: report.HealthReport) -> schemas.HealthReport:
     responses=problem_responses(401, 403, 404, 422),
 )
 async def get_health_report(
-    access: StaffOf, db: Db, from_: FromDay = None, to: ToDay = None
+    access: StaffViewOf, db: Db, from_: FromDay = None, to: ToDay = None
 ) -> schemas.HealthReport:
     """The team's injury and illness figures for a range of days (staff only), as the IOC
     consensus defines them (Bahr et al. 2020).

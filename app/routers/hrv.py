@@ -8,7 +8,7 @@ from app.errors import Invalid
 from app.models import HrvSource
 from app.schemas import hrv as schemas
 from app.schemas.base import FromDay, ToDay, problem_responses
-from app.services.hrv import series, service
+from app.services.hrv import service
 from app.services.platform.days import resolve_range, team_zone, today
 
 router = APIRouter(prefix="/performance/members/{membership_id}/hrv", tags=["hrv"])
@@ -53,5 +53,5 @@ async def list_hrv(
     values at least); flag compares the two with a band of 0.5 x SD.
     """
     days = resolve_range(team_zone(member.membership.team), from_, to)
-    points = await series.series(db, member.membership.id, days)
+    points = await service.read_series(db, member, days)
     return [schemas.HrvDay.model_validate(point) for point in points]

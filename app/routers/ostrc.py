@@ -82,5 +82,5 @@ async def list_ostrc(
     before; at most 731 days.
     """
     days = resolve_range(team_zone(member.membership.team), from_, to)
-    answers = await ostrc.list_answers(db, member.membership.id, days, limit=limit, offset=offset)
+    answers = await ostrc.read_answers(db, member, days, limit=limit, offset=offset)
     return [answer_out(answer) for answer in answers]

@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from app.db import Db
-from app.deps import StaffOf
+from app.deps import StaffViewOf
 from app.schemas.base import problem_responses
 from app.services.coach import weekly_csv, weekly_data, weekly_pdf
 
@@ -45,7 +45,7 @@ def _attachment(name: str) -> dict[str, str]:
         **problem_responses(401, 403, 404, 422),
     },
 )
-async def get_weekly_csv(access: StaffOf, db: Db, week: Week = None) -> CsvResponse:
+async def get_weekly_csv(access: StaffViewOf, db: Db, week: Week = None) -> CsvResponse:
     """The week's data per player and day (staff only): sessions, attendance, internal and
     external load, EWMA-ACWR and its zone, wellness total and flag, and availability
     (`available`, `modified` or `unavailable`, from the player's health problems; never a
@@ -69,7 +69,7 @@ async def get_weekly_csv(access: StaffOf, db: Db, week: Week = None) -> CsvRespo
         **problem_responses(401, 403, 404, 422),
     },
 )
-async def get_weekly_pdf(access: StaffOf, db: Db, week: Week = None) -> PdfResponse:
+async def get_weekly_pdf(access: StaffViewOf, db: Db, week: Week = None) -> PdfResponse:
     """The weekly report to print (staff only): a cover with the team and ISO week, the
     roster with each player's status in colour and availability (on the week's last day
     that has begun), the team's daily load, and per player the acute and chronic load over

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Query, Response
 from pydantic_core import to_json
 
 from app.db import Db
-from app.deps import StaffOf
+from app.deps import StaffViewOf
 from app.schemas import roster as schemas
 from app.schemas.alerts import Alert
 from app.schemas.base import MAX_DATE, MIN_DATE, IsoDay, problem_responses
@@ -47,7 +47,7 @@ def _entry(player: roster.PlayerStatus) -> dict[str, Any]:
     responses=problem_responses(401, 403, 404, 422)
     | {200: {"model": list[schemas.RosterEntry], "description": "Successful Response"}},
 )
-async def get_roster(access: StaffOf, db: Db) -> Response:
+async def get_roster(access: StaffViewOf, db: Db) -> Response:
     """The team's active players with their latest ACWR, today's wellness, HRV flag and
     status, and today's availability with the summary of their open health problems.
 
@@ -67,7 +67,7 @@ async def get_roster(access: StaffOf, db: Db) -> Response:
     responses=problem_responses(401, 403, 404, 422),
 )
 async def get_dashboard(
-    access: StaffOf,
+    access: StaffViewOf,
     db: Db,
     date: Annotated[
         dt.date | None,

@@ -72,5 +72,5 @@ async def list(
     ``to`` defaults to (and is capped at) today in the team's zone, ``from`` to 27 days before.
     """
     days = resolve_range(team_zone(member.membership.team), from_, to)
-    logs = await service.list_wellness(db, member.membership.id, days, limit=limit, offset=offset)
+    logs = await service.read_wellness(db, member, days, limit=limit, offset=offset)
     return [wellness_out(log) for log in logs]

@@ -438,6 +438,17 @@ def sessions_seen(w: World, actor: str, body: Any) -> None:
         assert ours <= seen, body
 
 
+def own_audit(w: World, actor: str, body: Any) -> None:
+    """The caller's own log names only their own membership: the player's (their report and
+    the medic's clinical note were recorded while the world was built), nobody else's."""
+    ids = w.ids()
+    seen = {row["membership_id"] for row in body}
+    expected = {"player": {ids["player_m"]}, "mate": {ids["mate_m"]}}.get(actor, set())
+    assert seen <= expected, (actor, body)
+    if actor == "player":
+        assert seen == expected, body
+
+
 MATRIX: list[tuple[str, str, Body | None]] = [
     # method and path                                    ano ply mat coa med own oth adm  body
     # operations
@@ -551,12 +562,17 @@ MATRIX: list[tuple[str, str, Body | None]] = [
     ),
     ("GET /performance/members/{player_m}/ostrc", "401 200 403 200 200 200 404 200", None),
     ("GET /teams/{team}/health-report", "401 403 403 200 200 200 404 200", None),
+    # privacy: the audit log (the owners' view of the team, everyone's view of themselves)
+    ("GET /teams/{team}/audit", "401 403 403 403 403 200 404 200", None),
+    ("GET /teams/{team}/audit?membership_id={player_m}", "401 403 403 403 403 200 404 200", None),
+    ("GET /auth/me/audit", "401 200 200 200 200 200 200 200", None),
 ]
 
 # Extra checks on a 2xx body, by route: what a caller sees, not only whether they may look.
 CHECKS: dict[str, Callable[[World, str, Any], None]] = {
     "GET /performance/sessions": sessions_seen,
     "GET /performance/sessions/{session}/srpe": srpe_rows,
+    "GET /auth/me/audit": own_audit,
 }
 
 CASES = [

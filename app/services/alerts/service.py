@@ -20,6 +20,8 @@ from app.errors import NotFound
 from app.models import (
     Alert,
     AlertKind,
+    AuditAction,
+    AuditResource,
     Availability,
     HealthProblem,
     Severity,
@@ -28,6 +30,7 @@ from app.models import (
     WellnessLog,
 )
 from app.models.base import utcnow
+from app.services.audit import service as audit
 from app.services.hrv import series as hrv_series
 from app.services.outbound import deliveries as outbound
 from app.services.teams import access as teams
@@ -220,6 +223,8 @@ async def acknowledge(db: AsyncSession, user: User, alert_id: int) -> Alert:
     """Staff of the alert's team acknowledge it; a second acknowledgement keeps the first.
 
     404 for an unknown alert or one of a team the caller is not in; 403 for a player.
+    The answer shows the member's health data in its evidence for the kinds of
+    :data:`AUDITED`: that read is recorded in the audit log.
     """
     alert = await db.get(Alert, alert_id)
     if alert is None:
@@ -233,4 +238,28 @@ async def acknowledge(db: AsyncSession, user: User, alert_id: int) -> Alert:
         .where(Alert.id == alert_id, Alert.acknowledged_at.is_(None))
         .values(acknowledged_at=utcnow(), acknowledged_by=user.id)
     )
-    return await db.get_one(Alert, alert_id, populate_existing=True)
+    acknowledged = await db.get_one(Alert, alert_id, populate_existing=True)
+    resource = AUDITED.get(acknowledged.kind)
+    if resource is not None:
+        problem_id = acknowledged.evidence.get("inputs", {}).get("problem_id")
+        await audit.record(
+            db,
+            actor_user_id=user.id,
+            action=AuditAction.READ,
+            resource=resource,
+            team_id=acknowledged.team_id,
+            membership_id=acknowledged.membership_id,
+            resource_id=problem_id if isinstance(problem_id, int) else None,
+        )
+    return acknowledged
+
+
+# The alerts whose evidence is health data, and what of the member's it shows. The team's
+# list of alerts is a team view (recorded by its access function); the ACWR and sRPE
+# alerts show loads only.
+AUDITED = {
+    AlertKind.WELLNESS_RED: AuditResource.WELLNESS,
+    AlertKind.HRV_DROP: AuditResource.HRV,
+    AlertKind.HRV_BELOW_NORMAL: AuditResource.HRV,
+    AlertKind.HEALTH_PROBLEM_REPORTED: AuditResource.HEALTH_PROBLEM,
+}

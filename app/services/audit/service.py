@@ -1,15 +1,26 @@
 """Writing and reading the audit log (contract: Privacy). Who may read it is decided by the
-caller's route (owners for a team's log, the athlete for their own)."""
+caller's route (owners for a team's log, the athlete for their own).
+
+What is recorded, and where: team views (roster, dashboard, alerts, reports, the health
+report) in ``teams.access.require_staff_view``, the one access function of those routes;
+a member's health problems in ``health.problems``, OSTRC answers in ``health.ostrc``,
+wellness and HRV series read by someone other than the athlete in ``wellness.service`` and
+``hrv.service``, an acknowledged alert in ``alerts.service``. One entry per request.
+"""
 
 from collections.abc import Collection
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import AuditAction, AuditEntry, AuditResource
+from app.errors import Invalid
+from app.models import AuditAction, AuditEntry, AuditResource, TeamMembership, User
 from app.models.base import utcnow
 from app.services.platform import request_context
+from app.services.platform.days import day_bounds
 
 
 async def record(
@@ -64,3 +75,77 @@ def entries_query(
     if until is not None:
         query = query.where(AuditEntry.at < until)
     return query
+
+
+@dataclass(frozen=True)
+class Seen:
+    """An entry as a reader of the log gets it: with the actor's name, which makes an
+    actor id mean something to an athlete (``None`` for a job or an unknown account)."""
+
+    entry: AuditEntry
+    actor_full_name: str | None
+
+
+@dataclass(frozen=True)
+class Page:
+    limit: int
+    offset: int
+
+
+def _check_days(start: date | None, end: date | None) -> None:
+    if start is not None and end is not None and start > end:
+        raise Invalid("'from' must not be after 'to'", field=("query", "from"))
+
+
+async def _seen(db: AsyncSession, query: Select[AuditEntry], page: Page) -> list[Seen]:
+    """The page of ``query`` with each actor's current name, in one statement."""
+    named = (
+        query.add_columns(User.full_name)
+        .outerjoin(User, User.id == AuditEntry.actor_user_id)
+        .limit(page.limit)
+        .offset(page.offset)
+    )
+    return [Seen(entry, name) for entry, name in (await db.execute(named)).all()]
+
+
+async def team_log(
+    db: AsyncSession,
+    team_id: int,
+    zone: ZoneInfo,
+    *,
+    membership_id: int | None,
+    actor_user_id: int | None,
+    start: date | None,
+    end: date | None,
+    page: Page,
+) -> list[Seen]:
+    """A team's entries (for its owners), oldest first; ``start``/``end``: days in the
+    team's zone, both included."""
+    _check_days(start, end)
+    query = entries_query(
+        team_id=team_id,
+        membership_ids=None if membership_id is None else [membership_id],
+        actor_user_id=actor_user_id,
+        since=None if start is None else day_bounds(start, zone)[0],
+        until=None if end is None else day_bounds(end, zone)[1],
+    )
+    return await _seen(db, query, page)
+
+
+def _utc_start(day: date) -> datetime:
+    return datetime.combine(day, time.min, UTC)
+
+
+async def own_log(
+    db: AsyncSession, user_id: int, *, start: date | None, end: date | None, page: Page
+) -> list[Seen]:
+    """The entries about any membership of the user, in every team (active or not), oldest
+    first; ``start``/``end``: UTC days, both included. Never another member's entries:
+    team views (``membership_id`` null) name no athlete and are not among them."""
+    _check_days(start, end)
+    mine = select(TeamMembership.id).where(TeamMembership.user_id == user_id)
+    query = entries_query(
+        since=None if start is None else _utc_start(start),
+        until=None if end is None else _utc_start(end + timedelta(days=1)),
+    ).where(AuditEntry.membership_id.in_(mine))
+    return await _seen(db, query, page)

@@ -16,6 +16,8 @@ from app.db import upsert_one
 from app.errors import Conflict, Invalid
 from app.models import (
     AlertKind,
+    AuditAction,
+    AuditResource,
     Availability,
     HealthProblem,
     OstrcAnswer,
@@ -26,6 +28,7 @@ from app.models import (
 from app.models.base import utcnow
 from app.schemas.ostrc import NewProblem, OstrcCreate, week_monday
 from app.services.alerts import service as alerts
+from app.services.audit import service as audit
 from app.services.health import problems, rules
 from app.services.loads.summary import monday_of
 from app.services.platform.days import DayRange, team_zone, today
@@ -70,6 +73,9 @@ async def record(
 
     ``new_problem`` opens the problem first (see :func:`open_problem`); when the athlete
     answers themselves, that raises ``HEALTH_PROBLEM_REPORTED`` for staff to triage.
+
+    Appends the request's one audit entry (``ostrc``, create or update, the answer's id);
+    a problem the answer opens is reached through the answer's ``problem_id``.
     """
     check_consistent(body)
     membership, user_id = member.membership, member.team_access.user.id
@@ -87,7 +93,23 @@ async def record(
         problem_id = problem.id
         if membership.user_id == user_id:
             await _self_reported(db, membership, problem, body, stage, local_today)
-    return await _store(db, membership, body, monday, problem_id)
+    answer, created = await _store(db, membership, body, monday, problem_id)
+    await _audit(db, member, AuditAction.CREATE if created else AuditAction.UPDATE, answer.id)
+    return answer, created
+
+
+async def _audit(
+    db: AsyncSession, member: MemberAccess, action: AuditAction, answer_id: int | None
+) -> None:
+    await audit.record(
+        db,
+        actor_user_id=member.team_access.user.id,
+        action=action,
+        resource=AuditResource.OSTRC,
+        team_id=member.membership.team_id,
+        membership_id=member.membership.id,
+        resource_id=answer_id,
+    )
 
 
 async def _store(
@@ -187,6 +209,7 @@ async def open_problem(
         availability=availability,
         where=("body", "new_problem"),
         alert_self_report=False,
+        audited=False,
     )
     return view.problem
 
@@ -240,3 +263,13 @@ async def list_answers(
         .offset(offset)
     )
     return list(rows)
+
+
+async def read_answers(
+    db: AsyncSession, member: MemberAccess, days: DayRange, *, limit: int, offset: int
+) -> list[OstrcAnswer]:
+    """:func:`list_answers` for a reader of the member's answers (the athlete, or staff):
+    the read is recorded in the audit log (one entry, no ``resource_id``)."""
+    answers = await list_answers(db, member.membership.id, days, limit=limit, offset=offset)
+    await _audit(db, member, AuditAction.READ, None)
+    return answers

@@ -7,6 +7,9 @@ the health rules of the contract's Roles table: only MEDICAL staff write the cli
 fields (diagnosis, OSIICS code, clinical notes), which only they and the athlete read;
 stages are recorded by staff; a problem is deleted by MEDICAL staff or owners. Clinical
 values never go into a log line, an error message, an alert or an outbound payload.
+
+Every read (a list: one entry without ``resource_id``; one problem: its id) and every write
+(stages included) appends one audit entry, here, where every route to the data passes.
 """
 
 import logging
@@ -21,6 +24,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db import upsert_one
 from app.errors import Forbidden, Invalid, NotFound
 from app.models import (
+    AuditAction,
+    AuditResource,
     Availability,
     BodyArea,
     HealthProblem,
@@ -35,6 +40,7 @@ from app.models import (
 from app.models.base import utcnow
 from app.schemas import health as schemas
 from app.services.alerts import service as alerts
+from app.services.audit import service as audit
 from app.services.health import rules
 from app.services.platform.days import team_zone, today
 from app.services.teams import access as teams
@@ -70,6 +76,21 @@ def _refuse_clinical(access: TeamAccess, sent: Collection[str]) -> None:
     one. The message names the fields, never what was sent in them."""
     if not access.is_medical and any(name in sent for name in CLINICAL):
         raise Forbidden(NOT_MEDICAL)
+
+
+async def _audit(
+    db: AsyncSession, member: MemberAccess, action: AuditAction, problem_id: int | None
+) -> None:
+    """The request's audit entry: the caller touched this member's health problems."""
+    await audit.record(
+        db,
+        actor_user_id=member.team_access.user.id,
+        action=action,
+        resource=AuditResource.HEALTH_PROBLEM,
+        team_id=member.membership.team_id,
+        membership_id=member.membership.id,
+        resource_id=problem_id,
+    )
 
 
 # --- the date rules ------------------------------------------------------------------------
@@ -181,11 +202,14 @@ async def create_problem(
     clinical_notes: str | None = None,
     where: Loc = ("body",),
     alert_self_report: bool = True,
+    audited: bool = True,
 ) -> ProblemView:
     """Record a problem of ``membership`` with its first stage (``availability`` from onset).
 
     ``alert_self_report``: an athlete's own problem raises ``HEALTH_PROBLEM_REPORTED``; the
     OSTRC answers raise theirs with the answers in the evidence, and pass False.
+    ``audited``: append the request's audit entry; an OSTRC answer that opens a problem
+    passes False, its own entry (``ostrc``) being the request's one.
 
     The caller's right to write the member's data (a PLAYER membership, active) is checked
     already, by the route's ``MemberEntryWriter``. Here: clinical fields from a caller who
@@ -238,9 +262,12 @@ async def create_problem(
         problem.id,
         membership.id,
     )
+    member = MemberAccess(membership, access)
+    if audited:
+        await _audit(db, member, AuditAction.CREATE, problem.id)
     if alert_self_report and membership.user_id == access.user.id:
         await alerts.on_health_problem_reported(db, membership, problem, availability, local_today)
-    return ProblemView(problem, [stage], MemberAccess(membership, access))
+    return ProblemView(problem, [stage], member)
 
 
 # --- reading ---------------------------------------------------------------------------------
@@ -268,6 +295,7 @@ async def get_problem(
     staff of the team. A problem of another team, or unknown, is a 404 (whether it exists
     is never revealed); a teammate gets a 403, as for the member's other data. A write
     holds the problem's row (``FOR UPDATE``) so its stages and dates change one at a time.
+    A read is recorded in the audit log; a write is recorded by the change it leads to.
     """
     query = select(HealthProblem).where(HealthProblem.id == problem_id)
     if write:
@@ -281,6 +309,8 @@ async def get_problem(
     except NotFound:
         raise NotFound(PROBLEM_NOT_FOUND) from None
     stages = await _stages_of(db, [problem.id])
+    if not write:
+        await _audit(db, member, AuditAction.READ, problem.id)
     return ProblemView(problem, stages[problem.id], member)
 
 
@@ -294,6 +324,7 @@ async def list_problems(
     query = query.order_by(HealthProblem.onset_date.desc(), HealthProblem.id.desc())
     problems = list(await db.scalars(query.limit(limit).offset(offset)))
     stages = await _stages_of(db, [problem.id for problem in problems])
+    await _audit(db, member, AuditAction.READ, None)
     return [ProblemView(problem, stages[problem.id], member) for problem in problems]
 
 
@@ -342,6 +373,7 @@ async def update_problem(
     if changes:
         problem.updated_at = utcnow()
         await db.flush()
+    await _audit(db, view.member, AuditAction.UPDATE, problem.id)
     return view
 
 
@@ -374,6 +406,7 @@ async def record_stage(
     )
     problem.updated_at = utcnow()
     await db.flush()
+    await _audit(db, view.member, AuditAction.UPDATE, problem.id)
     stages = await _stages_of(db, [problem.id])
     return ProblemView(problem, stages[problem.id], view.member)
 
@@ -382,9 +415,11 @@ async def delete_problem(db: AsyncSession, view: ProblemView) -> None:
     """MEDICAL staff and owners delete a problem, with its stages."""
     if not (view.access.is_medical or view.access.is_owner):
         raise Forbidden("Only the team's medical staff and owners may delete a health problem")
-    await db.execute(delete(HealthStage).where(HealthStage.problem_id == view.problem.id))
+    problem_id = view.problem.id
+    await db.execute(delete(HealthStage).where(HealthStage.problem_id == problem_id))
     await db.delete(view.problem)
     await db.flush()
+    await _audit(db, view.member, AuditAction.DELETE, problem_id)
 
 
 # --- answering -------------------------------------------------------------------------------

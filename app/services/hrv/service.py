@@ -1,5 +1,6 @@
 """Heart-rate variability writes: storing a member's rMSSD for a day from one source, which
-raises ``HRV_DROP`` in the same transaction. Reads are :mod:`app.services.hrv.series`."""
+raises ``HRV_DROP`` in the same transaction; and a reader's series (audited when someone
+other than the athlete reads it). The series itself is :mod:`app.services.hrv.series`."""
 
 import math
 from datetime import date
@@ -7,9 +8,14 @@ from datetime import date
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import upsert_one
-from app.models import DailyHRV, HrvSource, TeamMembership
+from app.models import AuditResource, DailyHRV, HrvSource, TeamMembership
 from app.models.base import utcnow
 from app.services.alerts import service as alerts
+from app.services.hrv import series
+from app.services.hrv.baseline import HrvDay
+from app.services.platform.days import DayRange
+from app.services.teams import access as teams
+from app.services.teams.access import MemberAccess
 
 
 async def record(
@@ -39,3 +45,11 @@ async def record(
     )
     await alerts.on_hrv(db, membership, day)
     return row, created
+
+
+async def read_series(db: AsyncSession, member: MemberAccess, days: DayRange) -> list[HrvDay]:
+    """The member's series for a reader (the athlete, or staff): a reader other than the
+    athlete is recorded in the audit log, one entry; the athlete's own reads are not."""
+    points = await series.series(db, member.membership.id, days)
+    await teams.record_series_read(db, member, AuditResource.HRV)
+    return points

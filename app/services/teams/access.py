@@ -12,7 +12,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased, contains_eager
 
 from app.errors import Forbidden, Inactive, Invalid, NotFound, Unauthorized
-from app.models import COACHING_ROLES, STAFF_ROLES, Role, Team, TeamMembership, User
+from app.models import (
+    COACHING_ROLES,
+    STAFF_ROLES,
+    AuditAction,
+    AuditResource,
+    Role,
+    Team,
+    TeamMembership,
+    User,
+)
+from app.services.audit import service as audit
 
 ACCOUNT_GONE = "This account no longer exists"
 NOT_A_PLAYER = "Entries are kept for PLAYER memberships only; this membership is not one"
@@ -144,6 +154,39 @@ async def require_staff(db: AsyncSession, user_id: int, team_id: int) -> TeamAcc
     if not access.is_staff:
         raise Forbidden(NOT_STAFF)
     return access
+
+
+async def require_staff_view(db: AsyncSession, user_id: int, team_id: int) -> TeamAccess:
+    """:func:`require_staff` for a team-wide view that shows health data (roster,
+    dashboard, alerts, reports, the health report): it also appends the view's audit entry
+    (``team_view``, no membership), in the request's transaction, so a view that fails is
+    not recorded and a view whose entry cannot be stored fails."""
+    access = await require_staff(db, user_id, team_id)
+    await audit.record(
+        db,
+        actor_user_id=user_id,
+        action=AuditAction.READ,
+        resource=AuditResource.TEAM_VIEW,
+        team_id=access.team.id,
+    )
+    return access
+
+
+async def record_series_read(
+    db: AsyncSession, member: MemberAccess, resource: AuditResource
+) -> None:
+    """The audit entry of a read of a member's wellness or HRV series, unless the reader is
+    the athlete: the contract records reads "by someone other than the athlete"."""
+    if member.membership.user_id == member.team_access.user.id:
+        return
+    await audit.record(
+        db,
+        actor_user_id=member.team_access.user.id,
+        action=AuditAction.READ,
+        resource=resource,
+        team_id=member.membership.team_id,
+        membership_id=member.membership.id,
+    )
 
 
 async def require_coaching_staff(db: AsyncSession, user_id: int, team_id: int) -> TeamAccess:

@@ -1,16 +1,18 @@
 """Morning wellness entries: the day's upsert (which raises ``WELLNESS_RED`` in the same
-transaction) and the member's list. Scoring lives in :mod:`app.services.wellness.scoring`."""
+transaction) and the member's list (audited when someone other than the athlete reads it).
+Scoring lives in :mod:`app.services.wellness.scoring`."""
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import upsert_one
 from app.errors import Invalid
-from app.models import WellnessLog
+from app.models import AuditResource, WellnessLog
 from app.models.base import utcnow
 from app.schemas.performance import WellnessCreate
 from app.services.alerts import service as alerts
 from app.services.platform.days import DayRange, team_zone, today
+from app.services.teams import access as teams
 from app.services.teams.access import MemberAccess
 from app.services.wellness.scoring import ITEMS
 
@@ -64,3 +66,13 @@ async def list_wellness(
         .offset(offset)
     )
     return list(rows)
+
+
+async def read_wellness(
+    db: AsyncSession, member: MemberAccess, days: DayRange, *, limit: int, offset: int
+) -> list[WellnessLog]:
+    """:func:`list_wellness` for a reader of the member's series: a reader other than the
+    athlete (staff) is recorded in the audit log, one entry; the athlete's own reads are not."""
+    logs = await list_wellness(db, member.membership.id, days, limit=limit, offset=offset)
+    await teams.record_series_read(db, member, AuditResource.WELLNESS)
+    return logs
