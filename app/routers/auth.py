@@ -84,9 +84,9 @@ async def reset(
     has an account, so it tells nobody which emails do.
 
     For a registered account, an email with a token valid one hour and usable once (when
-    email is configured). At most `LOADLINE_PASSWORD_RESET_MAX_PER_EMAIL` (default 3) emails
-    per address and `LOADLINE_PASSWORD_RESET_MAX_PER_IP` (default 20) requests per client
-    address are sent within `LOADLINE_PASSWORD_RESET_WINDOW_MINUTES` (default 60); past
+    email is configured). At most `LOADLINE_RESET_MAX_PER_EMAIL` (default 3) emails
+    per address and `LOADLINE_RESET_MAX_PER_IP` (default 20) requests per client
+    address are sent within `LOADLINE_RESET_WINDOW_MINUTES` (default 60); past
     them the answer is still 202, and nothing is sent.
     """
     await resets.request(db, settings, email=body.email, ip=_client_address(request))

@@ -159,7 +159,7 @@ def _register_window(settings: Settings) -> timedelta:
 
 
 def _reset_window(settings: Settings) -> timedelta:
-    return timedelta(minutes=settings.password_reset_window_minutes)
+    return timedelta(minutes=settings.reset_window_minutes)
 
 
 def _known_window(settings: Settings) -> timedelta:
@@ -238,7 +238,7 @@ async def admit_registration(db: AsyncSession, settings: Settings, *, ip: str | 
 
 async def admit_reset(db: AsyncSession, settings: Settings, *, email: str, ip: str | None) -> bool:
     """Count a password reset request for ``email`` and from ``ip``; whether it may send an
-    email (within ``password_reset_max_per_email`` and ``password_reset_max_per_ip`` in the
+    email (within ``reset_max_per_email`` and ``reset_max_per_ip`` in the
     window). Unknown emails are counted alike, so the count tells nothing either.
 
     No 429: the answer is the same 202 either way (a refusal would tell that the address
@@ -250,11 +250,11 @@ async def admit_reset(db: AsyncSession, settings: Settings, *, email: str, ip: s
     limits = [
         (
             _key(settings, RESET_EMAIL_KIND, accounts.normalise_email(email)),
-            settings.password_reset_max_per_email,
+            settings.reset_max_per_email,
         ),
     ]
     if ip is not None:
-        limits.append((_key(settings, RESET_IP_KIND, ip), settings.password_reset_max_per_ip))
+        limits.append((_key(settings, RESET_IP_KIND, ip), settings.reset_max_per_ip))
     allowed = True
     for key, limit in limits:
         if limit == 0:
