@@ -133,6 +133,21 @@ class Settings(BaseSettings):
     register_window_minutes: int = Field(
         default=60, ge=1, description="The registration throttling window, from its first."
     )
+    reset_max_per_email: int = Field(
+        default=3,
+        ge=0,
+        description="Password reset emails per address within reset_window_minutes; "
+        "further requests still answer 202 but send nothing (0 turns this off).",
+    )
+    reset_max_per_ip: int = Field(
+        default=20,
+        ge=0,
+        description="Password reset requests per client address within "
+        "reset_window_minutes that may send an email (0 turns this off).",
+    )
+    reset_window_minutes: int = Field(
+        default=60, ge=1, description="The password reset throttling window, from its first."
+    )
     smtp_url: str = Field(
         default="",
         description="The mail server, `smtp://user:password@host:587` (STARTTLS when the "

@@ -46,10 +46,10 @@ class LoginThrottle(Base):
     """Password attempts counted per email or client address, within a window.
 
     In the database, not in memory, so that every API replica counts the same attempts.
-    ``key`` is a kind (``email-ip:``, ``email:``, ``ip:``, ``register-ip:``, or ``known:``
-    for an address the account signed in from, whose window starts at its last success)
-    and a keyed hash of the value: the table never holds what was typed into the username
-    field (sometimes a password).
+    ``key`` is a kind (``email-ip:``, ``email:``, ``ip:``, ``register-ip:``, ``reset-email:``,
+    ``reset-ip:``, or ``known:`` for an address the account signed in from, whose window
+    starts at its last success) and a keyed hash of the value: the table never holds what
+    was typed into the username field (sometimes a password).
     """
 
     __tablename__ = "login_throttles"

@@ -2,13 +2,13 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Request, Response
 
 from app.db import Db
 from app.deps import AppSettings, CurrentUser
 from app.schemas import auth as schemas
 from app.schemas.base import problem_responses
-from app.services.accounts import gates, tokens
+from app.services.accounts import gates, resets, tokens
 from app.services.accounts import service as accounts
 
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -61,9 +61,59 @@ async def create(
         request.app.state.sessionmaker, settings, ip=_client_address(request)
     )
     user = await accounts.register(
-        db, email=body.email, password=body.password, full_name=body.full_name
+        db,
+        email=body.email,
+        password=body.password,
+        full_name=body.full_name,
+        invitation_token=body.invitation_token,
     )
     return schemas.User.model_validate(user)
+
+
+@router.post(
+    "/password-reset",
+    operation_id="request_password_reset",
+    status_code=202,
+    response_model=schemas.PasswordResetAccepted,
+    responses=problem_responses(422),
+)
+async def reset(
+    body: schemas.PasswordResetRequest, request: Request, db: Db, settings: AppSettings
+) -> schemas.PasswordResetAccepted:
+    """Ask for a password reset email. The answer is the same 202 whether or not the email
+    has an account, so it tells nobody which emails do.
+
+    For a registered account, an email with a token valid one hour and usable once (when
+    email is configured). At most `LOADLINE_RESET_MAX_PER_EMAIL` (default 3) emails
+    per address and `LOADLINE_RESET_MAX_PER_IP` (default 20) requests per client
+    address are sent within `LOADLINE_RESET_WINDOW_MINUTES` (default 60); past
+    them the answer is still 202, and nothing is sent.
+    """
+    await resets.request(db, settings, email=body.email, ip=_client_address(request))
+    return schemas.PasswordResetAccepted()
+
+
+@router.post(
+    "/password-reset/confirm",
+    operation_id="confirm_password_reset",
+    status_code=204,
+    responses={
+        **problem_responses(422, 503),
+        400: {"description": "A wrong, used or expired token; errors[] names `token`"},
+    },
+)
+async def confirm(body: schemas.PasswordResetConfirm, request: Request) -> Response:
+    """Set a new password with the token of a reset email: every refresh token of the
+    account is revoked (sign in again everywhere) and the token, like any other open reset
+    of the account, cannot be used again.
+
+    A wrong, used or expired token -> 400 naming `token`; a password the rules refuse ->
+    422 naming `password`, and the token still works.
+    """
+    await gates.confirm_password_reset(
+        request.app.state.sessionmaker, token=body.token, password=body.password
+    )
+    return Response(status_code=204)
 
 
 @router.post(

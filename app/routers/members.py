@@ -1,11 +1,12 @@
-"""A team's members: adding people by email, editing and deactivating them."""
+"""A team's members: adding people by email (and inviting them), editing and deactivating
+them."""
 
 import builtins
 
 from fastapi import APIRouter
 
 from app.db import Db
-from app.deps import CoachingStaffOf, StaffOf
+from app.deps import AppSettings, CoachingStaffOf, StaffOf
 from app.schemas import teams as schemas
 from app.schemas.base import Limit, Offset, PathId, problem_responses
 from app.services.teams import service
@@ -17,14 +18,49 @@ router = APIRouter(prefix="/teams/{team_id}/members", tags=["members"])
     "",
     operation_id="create_member",
     status_code=201,
-    response_model=schemas.Member,
+    response_model=schemas.MemberCreated,
     responses=problem_responses(401, 403, 404, 409, 422),
 )
-async def create(body: schemas.MemberCreate, access: CoachingStaffOf, db: Db) -> schemas.Member:
+async def create(
+    body: schemas.MemberCreate, access: CoachingStaffOf, db: Db, settings: AppSettings
+) -> schemas.MemberCreated:
     """Owners add any role (MEDICAL included), coaches add players; medical staff add
-    nobody. An unknown email gets an unclaimed account."""
-    membership = await service.add_member(db, access, body)
-    return schemas.Member.model_validate(membership)
+    nobody.
+
+    An email with no account gets an account without a password, and the answer an
+    `invitation` (token and expiry, shown only here; emailed too when email is configured):
+    registering the email with that token claims the account. A person whose account
+    another team created and who has not registered yet gets an invitation as well. For a
+    registered person `invitation` is null.
+    """
+    membership, invitation = await service.add_member(db, settings, access, body)
+    member = schemas.Member.model_validate(membership)
+    return schemas.MemberCreated(
+        **member.model_dump(),
+        invitation=None
+        if invitation is None
+        else schemas.Invitation(token=invitation.token, expires_at=invitation.expires_at),
+    )
+
+
+@router.post(
+    "/{membership_id}/invitation",
+    operation_id="create_invitation",
+    status_code=201,
+    response_model=schemas.Invitation,
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+async def create_invitation(
+    membership_id: PathId, access: CoachingStaffOf, db: Db, settings: AppSettings
+) -> schemas.Invitation:
+    """A new invitation token for a member who has not claimed their account yet, revoking
+    the open one (a lost email, an expired token); emailed too when email is configured.
+
+    Whoever may add a member of that role may: owners for any role, coaches for players.
+    A member whose account is claimed -> 409.
+    """
+    issued = await service.reissue_invitation(db, settings, access, membership_id)
+    return schemas.Invitation(token=issued.token, expires_at=issued.expires_at)
 
 
 @router.get(

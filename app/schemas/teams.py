@@ -176,3 +176,25 @@ class Member(Schema):
     primary_position: str | None
     jersey_number: int | None
     external_ref: str | None
+
+
+class Invitation(Schema):
+    """An invitation token, shown once: only its hash is stored."""
+
+    token: str = Field(
+        description="Registering the member's email with it (`invitation_token`) claims the "
+        "account; single-use."
+    )
+    expires_at: datetime = Field(description="Seven days after it was issued.")
+
+
+class MemberCreated(Member):
+    """The new membership, with the invitation when the person has no claimed account."""
+
+    invitation: Invitation | None = Field(
+        description="Present in this answer only, and null unless the person's account is "
+        "unclaimed (their email had no account, so one was created without a password, or "
+        "staff of another team added them and they have not registered yet): then a new "
+        "invitation token for this membership, also emailed when email is configured. "
+        "`POST .../members/{membership_id}/invitation` issues a new one."
+    )

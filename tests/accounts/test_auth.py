@@ -9,10 +9,11 @@ PASSWORD = "s3cure-enough"
 
 
 async def _register(
-    client: httpx.AsyncClient, email: str, password: str = PASSWORD
+    client: httpx.AsyncClient, email: str, password: str = PASSWORD, **fields: str
 ) -> httpx.Response:
     return await client.post(
-        "/auth/register", json={"email": email, "password": password, "full_name": "Alex Doe"}
+        "/auth/register",
+        json={"email": email, "password": password, "full_name": "Alex Doe", **fields},
     )
 
 
@@ -72,8 +73,9 @@ async def test_registering_claims_the_account_staff_created(
     # Not claimed yet: nobody can sign in with it.
     assert (await _login(client, "new.player@example.com")).status_code == 401
 
-    claimed = await _register(client, "new.player@example.com")
-    assert claimed.status_code == 201
+    token = added.json()["invitation"]["token"]
+    claimed = await _register(client, "new.player@example.com", invitation_token=token)
+    assert claimed.status_code == 201, claimed.text
     assert claimed.json()["id"] == added.json()["user"]["id"]
     tokens = (await _login(client, "new.player@example.com")).json()
     me = await client.get("/auth/me", headers={"Authorization": f"Bearer {tokens['access_token']}"})

@@ -89,10 +89,15 @@ async def transport(
     yield httpx.ASGITransport(app=create_app(app_settings, sessionmaker))
 
 
-async def _sign_up(gen: Generated, anonymous: Any, name: str) -> tuple[str, str]:
-    """Register through the generated client and sign in: (email, access token)."""
-    email = f"{name}-{uuid.uuid4().hex[:8]}@example.com"
+async def _sign_up(
+    gen: Generated, anonymous: Any, name: str, email: str = "", invitation: str = ""
+) -> tuple[str, str]:
+    """Register through the generated client (claiming ``email``'s account with the
+    ``invitation`` token when given) and sign in: (email, access token)."""
+    email = email or f"{name}-{uuid.uuid4().hex[:8]}@example.com"
     body = gen.models.UserCreate(email=email, full_name=name.title(), password=PASSWORD)
+    if invitation:
+        body.invitation_token = invitation
     registered = await gen.api("auth.register").asyncio_detailed(client=anonymous, body=body)
     assert registered.status_code == 201, registered.content
     assert registered.parsed.email == email
@@ -113,41 +118,48 @@ async def test_coach_and_player_journey(
 ) -> None:
     gen, models = generated, generated.models
     connection = {"base_url": BASE_URL, "httpx_args": {"transport": transport}}
+    player_email = f"player-{uuid.uuid4().hex[:8]}@example.com"
     async with gen.client.Client(**connection) as anonymous:
         _, coach_token = await _sign_up(gen, anonymous, "coach")
-        player_email, player_token = await _sign_up(gen, anonymous, "player")
+        async with gen.client.AuthenticatedClient(token=coach_token, **connection) as coach:
+            # The coach creates the team and adds the player, who has no account yet: the
+            # answer carries the invitation the player registers with.
+            team = _ok(
+                await gen.api("teams.create_team").asyncio_detailed(
+                    client=coach, body=models.TeamCreate(name="Harbour RFC", timezone="UTC")
+                ),
+                201,
+            )
+            member = _ok(
+                await gen.api("members.create_member").asyncio_detailed(
+                    team.id,
+                    client=coach,
+                    body=models.MemberCreate(
+                        email=player_email,
+                        full_name="Pat Player",
+                        role=models.Role.PLAYER,
+                        jersey_number=9,
+                    ),
+                ),
+                201,
+            )
+        assert (member.user.email, member.role, member.active) == (
+            player_email,
+            models.Role.PLAYER,
+            True,
+        )
+        assert isinstance(member.invitation, models.Invitation)
+        assert member.invitation.expires_at > datetime.now(UTC) + timedelta(days=6)
+        _, player_token = await _sign_up(
+            gen, anonymous, "player", email=player_email, invitation=member.invitation.token
+        )
     async with (
         gen.client.AuthenticatedClient(token=coach_token, **connection) as coach,
         gen.client.AuthenticatedClient(token=player_token, **connection) as player,
     ):
         me = _ok(await gen.api("auth.get_me").asyncio_detailed(client=player))
         assert me.email == player_email
-
-        # The coach creates the team and adds the player, who already has an account.
-        team = _ok(
-            await gen.api("teams.create_team").asyncio_detailed(
-                client=coach, body=models.TeamCreate(name="Harbour RFC", timezone="UTC")
-            ),
-            201,
-        )
-        member = _ok(
-            await gen.api("members.create_member").asyncio_detailed(
-                team.id,
-                client=coach,
-                body=models.MemberCreate(
-                    email=player_email,
-                    full_name="Pat Player",
-                    role=models.Role.PLAYER,
-                    jersey_number=9,
-                ),
-            ),
-            201,
-        )
-        assert (member.user.email, member.role, member.active) == (
-            player_email,
-            models.Role.PLAYER,
-            True,
-        )
+        assert [m.id for m in me.memberships] == [member.id]
 
         # A 90-minute session today; the player took part for 80 minutes.
         today = datetime.now(UTC).date()

@@ -21,6 +21,7 @@ The world is built once; each case runs inside a SAVEPOINT that is rolled back, 
 by one actor never changes the answer another actor gets. Every 4xx must be problem+json.
 """
 
+import hashlib
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -36,7 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.config import Settings
 from app.main import create_app
-from app.models import OutboundDelivery
+from app.models import OutboundDelivery, PasswordReset, User
 from app.services.accounts import service as accounts
 from app.services.accounts import tokens
 from tests.fixtures.actors import PASSWORD, Actor, Api, Squad
@@ -75,6 +76,8 @@ class World:
     problem_id: int  # the player's own report, with CLINICAL added by the medic
     other_problem_id: int  # a problem of a player of the outsider's team
     alert_id: int  # the HEALTH_PROBLEM_REPORTED alert of the player's report
+    # accounts: members staff added who have not registered yet, and an open password reset
+    invited: "Invited"
 
     def actor(self, name: str) -> Actor | None:
         s = self.squad
@@ -101,6 +104,8 @@ class World:
             "problem": self.problem_id,
             "other_problem": self.other_problem_id,
             "alert": self.alert_id,
+            "invited_player_m": self.invited.player_m,
+            "invited_coach_m": self.invited.coach_m,
         }
 
     @asynccontextmanager
@@ -188,6 +193,7 @@ async def _build(api: Api, client: httpx.AsyncClient, connection: AsyncConnectio
         login_email,
         pair.refresh_token,
         *health,
+        invited=await _invited(api, squad, login_email),
     )
 
 
@@ -249,6 +255,48 @@ async def world(engine: AsyncEngine, settings: Settings) -> AsyncIterator[World]
             yield built
 
 
+@dataclass
+class Invited:
+    """Accounts: an unclaimed PLAYER and COACH of the squad's team (the player's invitation
+    token), and a password reset token of the registered ``login_email``."""
+
+    player_m: int
+    coach_m: int
+    token: str
+    reset_token: str
+
+
+RESET_TOKEN = "matrix-reset-token"
+
+
+async def _invited(api: Api, squad: Squad, login_email: str) -> Invited:
+    ids = []
+    token = ""
+    for role in ("PLAYER", "COACH"):
+        response = await api.client.post(
+            f"/teams/{squad.team['id']}/members",
+            json={
+                "email": f"invited-{role.lower()}@example.com",
+                "full_name": "Invited",
+                "role": role,
+            },
+            headers=squad.owner.headers,
+        )
+        assert response.status_code == 201, response.text
+        ids.append(response.json()["id"])
+        token = token or response.json()["invitation"]["token"]
+    async with api.sessionmaker.begin() as db:
+        user_id = await db.scalar(select(User.id).where(User.email == login_email))
+        db.add(
+            PasswordReset(
+                user_id=user_id,
+                token_hash=hashlib.sha256(RESET_TOKEN.encode()).hexdigest(),
+                expires_at=datetime.now(UTC) + timedelta(hours=1),
+            )
+        )
+    return Invited(ids[0], ids[1], token, RESET_TOKEN)
+
+
 @asynccontextmanager
 async def _world(engine: AsyncEngine, settings: Settings) -> AsyncIterator[World]:
     async with rolled_back(engine) as (connection, maker):
@@ -268,6 +316,43 @@ def _email() -> str:
 
 def register(w: World) -> dict[str, Any]:
     return {"json": {"email": _email(), "password": "long enough pw", "full_name": "New"}}
+
+
+def claim(w: World) -> dict[str, Any]:
+    return {
+        "json": {
+            "email": "invited-player@example.com",
+            "password": "long enough pw",
+            "full_name": "Claimed",
+            "invitation_token": w.invited.token,
+        }
+    }
+
+
+def claim_without_token(w: World) -> dict[str, Any]:
+    return {
+        "json": {
+            "email": "invited-player@example.com",
+            "password": "long enough pw",
+            "full_name": "X",
+        }
+    }
+
+
+def reset_request(w: World) -> dict[str, Any]:
+    return {"json": {"email": w.login_email}}
+
+
+def reset_unknown(w: World) -> dict[str, Any]:
+    return {"json": {"email": _email()}}
+
+
+def reset_confirm(w: World) -> dict[str, Any]:
+    return {"json": {"token": w.invited.reset_token, "password": "a new long passphrase"}}
+
+
+def reset_bad_token(w: World) -> dict[str, Any]:
+    return {"json": {"token": "not-a-reset-token", "password": "a new long passphrase"}}
 
 
 def login(w: World) -> dict[str, Any]:
@@ -566,6 +651,24 @@ MATRIX: list[tuple[str, str, Body | None]] = [
     ("GET /teams/{team}/audit", "401 403 403 403 403 200 404 200", None),
     ("GET /teams/{team}/audit?membership_id={player_m}", "401 403 403 403 403 200 404 200", None),
     ("GET /auth/me/audit", "401 200 200 200 200 200 200 200", None),
+    # accounts: invitations and password resets (public routes: a bearer changes nothing)
+    ("POST /auth/register", "201 201 201 201 201 201 201 201", claim),
+    ("POST /auth/register", "409 409 409 409 409 409 409 409", claim_without_token),
+    ("POST /auth/password-reset", "202 202 202 202 202 202 202 202", reset_request),
+    ("POST /auth/password-reset", "202 202 202 202 202 202 202 202", reset_unknown),
+    ("POST /auth/password-reset/confirm", "204 204 204 204 204 204 204 204", reset_confirm),
+    ("POST /auth/password-reset/confirm", "400 400 400 400 400 400 400 400", reset_bad_token),
+    (
+        "POST /teams/{team}/members/{invited_player_m}/invitation",
+        "401 403 403 201 403 201 404 201",
+        None,
+    ),
+    (
+        "POST /teams/{team}/members/{invited_coach_m}/invitation",
+        "401 403 403 403 403 201 404 201",
+        None,
+    ),
+    ("POST /teams/{team}/members/{player_m}/invitation", "401 403 403 409 403 409 404 409", None),
 ]
 
 # Extra checks on a 2xx body, by route: what a caller sees, not only whether they may look.

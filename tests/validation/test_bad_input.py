@@ -342,6 +342,8 @@ MALFORMED = [
     ("POST", MEMBERS, [MEMBERS]),
     ("PATCH", "/teams/{team}/members/{player_m}", [MEMBERS]),
     ("POST", "/auth/register", []),
+    ("POST", "/auth/password-reset", []),
+    ("POST", "/auth/password-reset/confirm", []),
 ]
 
 

@@ -10,14 +10,16 @@ request fails:
 - a sign-in holds no transaction through the quarter second of the password's verify
   (on SQLite a transaction holds the write lock);
 - a refresh token presented a second time revokes its family, committed although the
-  request fails with 401.
+  request fails with 401;
+- a password reset's confirm reads its token, then hashes the new password with no
+  transaction open, then spends the token in a transaction of its own.
 """
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import Settings
+from app.services.accounts import passwords, resets, throttles, tokens
 from app.services.accounts import service as accounts
-from app.services.accounts import throttles, tokens
 
 
 async def admit_registration(
@@ -69,3 +71,22 @@ async def refresh(
             raise
         await db.commit()
     return pair
+
+
+async def confirm_password_reset(
+    sessionmaker: async_sessionmaker[AsyncSession], *, token: str, password: str
+) -> None:
+    """Set a new password with a reset token: 400 naming ``token`` for a bad, used or expired
+    one; 422 naming ``password`` for one the policy refuses, the token left usable.
+
+    The token is checked before the password is hashed (a bogus token costs no Argon2 run),
+    and no transaction is held through the hash; the token is then spent conditionally, so
+    of two confirms racing with it only one sets its password.
+    """
+    async with sessionmaker() as db:
+        found = await resets.find(db, token)
+        await db.rollback()  # a read only: hold no transaction through the slow hash
+    passwords.check(password, email=found.email)
+    password_hash = await accounts.hash_off_loop(password)
+    async with sessionmaker.begin() as db:
+        await resets.spend(db, found, password_hash)

@@ -1,4 +1,5 @@
-"""Accounts: registration (including claiming an account staff created), login, lookup."""
+"""Accounts: registration (including claiming an account staff created with its invitation),
+login, lookup."""
 
 from collections.abc import Callable
 from typing import TypeVar, TypeVarTuple, Unpack
@@ -7,12 +8,13 @@ import anyio.to_thread
 from anyio import CapacityLimiter
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
 from app.errors import Busy, Conflict, NotFound, Unauthorized
 from app.models import TeamMembership, User
+from app.services.accounts import invitations, passwords
 
 _hasher = PasswordHasher()
 # Verified against when the email is unknown, so a login takes as long either way. Made
@@ -53,6 +55,11 @@ async def _off_loop(work: Callable[[Unpack[Args]], T], *args: *Args) -> T:
     return await anyio.to_thread.run_sync(work, *args, limiter=_ARGON2_SLOTS)
 
 
+async def hash_off_loop(password: str) -> str:
+    """:func:`hash_password` in a worker thread, one at a time (503 past the queue's bound)."""
+    return await _off_loop(hash_password, password)
+
+
 def _verify(stored: str, password: str) -> bool:
     """Whether ``password`` matches ``stored``; a malformed stored hash matches nothing."""
     try:
@@ -65,23 +72,49 @@ async def get_by_email(db: AsyncSession, email: str) -> User | None:
     return await db.scalar(select(User).where(User.email == normalise_email(email)))
 
 
-async def register(db: AsyncSession, *, email: str, password: str, full_name: str) -> User:
-    """Create an account, or claim the one staff created for this email (and its memberships).
+async def register(
+    db: AsyncSession,
+    *,
+    email: str,
+    password: str,
+    full_name: str,
+    invitation_token: str | None = None,
+) -> User:
+    """Create an account, or claim the one staff created for this email (and its memberships)
+    with a valid invitation token for it (``invitations.claim``; 409 naming
+    ``invitation_token`` otherwise, the account unchanged). A token given for an email that
+    has no account is refused the same way: it cannot be that email's invitation.
 
     Hashes before touching the database: the transaction (on SQLite, the write lock) is not
     held through the quarter second of Argon2.
     """
-    password_hash = await _off_loop(hash_password, password)
+    passwords.check(password, email=email)
+    password_hash = await hash_off_loop(password)
     user = await get_by_email(db, email)
     if user is not None and user.is_claimed:
         raise Conflict("An account with this email already exists", field=("body", "email"))
     if user is None:
-        user = User(email=normalise_email(email), full_name=full_name)
+        if invitation_token is not None:
+            raise Conflict(
+                "No invitation is open for this email: register without a token",
+                field=invitations.FIELD,
+            )
+        user = User(email=normalise_email(email), full_name=full_name, password_hash=password_hash)
         db.add(user)
-    else:
-        user.full_name = full_name
-    user.password_hash = password_hash
-    await db.flush()
+        await db.flush()
+        return user
+    await invitations.claim(db, user, invitation_token)
+    # Conditional, so two claims of one account with two teams' tokens cannot both set a
+    # password: the second finds it claimed.
+    claimed = await db.scalar(
+        update(User)
+        .where(User.id == user.id, User.password_hash.is_(None))
+        .values(full_name=full_name, password_hash=password_hash)
+        .returning(User.id)
+    )
+    if claimed is None:
+        raise Conflict("An account with this email already exists", field=("body", "email"))
+    await db.refresh(user)
     return user
 
 

@@ -1,5 +1,6 @@
 """Login throttling: a bounded number of password guesses per email and per client address
-(and of registrations per address, in the same table).
+(and of registrations per address, and of password reset emails per email and per address,
+in the same table).
 
 Three counters: an email from one address (``login_max_attempts``, strict), an email from
 all addresses (``login_max_attempts_per_email``, looser: a guesser spread over many
@@ -120,6 +121,8 @@ async def _count(
 
 
 REGISTER_KIND = "register-ip"
+RESET_EMAIL_KIND = "reset-email"
+RESET_IP_KIND = "reset-ip"
 
 
 async def _purge(db: AsyncSession, settings: Settings, now: datetime) -> None:
@@ -130,6 +133,8 @@ async def _purge(db: AsyncSession, settings: Settings, now: datetime) -> None:
     long_lived = {
         REGISTER_KIND: _register_window(settings),
         KNOWN_KIND: _known_window(settings),
+        RESET_EMAIL_KIND: _reset_window(settings),
+        RESET_IP_KIND: _reset_window(settings),
     }
     kinds = {kind: LoginThrottle.key.startswith(f"{kind}:") for kind in long_lived}
     over = or_(
@@ -151,6 +156,10 @@ def _login_window(settings: Settings) -> timedelta:
 
 def _register_window(settings: Settings) -> timedelta:
     return timedelta(minutes=settings.register_window_minutes)
+
+
+def _reset_window(settings: Settings) -> timedelta:
+    return timedelta(minutes=settings.reset_window_minutes)
 
 
 def _known_window(settings: Settings) -> timedelta:
@@ -225,6 +234,35 @@ async def admit_registration(db: AsyncSession, settings: Settings, *, ip: str | 
         wait = (started + window - now).total_seconds()
         raise TooManyAttempts(max(1, math.ceil(wait)), "registrations from this address")
     await _purge(db, settings, now)
+
+
+async def admit_reset(db: AsyncSession, settings: Settings, *, email: str, ip: str | None) -> bool:
+    """Count a password reset request for ``email`` and from ``ip``; whether it may send an
+    email (within ``reset_max_per_email`` and ``reset_max_per_ip`` in the
+    window). Unknown emails are counted alike, so the count tells nothing either.
+
+    No 429: the answer is the same 202 either way (a refusal would tell that the address
+    was asked for lately); past the bound nothing is sent, so nobody can fill an inbox
+    through this route. Both counters are counted every time, in one order.
+    """
+    now = utcnow()
+    window = _reset_window(settings)
+    limits = [
+        (
+            _key(settings, RESET_EMAIL_KIND, accounts.normalise_email(email)),
+            settings.reset_max_per_email,
+        ),
+    ]
+    if ip is not None:
+        limits.append((_key(settings, RESET_IP_KIND, ip), settings.reset_max_per_ip))
+    allowed = True
+    for key, limit in limits:
+        if limit == 0:
+            continue
+        attempts, _ = await _count(db, key, now, window)
+        allowed = allowed and attempts <= limit
+    await _purge(db, settings, now)
+    return allowed
 
 
 async def succeeded(db: AsyncSession, settings: Settings, *, email: str, ip: str | None) -> None:

@@ -6,9 +6,11 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
+from app.config import Settings
 from app.errors import Conflict, Forbidden, Invalid, NotFound
 from app.models import Role, Season, Team, TeamMembership, User
 from app.schemas import teams as schemas
+from app.services.accounts import invitations
 from app.services.accounts import service as accounts
 from app.services.acwr import engine as acwr_engine
 from app.services.loads import daily as loads
@@ -92,15 +94,15 @@ async def get_season(db: AsyncSession, team_id: int, season_id: int) -> Season:
 
 
 async def add_member(
-    db: AsyncSession, access: TeamAccess, body: schemas.MemberCreate
-) -> TeamMembership:
-    """Add a person by email; an unknown email gets an account they claim by registering.
+    db: AsyncSession, settings: Settings, access: TeamAccess, body: schemas.MemberCreate
+) -> tuple[TeamMembership, invitations.Issued | None]:
+    """Add a person by email; with the invitation when their account is not claimed yet.
 
-    Owners add any role (MEDICAL included), coaches add players, medical staff nobody."""
-    if not access.is_coaching_staff:
-        raise Forbidden(NOT_COACHING_STAFF)
-    if not access.is_owner and body.role != Role.PLAYER:
-        raise Forbidden("Coaches may add players only; owners add any role")
+    Owners add any role (MEDICAL included), coaches add players, medical staff nobody.
+    An unknown email gets an account without a password, which only the invitation's token
+    claims. So does an account another team created that nobody claimed yet: its person
+    needs a token as well (the other team's, if still open, keeps working too)."""
+    _may_add(access, body.role)
     user = await accounts.get_by_email(db, body.email)
     if user is None:
         user = User(email=accounts.normalise_email(body.email), full_name=body.full_name)
@@ -119,7 +121,41 @@ async def add_member(
     )
     db.add(membership)
     await db.flush()
-    return await get_member(db, access.team.id, membership.id)
+    invitation = None
+    if not user.is_claimed:
+        invitation = await invitations.issue(
+            db, settings, team=access.team, membership=membership, user=user, inviter=access.user
+        )
+    return await get_member(db, access.team.id, membership.id), invitation
+
+
+def _may_add(access: TeamAccess, role: Role) -> None:
+    """Who may add (or invite) a member of ``role`` (contract, Roles)."""
+    if not access.is_coaching_staff:
+        raise Forbidden(NOT_COACHING_STAFF)
+    if not access.is_owner and role != Role.PLAYER:
+        raise Forbidden("Coaches may add players only; owners add any role")
+
+
+async def reissue_invitation(
+    db: AsyncSession, settings: Settings, access: TeamAccess, membership_id: int
+) -> invitations.Issued:
+    """A new invitation token for a member whose account is not claimed yet, revoking the
+    open one: whoever may add a member of that role may. 409 once the account is claimed
+    (its person signs in, or resets their password)."""
+    _may_add(access, Role.PLAYER)
+    membership = await get_member(db, access.team.id, membership_id)
+    _may_add(access, membership.role)
+    if membership.user.is_claimed:
+        raise Conflict("This member's account is claimed already: nothing to invite to")
+    return await invitations.issue(
+        db,
+        settings,
+        team=access.team,
+        membership=membership,
+        user=membership.user,
+        inviter=access.user,
+    )
 
 
 async def _membership_of(db: AsyncSession, team_id: int, user_id: int) -> TeamMembership | None:
