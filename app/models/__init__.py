@@ -47,6 +47,7 @@ from app.models.performance import (
     TrainingSession,
     WellnessLog,
 )
+from app.models.reminders import Reminder, ReminderKind
 from app.models.teams import (
     COACHING_ROLES,
     STAFF_ROLES,
@@ -101,6 +102,8 @@ __all__ = [
     "ProblemKind",
     "Provider",
     "RefreshToken",
+    "Reminder",
+    "ReminderKind",
     "Role",
     "Season",
     "SessionRPE",

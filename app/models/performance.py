@@ -71,6 +71,9 @@ class TrainingSession(CreatedAt, Base):
     day: Mapped[dt.date]
     location: Mapped[str | None] = mapped_column(String(255))
     notes: Mapped[str | None] = mapped_column(Text)
+    planned_rpe: Mapped[Decimal | None] = mapped_column(
+        Numeric(3, 1), doc="The coach's intended RPE, 0.0 to 10.0 (checked by the API)."
+    )
 
     @property
     def duration_min(self) -> int:

@@ -1,7 +1,7 @@
 """Teams, their seasons and memberships."""
 
 import enum
-from datetime import date
+from datetime import date, time
 
 from sqlalchemy import CheckConstraint, Enum, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -64,6 +64,12 @@ class Team(CreatedAt, Base):
     )
     gps_webhook_secret_enc: Mapped[str | None] = mapped_column(
         Text, doc="The GPS webhook signing secret, encrypted; shown once when created."
+    )
+    reminder_wellness_at: Mapped[time | None] = mapped_column(
+        doc="Local time of the daily wellness reminder; null: off."
+    )
+    reminder_srpe_after_minutes: Mapped[int | None] = mapped_column(
+        doc="Minutes after a session's end when its sRPE reminder is due; null: off."
     )
 
 
