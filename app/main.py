@@ -40,6 +40,7 @@ from app.routers import (
     metrics,
     ostrc,
     outbound,
+    privacy,
     reports,
     roster,
     sessions,
@@ -336,6 +337,7 @@ def create_app(
         calendar.router,
         outbound.router,
         reports.router,
+        privacy.router,
         admin.router,
         metrics.router,
     ):
