@@ -70,7 +70,7 @@ def _day(days_ago: int) -> str:
     return (datetime.now(UTC).date() - timedelta(days=days_ago)).isoformat()
 
 
-async def _post(client: httpx.AsyncClient, actor: Actor, url: str, body: Any) -> Any:
+async def post_ok(client: httpx.AsyncClient, actor: Actor, url: str, body: Any) -> Any:
     response = await client.post(url, json=body, headers=actor.headers)
     assert response.status_code in (200, 201), (url, response.text)
     return response.json()
@@ -94,7 +94,7 @@ async def history(api: Api, fake: fv.FakeVendors) -> History:
     for session_id, (status, minutes) in zip(
         sessions, (("LATE", 45), ("PRESENT", 90)), strict=True
     ):
-        await _post(
+        await post_ok(
             client,
             squad.coach,
             f"/performance/sessions/{session_id}/attendance",
@@ -105,28 +105,28 @@ async def history(api: Api, fake: fv.FakeVendors) -> History:
         )
     for session_id, rpe in zip(sessions, (6.5, 7), strict=True):
         url = f"/performance/sessions/{session_id}/srpe"
-        await _post(client, squad.player, url, {"membership_id": player_m, "rpe_0_10": rpe})
-        await _post(client, squad.teammate, url, {"membership_id": mate_m, "rpe_0_10": 3})
+        await post_ok(client, squad.player, url, {"membership_id": player_m, "rpe_0_10": rpe})
+        await post_ok(client, squad.teammate, url, {"membership_id": mate_m, "rpe_0_10": 3})
     wellness = {"sleep_quality": 2, "mood": 4, "soreness": 3, "stress": 5}
     for days_ago, notes in ((1, PLAYER_NOTE), (0, None)):
         body = {"membership_id": player_m, "date": _day(days_ago), **wellness, "notes": notes}
-        await _post(client, squad.player, "/performance/wellness", body)
+        await post_ok(client, squad.player, "/performance/wellness", body)
     body = {"membership_id": mate_m, **wellness, "notes": MATE_NOTE}
-    await _post(client, squad.teammate, "/performance/wellness", body)
+    await post_ok(client, squad.teammate, "/performance/wellness", body)
     for days_ago, rmssd in enumerate((62.0, 58.5, 71.25, 66.0, 49.0)):
         body = {"date": _day(days_ago), "rmssd_ms": rmssd, "source": "MANUAL"}
-        await _post(client, squad.player, f"/performance/members/{player_m}/hrv", body)
+        await post_ok(client, squad.player, f"/performance/members/{player_m}/hrv", body)
     body = {"date": _day(0), "rmssd_ms": 80.0, "source": "MANUAL"}
-    await _post(client, squad.teammate, f"/performance/members/{mate_m}/hrv", body)
+    await post_ok(client, squad.teammate, f"/performance/members/{mate_m}/hrv", body)
     iso = now.date().isocalendar()
     body = {
         "week": f"{iso.year}-W{iso.week:02d}",
         **{"q1": 2, "q2": 2, "q3": 1, "q4": 1},
         "new_problem": {"kind": "INJURY", "body_area": "THIGH"},
     }
-    await _post(client, squad.player, f"/performance/members/{player_m}/ostrc", body)
+    await post_ok(client, squad.player, f"/performance/members/{player_m}/ostrc", body)
     body = {"kind": "INJURY", "onset_date": _day(3), "context": "MATCH", **CLINICAL}
-    problem = await _post(client, medic, f"/performance/members/{player_m}/health-problems", body)
+    problem = await post_ok(client, medic, f"/performance/members/{player_m}/health-problems", body)
     linked = await fv.connect(client, fake, "whoop", squad.player, player_m)
     assert linked.status_code == 200, linked.text
     return History(squad, medic, sessions, problem["id"], linked.json()["id"], now.date())

@@ -1,6 +1,7 @@
 """Export (contract: Privacy): the ZIP opened and every file checked against the API's own
 answers for the same member; README columns, no token, nothing of another member, who may."""
 
+import asyncio
 import csv
 import io
 import json
@@ -9,15 +10,18 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import select
+import pytest
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.models import AuditEntry, LinkedDevice
+from app.db import dialect_name, read_snapshot
+from app.models import AuditEntry, LinkedDevice, WellnessLog
 from app.services.audit import service as audit
 from app.services.privacy import catalogue
 from tests.fixtures import fake_vendor as fv
-from tests.fixtures.actors import Actor, Api
-from tests.privacy.conftest import CLINICAL, MATE_NOTE, PLAYER_NOTE, History
+from tests.fixtures.actors import Actor, Api, build_squad
+from tests.privacy.conftest import CLINICAL, MATE_NOTE, PLAYER_NOTE, History, post_ok
 
 MEMBER_FILES = [file.name for file in catalogue.MEMBER_FILES]
 
@@ -281,3 +285,35 @@ async def test_a_user_in_two_teams_gets_both_and_a_stranger_an_empty_export(
     loner = await api.user("loner")
     archive = _open(await client.get("/auth/me/export", headers=loner.headers))
     assert sorted(archive.namelist()) == ["README.txt", "profile.json"]
+
+
+async def test_the_export_reads_one_snapshot_and_holds_back_no_writer(
+    live_api: Api,
+) -> None:
+    """Over a database with real commits (the app's own sessionmaker, as in production):
+    the export's session keeps seeing what was there when it began while a writer commits
+    meanwhile, without waiting for it (SQLite: a deferred WAL read; PostgreSQL: REPEATABLE
+    READ), and it cannot write (PostgreSQL: READ ONLY)."""
+    squad = await build_squad(live_api)
+    m = squad.player_membership["id"]
+    body = {"membership_id": m, "sleep_quality": 4, "mood": 4, "soreness": 4}
+    await post_ok(live_api.client, squad.player, "/performance/wellness", body)
+    count = select(func.count()).select_from(WellnessLog).where(WellnessLog.membership_id == m)
+    async with read_snapshot(live_api.sessionmaker) as snapshot:
+        assert await snapshot.scalar(count) == 1
+        yesterday = (datetime.now(UTC).date() - timedelta(days=1)).isoformat()
+        response = await asyncio.wait_for(
+            live_api.client.post(
+                "/performance/wellness",
+                json=body | {"date": yesterday},
+                headers=squad.player.headers,
+            ),
+            timeout=5,  # SQLite waits 30 s for a write lock: a held one would show here
+        )
+        assert response.status_code == 201, response.text
+        assert await snapshot.scalar(count) == 1  # still the snapshot it began with
+        if dialect_name(snapshot) == "postgresql":
+            with pytest.raises(DBAPIError, match="read-only transaction"):
+                await snapshot.execute(delete(WellnessLog))
+    async with live_api.sessionmaker() as fresh:
+        assert await fresh.scalar(count) == 2
