@@ -25,6 +25,7 @@ import json
 import math
 import os
 import random
+import secrets
 import tempfile
 import time
 import tracemalloc
@@ -54,6 +55,7 @@ from app.models import (
     User,
     WellnessLog,
 )
+from app.services.accounts import service as accounts
 from app.services.accounts import tokens
 from app.services.acwr import engine as acwr_engine
 from app.services.loads import daily
@@ -75,14 +77,16 @@ async def seed(
     today = datetime.now(UTC).date()
     days = [today - timedelta(days=i) for i in range(365 * max(spans))][::-1]
     async with sessionmaker.begin() as db:
-        owner = User(email="owner@bench.example", full_name="Owner", password_hash="x")
+        # A password of its own (an account without one signs in with no token).
+        password = accounts.hash_password(secrets.token_hex(8))
+        owner = User(email="owner@bench.example", full_name="Owner", password_hash=password)
         team = Team(name="Bench RFC", timezone="UTC")
         db.add_all([owner, team])
         await db.flush()
         db.add(TeamMembership(team_id=team.id, user_id=owner.id, role=Role.OWNER))
         members: dict[int, int] = {}
         for years in spans:
-            user = User(email=f"p{years}@bench.example", full_name=f"P{years}", password_hash="x")
+            user = User(email=f"p{years}@bench.example", full_name=f"P{years}")
             db.add(user)
             await db.flush()
             m = TeamMembership(team_id=team.id, user_id=user.id, role=Role.PLAYER)
@@ -227,7 +231,7 @@ async def export_once(app: Any, path: str, token: str) -> tuple[int, bytes]:
 
 async def measure(url: str, spans: tuple[int, ...]) -> dict[str, Any]:
     owner_id, team_id, members = await seed(url, random.Random(13), spans)
-    settings = Settings(database_url=url, secret_key="bench-secret-key-long-enough", scheduler="off")
+    settings = Settings(database_url=url, secret_key=secrets.token_hex(32), scheduler="off")
     engine = create_engine(url)
     app = create_app(settings, create_sessionmaker(engine))
     token = tokens.encode_access_token(settings, owner_id)
@@ -268,7 +272,8 @@ async def measure(url: str, spans: tuple[int, ...]) -> dict[str, Any]:
 
 def print_table(results: dict[str, Any], backend: str) -> None:
     print(f"export of one member through the app ({backend}), median of {RUNS}")
-    print(f"{'data':>6} {'zip MiB':>9} {'seconds':>8} {'peak MiB':>9}  rows (wellness, srpe, acwr, hrv)")
+    columns = f"{'data':>6} {'zip MiB':>9} {'seconds':>8} {'peak MiB':>9}"
+    print(f"{columns}  rows (wellness, srpe, acwr, hrv)")
     for label, r in results.items():
         counts = r["rows"]
         print(
