@@ -67,6 +67,7 @@ bench: install
 	$(BIN)/python -m bench.audit_bench
 	$(BIN)/python -m bench.http_load
 	$(BIN)/python -m bench.floor
+	$(BIN)/python -m bench.export_bench
 
 ## Export the OpenAPI document that clients are generated from (commit it with the change)
 openapi: install

@@ -3,6 +3,7 @@
 import functools
 import uuid
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
@@ -116,12 +117,46 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        deferred = conn.get_execution_options().get(READ_ONLY, False)
+        conn.exec_driver_sql("BEGIN" if deferred else "BEGIN IMMEDIATE")
 
 
 def create_sessionmaker(bind: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     """Sessions keep loaded objects usable after commit (``expire_on_commit=False``)."""
     return async_sessionmaker(bind, expire_on_commit=False, autoflush=False)
+
+
+# Execution option of a connection that only reads (:func:`read_snapshot`): on SQLite its
+# transaction begins deferred, a WAL snapshot that takes no write lock, so a long read (an
+# export streaming for seconds) never holds back the writers.
+READ_ONLY = "loadline_read_only"
+
+
+@asynccontextmanager
+async def read_snapshot(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> AsyncIterator[AsyncSession]:
+    """A session of its own that only reads, and sees one snapshot of the database from
+    its first statement to its end: every file of an export agrees with the others although
+    writes go on meanwhile. PostgreSQL: a ``REPEATABLE READ, READ ONLY`` transaction;
+    SQLite: a deferred transaction (WAL gives it a snapshot without taking the write lock).
+
+    Never committed: whatever it is, it ends rolled back when the block is left. A
+    sessionmaker bound to a connection (the tests' transaction that is rolled back) is
+    joined as it is, in that transaction's own snapshot.
+    """
+    bind = sessionmaker.kw.get("bind")
+    async with sessionmaker() as db:
+        if isinstance(bind, AsyncEngine):
+            if bind.dialect.name == "postgresql":
+                options: dict[str, Any] = {
+                    "isolation_level": "REPEATABLE READ",
+                    "postgresql_readonly": True,
+                }
+            else:
+                options = {READ_ONLY: True}
+            await db.connection(execution_options=options)
+        yield db
 
 
 # Set in the ASGI scope of a request that is run only to be judged (an idempotent replay,

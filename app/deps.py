@@ -55,7 +55,7 @@ UserId = Annotated[int, Depends(get_user_id)]
 
 async def get_current_user(db: Db, user_id: UserId) -> User:
     user = await db.get(User, user_id)
-    if user is None:
+    if user is None or not teams.signed_in(user):
         raise Unauthorized(teams.ACCOUNT_GONE)
     return user
 

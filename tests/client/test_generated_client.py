@@ -30,12 +30,16 @@ BASE_URL = "http://testserver"
 PASSWORD = "long enough password"
 
 # The generator's own settings: the package name, no ruff post-hooks (slow, and the code is
-# only imported), and the PDF report read as bytes (the generator knows no application/pdf).
+# only imported), and the PDF report and the export's ZIP read as bytes (the generator knows
+# neither application/pdf nor application/zip).
 GENERATOR_CONFIG = {
     "package_name_override": PACKAGE,
     "project_name_override": "loadline-client",
     "post_hooks": [],
-    "content_type_overrides": {"application/pdf": "application/octet-stream"},
+    "content_type_overrides": {
+        "application/pdf": "application/octet-stream",
+        "application/zip": "application/octet-stream",
+    },
 }
 
 

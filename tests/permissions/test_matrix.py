@@ -22,7 +22,9 @@ by one actor never changes the answer another actor gets. Every 4xx must be prob
 """
 
 import hashlib
+import io
 import uuid
+import zipfile
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -363,6 +365,10 @@ def refresh(w: World) -> dict[str, Any]:
     return {"json": {"refresh_token": w.refresh_token}}
 
 
+def own_password(w: World) -> dict[str, Any]:
+    return {"json": {"password": PASSWORD}}
+
+
 def new_team(w: World) -> dict[str, Any]:
     return {"json": {"name": "Second XV", "timezone": "Europe/London"}}
 
@@ -669,6 +675,12 @@ MATRIX: list[tuple[str, str, Body | None]] = [
         None,
     ),
     ("POST /teams/{team}/members/{player_m}/invitation", "401 403 403 409 403 409 404 409", None),
+    # privacy: export and erasure (an export is the athlete's copy: clinical fields in it;
+    # a team's only owner cannot delete their account, the outsider owns their team alone)
+    ("GET /auth/me/export", "401 200c 200 200 200 200 200 200", None),
+    ("GET /teams/{team}/members/{player_m}/export", "401 403 403 403 403 200c 404 200c", None),
+    ("POST /teams/{team}/members/{player_m}/erase", "401 403 403 403 403 204 404 204", None),
+    ("DELETE /auth/me", "401 204 204 204 204 409 409 204", own_password),
 ]
 
 # Extra checks on a 2xx body, by route: what a caller sees, not only whether they may look.
@@ -690,6 +702,14 @@ CASES = [
     for route, statuses, body in MATRIX
     for actor, expected in zip(ACTORS, statuses.split(), strict=True)
 ]
+
+
+def _readable(response: httpx.Response) -> str:
+    """The answer as text; a ZIP (an export) unpacked, so its files are searched too."""
+    if response.headers.get("content-type") == "application/zip":
+        archive = zipfile.ZipFile(io.BytesIO(response.content))
+        return "\n".join(archive.read(name).decode() for name in archive.namelist())
+    return response.content.decode("latin-1")
 
 
 def assert_problem(response: httpx.Response) -> None:
@@ -717,7 +737,7 @@ async def test_permission_matrix(
         assert_problem(response)
     if route in CHECKS and response.is_success:
         CHECKS[route](world, actor, response.json())
-    answer = response.content.decode("latin-1")
+    answer = _readable(response)
     shown = [name for name, value in CLINICAL.items() if value in answer]
     assert shown == (list(CLINICAL) if clinical else []), (actor, route, shown)
 

@@ -173,3 +173,12 @@ async def create_admin(db: AsyncSession, email: str) -> User:
 
 async def count_users(db: AsyncSession) -> int:
     return int(await db.scalar(select(func.count()).select_from(User)) or 0)
+
+
+async def password_matches(user: User, password: str) -> bool:
+    """Whether ``password`` is the account's own, for a request that re-confirms it (the
+    erasure of one's account). Off the event loop like every Argon2 verify; an account
+    without a password matches nothing (the dummy hash keeps the timing alike)."""
+    return bool(await _off_loop(_verify, user.password_hash or _DUMMY_HASH, password)) and bool(
+        user.password_hash
+    )

@@ -25,6 +25,15 @@ from app.models import (
 from app.services.audit import service as audit
 
 ACCOUNT_GONE = "This account no longer exists"
+
+
+def signed_in(user: User | None) -> bool:
+    """Whether a valid access token's account still signs in: it exists and has a password.
+    An erased account has none (and no unclaimed account ever got a token), so the access
+    tokens issued before an erasure stop working with it, though they have not expired."""
+    return user is not None and user.password_hash is not None
+
+
 NOT_A_PLAYER = "Entries are kept for PLAYER memberships only; this membership is not one"
 
 # Where a request names a membership (("body", "membership_id"), ("path", ...)): the field a
@@ -104,7 +113,7 @@ async def team_access(db: AsyncSession, user_id: int, team_id: int) -> TeamAcces
     """
     params = {"user_id": user_id, "team_id": team_id}
     row = (await db.execute(_TEAM_ACCESS, params)).first()
-    if row is None:
+    if row is None or not signed_in(row[0]):
         raise Unauthorized(ACCOUNT_GONE)
     user, team, own = row
     access = None if team is None else rights(team, user, own)
@@ -115,7 +124,7 @@ async def team_access(db: AsyncSession, user_id: int, team_id: int) -> TeamAcces
 
 async def require_account(db: AsyncSession, user_id: int) -> None:
     """401 when the token's account is gone (for statements that found no row at all)."""
-    if await db.get(User, user_id) is None:
+    if not signed_in(await db.get(User, user_id)):
         raise Unauthorized(ACCOUNT_GONE)
 
 
@@ -223,7 +232,7 @@ async def member_access(
     """
     params = {"user_id": user_id, "membership_id": membership_id}
     row = (await db.execute(_MEMBER_ACCESS, params)).first()
-    if row is None:
+    if row is None or not signed_in(row[0]):
         raise Unauthorized(ACCOUNT_GONE)
     user, membership, team, caller = row
     if membership is None:

@@ -9,7 +9,7 @@ from sqlalchemy import Select, bindparam, select, union
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import lock_member_days, upsert
-from app.errors import Conflict, Forbidden, Invalid, NotFound
+from app.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
 from app.models import Attendance, SessionRPE, Team, TeamMembership, TrainingSession, User
 from app.schemas import performance as schemas
 from app.services.loads import daily as loads
@@ -68,6 +68,8 @@ async def session_access(
         await teams.require_account(db, user_id)
         raise NotFound("Session not found")
     training_session, user, team, own = row
+    if not teams.signed_in(user):
+        raise Unauthorized(teams.ACCOUNT_GONE)
     access = teams.rights(team, user, own)
     if access is None:
         raise NotFound("Session not found")
