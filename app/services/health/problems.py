@@ -317,14 +317,24 @@ async def get_problem(
 async def list_problems(
     db: AsyncSession, member: MemberAccess, *, open_only: bool, limit: int, offset: int
 ) -> list[ProblemView]:
-    """The member's problems, newest onset first; ``open_only``: those not resolved."""
+    """The member's problems, newest onset first; ``open_only``: those not resolved.
+    Audited: one ``read`` entry."""
+    views = await problems_of(db, member, open_only=open_only, limit=limit, offset=offset)
+    await _audit(db, member, AuditAction.READ, None)
+    return views
+
+
+async def problems_of(
+    db: AsyncSession, member: MemberAccess, *, open_only: bool, limit: int, offset: int
+) -> list[ProblemView]:
+    """:func:`list_problems` without its audit entry, for a reader that records its own
+    (the export writes one ``export`` entry, and reads in a read-only snapshot)."""
     query = select(HealthProblem).where(HealthProblem.membership_id == member.membership.id)
     if open_only:
         query = query.where(HealthProblem.resolved_on.is_(None))
     query = query.order_by(HealthProblem.onset_date.desc(), HealthProblem.id.desc())
     problems = list(await db.scalars(query.limit(limit).offset(offset)))
     stages = await _stages_of(db, [problem.id for problem in problems])
-    await _audit(db, member, AuditAction.READ, None)
     return [ProblemView(problem, stages[problem.id], member) for problem in problems]
 
 

@@ -229,7 +229,7 @@ async def health_problems(db: AsyncSession, m: TeamMembership) -> AsyncIterator[
     member = _as_athlete(m)
     offset = 0
     while True:
-        views = await problems.list_problems(
+        views = await problems.problems_of(
             db, member, open_only=False, limit=PROBLEMS_PAGE, offset=offset
         )
         for view in views:
