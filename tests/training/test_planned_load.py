@@ -6,6 +6,7 @@ from typing import Any
 
 import httpx
 import pytest
+from icalendar import Calendar
 
 from tests.fixtures.actors import Actor, Api, Squad
 
@@ -274,3 +275,28 @@ async def test_a_week_whose_only_plan_the_member_missed_has_no_planned_au(
     await _attendance(client, squad, second, "ABSENT")
     [week] = await _weeks(client, squad, MONDAY, MONDAY)
     assert week["planned_au"] is None
+
+
+async def test_the_calendar_feed_shows_the_plan(
+    client: httpx.AsyncClient, api: Api, squad: Squad
+) -> None:
+    soon = datetime.now(UTC).replace(microsecond=0) + timedelta(days=1)
+    planned = await api.session(
+        squad.team, squad.coach, start=soon, notes="Bring bibs", planned_rpe=6.5
+    )
+    bare = await api.session(squad.team, squad.coach, start=soon, minutes=45, planned_rpe=7.5)
+    token = await client.post(
+        f"/teams/{squad.team['id']}/calendar-token", headers=squad.coach.headers
+    )
+    assert token.status_code == 201, token.text
+    feed = await client.get(
+        f"/teams/{squad.team['id']}/calendar.ics", params={"token": token.json()["token"]}
+    )
+    assert feed.status_code == 200, feed.text
+    events = {str(event["UID"]): event for event in Calendar.from_ical(feed.content).walk("VEVENT")}
+    assert str(events[f"session-{planned['id']}@loadline"]["DESCRIPTION"]) == (
+        "Bring bibs\nPlanned RPE 6.5 (585 AU)"
+    )
+    assert str(events[f"session-{bare['id']}@loadline"]["DESCRIPTION"]) == (
+        "Planned RPE 7.5 (338 AU)"
+    )
