@@ -39,6 +39,14 @@ TRAINING_DAYS = {
     5: SessionType.MATCH,
 }
 """Five sessions a week on the seed's training days (Wednesday and Sunday are rest)."""
+PLANNED_RPE = {
+    SessionType.TECHNICAL: Decimal("5.0"),
+    SessionType.CONDITIONING: Decimal("7.0"),
+    SessionType.TACTICAL: Decimal("5.5"),
+    SessionType.RECOVERY: Decimal("3.0"),
+    SessionType.MATCH: Decimal("8.5"),
+}
+"""Every session planned, so the weekly report's planned load has work to do."""
 
 ABSENT_RATE, LATE_RATE, EXCUSED_RATE = 0.03, 0.03, 0.01
 SRPE_RATE = 0.92
@@ -77,6 +85,7 @@ async def seed_sessions(
                 "start": start,
                 "end": start + timedelta(minutes=minutes),
                 "day": day,
+                "planned_rpe": PLANNED_RPE[kind],
             }
         )
     ids = list(

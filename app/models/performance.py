@@ -6,7 +6,7 @@ sharded by team without a rewrite.
 
 import datetime as dt
 import enum
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy import (
     CheckConstraint,
@@ -47,6 +47,16 @@ class LoadSource(enum.StrEnum):
     EXTERNAL = "EXTERNAL"  # GPS PlayerLoad
 
 
+def load_au_of(rpe_0_10: Decimal | float, duration_min: int) -> int:
+    """``round(rpe x minutes)`` with halves rounded up, in decimal so 7.5 x 45 is 338.
+
+    One rule for the sRPE's ``load_au`` and the session's ``planned_load_au``, so a plan and
+    the load done compare on the same scale.
+    """
+    product = Decimal(str(rpe_0_10)) * duration_min
+    return int(product.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
 class TrainingSession(CreatedAt, Base):
     """A planned or past session. ``day`` is the local date of ``start`` in the team's zone."""
 
@@ -78,6 +88,13 @@ class TrainingSession(CreatedAt, Base):
     @property
     def duration_min(self) -> int:
         return round((self.end - self.start).total_seconds() / 60)
+
+    @property
+    def planned_load_au(self) -> int | None:
+        """``round(planned_rpe x duration_min)`` (halves up); None without a plan."""
+        if self.planned_rpe is None:
+            return None
+        return load_au_of(self.planned_rpe, self.duration_min)
 
 
 class Attendance(Base):

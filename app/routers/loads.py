@@ -13,6 +13,7 @@ from app.schemas.base import FromDay, ToDay, problem_responses
 from app.schemas.teams import AcwrSettings
 from app.services.acwr import reads as acwr_reads
 from app.services.loads import daily as service
+from app.services.loads import planned as planned_loads
 from app.services.loads import summary as load_summary
 from app.services.platform.days import resolve_range, team_zone
 
@@ -83,10 +84,19 @@ async def list_load_summary(
     """Weekly total, mean, sample SD, monotony and strain (Foster 1998) of internal load.
 
     The range is widened to whole ISO weeks (Monday first); rest days count as 0;
-    change_pct compares with the calendar week before, even outside the range.
+    change_pct compares with the calendar week before, even outside the range. planned_au
+    is the week's planned load (planned RPE x minutes) of the team sessions the member was
+    not marked absent or excused for, to set beside total_au.
     """
-    days = resolve_range(team_zone(member.membership.team), from_, to)
+    membership = member.membership
+    days = resolve_range(team_zone(membership.team), from_, to)
     first, last = load_summary.loads_needed(days.start, days.end)
-    daily = await service.internal_by_day(db, member.membership.id, first, last)
-    weeks = load_summary.weekly_summary(daily, days.start, days.end)
+    daily = await service.internal_by_day(db, membership.id, first, last)
+    planned = await planned_loads.member_by_day(
+        db,
+        membership.team_id,
+        membership.id,
+        *load_summary.widen_to_iso_weeks(days.start, days.end),
+    )
+    weeks = load_summary.weekly_summary(daily, days.start, days.end, planned)
     return [schemas.LoadWeek.model_validate(week) for week in weeks]

@@ -17,6 +17,7 @@ from app.schemas import performance as schemas
 from app.schemas.base import MAX_ID, FromDay, Limit, Offset, ToDay, problem_responses
 from app.services.teams import access as teams
 from app.services.training import sessions as service
+from app.services.training import srpe
 
 router = APIRouter(prefix="/performance/sessions", tags=["sessions"])
 
@@ -64,11 +65,18 @@ async def list(
 @router.get(
     "/{session_id}",
     operation_id="get_session",
-    response_model=schemas.Session,
+    response_model=schemas.SessionDetail,
     responses=problem_responses(401, 404),
 )
-async def get(access: SessionReader) -> schemas.Session:
-    return schemas.Session.model_validate(access.training_session)
+async def get(access: SessionReader, db: Db) -> schemas.SessionDetail:
+    """The session; for the team's staff with ``rpe_summary``, how hard the players found it
+    against the plan (null for players: it is made of their teammates' ratings)."""
+    training_session = access.training_session
+    summary = None
+    if access.team_access.is_staff:
+        summary = await srpe.rpe_summary(db, training_session)
+    session = schemas.Session.model_validate(training_session)
+    return schemas.SessionDetail(**session.model_dump(), rpe_summary=summary)
 
 
 @router.patch(

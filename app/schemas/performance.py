@@ -13,6 +13,23 @@ Location = Annotated[str, Field(max_length=255)]
 Notes = Annotated[str, Field(max_length=5000)]
 
 
+def _one_decimal(value: float) -> float:
+    if abs(value * 10 - round(value * 10)) > 1e-9:
+        raise ValueError("takes at most one decimal place")
+    return round(value, 1)
+
+
+Rpe = Annotated[
+    Float,
+    Field(ge=0, le=10, json_schema_extra={"multipleOf": 0.1}, description="0.0 to 10.0 (CR-10)."),
+    AfterValidator(_one_decimal),
+]
+PlannedRpe = Annotated[
+    Rpe | None,
+    Field(description="The coach's intended RPE, 0.0 to 10.0 (CR-10, one decimal); null: no plan."),
+]
+
+
 class SessionCreate(Schema):
     team_id: Id
     season_id: Id | None = None
@@ -22,6 +39,7 @@ class SessionCreate(Schema):
     end: Timestamp = Field(description="RFC 3339 with an offset; after start.")
     location: Location | None = None
     notes: Notes | None = None
+    planned_rpe: PlannedRpe = None
 
     @field_validator("end")
     @classmethod
@@ -33,7 +51,8 @@ class SessionCreate(Schema):
 
 
 class SessionUpdate(Schema):
-    """Fields left out stay as they are; season, location and notes may be cleared with null."""
+    """Fields left out stay as they are; season, location, notes and the planned RPE may be
+    cleared with null."""
 
     season_id: Id | None = None
     session_type: Annotated[SessionType | None, NotNull] = None
@@ -42,6 +61,7 @@ class SessionUpdate(Schema):
     end: Annotated[Timestamp | None, NotNull] = None
     location: Location | None = None
     notes: Notes | None = None
+    planned_rpe: PlannedRpe = None
 
 
 class Session(Schema):
@@ -56,6 +76,30 @@ class Session(Schema):
     duration_min: int
     location: str | None
     notes: str | None
+    planned_rpe: float | None = Field(description="The coach's intended RPE; null: no plan.")
+    planned_load_au: int | None = Field(
+        description="round(planned_rpe x duration_min), halves rounded up as for an sRPE's "
+        "load_au; null without a plan. Follows a change of start, end or planned_rpe."
+    )
+
+
+class RpeSummary(Schema):
+    """How hard the players found the session, against the plan."""
+
+    n: int = Field(description="sRPEs recorded for the session.")
+    mean_rpe: float | None = Field(description="Mean of their rpe_0_10; null when n is 0.")
+    sd_rpe: float | None = Field(description="Sample SD (n - 1); null when n < 2.")
+    mean_difference: float | None = Field(
+        description="mean_rpe - planned_rpe (above 0: harder than planned); null without a "
+        "plan or without sRPEs."
+    )
+
+
+class SessionDetail(Session):
+    rpe_summary: RpeSummary | None = Field(
+        description="Over the session's sRPEs; only for the team's staff (null for players, "
+        "who see only their own sRPE)."
+    )
 
 
 class AttendanceCreate(Schema):
@@ -68,19 +112,6 @@ class Attendance(Schema):
     membership_id: int
     status: AttendanceStatus
     minutes_participated: int
-
-
-def _one_decimal(value: float) -> float:
-    if abs(value * 10 - round(value * 10)) > 1e-9:
-        raise ValueError("rpe_0_10 takes at most one decimal place")
-    return round(value, 1)
-
-
-Rpe = Annotated[
-    Float,
-    Field(ge=0, le=10, json_schema_extra={"multipleOf": 0.1}, description="0.0 to 10.0 (CR-10)."),
-    AfterValidator(_one_decimal),
-]
 
 
 class SRPECreate(Schema):
@@ -190,4 +221,8 @@ class LoadWeek(Schema):
     change_pct: float | None = Field(
         description="100 x (total - previous week's total) / previous total; null when that "
         "total was 0."
+    )
+    planned_au: int | None = Field(
+        description="Sum of planned_load_au of the week's team sessions the member was not "
+        "marked ABSENT or EXCUSED for; null when none of them had a plan."
     )

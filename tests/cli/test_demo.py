@@ -623,3 +623,43 @@ async def test_the_weekly_pdf_and_the_coach_views_show_availability_without_clin
     for player in team.players:
         seen += json.dumps(await team.problems(player["id"]))
     assert [text for text in clinical if text in seen] == []
+
+
+# Planned load (issue 14): the coach's plan beside what the players reported.
+PLANNED_BY_TYPE = {
+    "RECOVERY": 3.0,
+    "STRENGTH": 6.0,
+    "CONDITIONING": 7.0,
+    "TECHNICAL": 5.0,
+    "TACTICAL": 5.5,
+    "MATCH": 8.5,
+}
+
+
+async def test_sessions_carry_a_plan_that_the_weeks_set_beside_the_load(team: DemoTeam) -> None:
+    sessions = await team.sessions()
+    for s in sessions:
+        assert s["planned_rpe"] == PLANNED_BY_TYPE[s["session_type"]], s
+        exact = Decimal(str(s["planned_rpe"])) * s["duration_min"]
+        assert s["planned_load_au"] == int(exact.quantize(Decimal(1), ROUND_HALF_UP))
+    # A match as the coach sees it: most of the squad rated it, against a plan of 8.5.
+    match = next(s for s in reversed(sessions) if s["session_type"] == "MATCH")
+    summary = (await team.get(f"/performance/sessions/{match['id']}"))["rpe_summary"]
+    assert summary["n"] >= 12, summary
+    assert summary["mean_difference"] == pytest.approx(summary["mean_rpe"] - 8.5)
+    assert -2 < summary["mean_difference"] < 2 and summary["sd_rpe"] > 0
+    # Whole weeks of a player: a planned load near the load reported (a week all missed
+    # with an injury or illness, which the demo may give any player, has no plan).
+    player = team.player(2)
+    monday = team.first + timedelta(days=(7 - team.first.weekday()) % 7)
+    weeks = await team.get(
+        f"/performance/members/{player['id']}/load-summary",
+        **{"from": monday.isoformat()},
+        to=(team.end - timedelta(days=team.end.weekday() + 1)).isoformat(),
+    )
+    assert len(weeks) >= 10
+    planned_weeks = [w for w in weeks if w["planned_au"] is not None]
+    assert len(planned_weeks) >= len(weeks) - 2, weeks
+    planned = sum(w["planned_au"] for w in planned_weeks)
+    done = sum(w["total_au"] for w in planned_weeks)
+    assert 0.6 < done / planned < 1.4, (done, planned)

@@ -110,3 +110,21 @@ def test_pairs_of_one_day_add_up_and_are_frozen() -> None:
     assert week.total_au == 400.0
     with pytest.raises(AttributeError):
         week.total_au = 1.0  # type: ignore[misc]
+
+
+def test_planned_au_sums_the_weeks_planned_days_and_is_null_without_any() -> None:
+    """Monday 585 and Thursday 338 planned in W47, a planned 0 (a rest plan) in W48, nothing
+    planned in W49: 923, 0 and null. A plan outside the range's weeks is not counted."""
+    planned = {
+        MONDAY: 585,
+        MONDAY + timedelta(days=3): 338,
+        MONDAY + timedelta(days=8): 0,
+        MONDAY - timedelta(days=1): 700,
+    }
+    weeks = weekly_summary({}, MONDAY, MONDAY + timedelta(days=20), planned)
+    assert [(w.week, w.planned_au) for w in weeks] == [
+        ("2026-W47", 923),
+        ("2026-W48", 0),
+        ("2026-W49", None),
+    ]
+    assert weekly_summary({}, MONDAY, MONDAY)[0].planned_au is None  # no plan given

@@ -4,6 +4,7 @@ week a bye), stored as training sessions."""
 import random
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,6 +26,17 @@ OPPONENTS = (
 )
 HOME = "Harbour Park"
 GYM = "Harbour Park gym"
+# The coach's intended CR-10 per session type: the load plan that load-summary, the weekly
+# CSV and the PDF set beside the players' ratings (a little under what they report on
+# conditioning and the matches, as squads usually do).
+PLANNED_RPE = {
+    SessionType.RECOVERY: Decimal("3.0"),
+    SessionType.STRENGTH: Decimal("6.0"),
+    SessionType.CONDITIONING: Decimal("7.0"),
+    SessionType.TECHNICAL: Decimal("5.0"),
+    SessionType.TACTICAL: Decimal("5.5"),
+    SessionType.MATCH: Decimal("8.5"),
+}
 
 
 def calendar(first: date, end: date, rng: random.Random) -> list[tuple[date, Plan]]:
@@ -109,7 +121,8 @@ async def insert_sessions(
     plans: Sequence[tuple[date, Plan]],
     tz: ZoneInfo,
 ) -> list[int]:
-    """Store the calendar with UTC start and end, and the day each counts on locally."""
+    """Store the calendar with UTC start and end, the day each counts on locally, and the
+    coach's planned RPE for its type."""
     rows = []
     for day, plan in plans:
         start = datetime.combine(day, plan.start, tz).astimezone(UTC)
@@ -124,6 +137,7 @@ async def insert_sessions(
                 "day": day_of(start, tz),
                 "location": plan.location,
                 "notes": None,
+                "planned_rpe": PLANNED_RPE[plan.session_type],
             }
         )
     return await bulk.insert_returning(db, TrainingSession, rows)

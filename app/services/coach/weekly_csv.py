@@ -1,7 +1,9 @@
 """The weekly coach report as CSV: one row per active player and day of the week.
 
 ``availability`` is the player's availability of that day (available, modified or
-unavailable, from their health problems), empty for the days after today.
+unavailable, from their health problems), empty for the days after today. ``planned_au``
+beside ``internal_load_au`` is the day's planned load (planned RPE x minutes) of the
+sessions the player was not marked absent or excused for, empty when none had a plan.
 
 Cells go through :class:`app.services.platform.spreadsheets.SafeCsvWriter`, so a name a
 spreadsheet would run as a formula is written as text.
@@ -22,6 +24,7 @@ CSV_COLUMNS = (
     "attended",
     "attendance",
     "internal_load_au",
+    "planned_au",
     "external_load_pl",
     "acute_ewma",
     "chronic_ewma",
@@ -52,6 +55,7 @@ def render(data: WeeklyData) -> str:
                     day.attended,
                     ";".join(day.attendance),
                     day.internal_load_au,
+                    "" if day.planned_au is None else day.planned_au,
                     number_text(day.external_load_pl, 1),
                     number_text(day.acute, 1),
                     number_text(day.chronic, 1),

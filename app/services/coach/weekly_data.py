@@ -29,6 +29,7 @@ from app.models import (
 )
 from app.services.acwr import stored as acwr_stored
 from app.services.coach import availability, roster
+from app.services.loads import planned as planned_loads
 from app.services.loads.summary import iso_week_label
 from app.services.platform.days import team_zone, today
 from app.services.wellness import scoring as wellness
@@ -62,6 +63,7 @@ class PlayerDay:
     sessions: int = 0
     attendance: list[str] = field(default_factory=list)
     internal_load_au: int = 0
+    planned_au: int | None = None  # None: no planned session the player was due at
     external_load_pl: float = 0.0
     acute: float | None = None
     chronic: float | None = None
@@ -228,6 +230,10 @@ async def read(db: AsyncSession, team: Team, week: str | None) -> WeeklyData:
     for member in ids:
         for day in days:
             grid[member][day].sessions = sessions_per_day[day]
+    planned = await planned_loads.team_by_day(db, team.id, ids, monday, days[-1])
+    for member, planned_days in planned.items():
+        for day, load in planned_days.items():
+            grid[member][day].planned_au = load
 
     players = [
         PlayerWeek(

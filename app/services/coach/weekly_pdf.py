@@ -1,5 +1,6 @@
 """The weekly coach report as a printable A4 PDF: a cover, the roster with each player's
-status in colour and availability, the team's daily load, and per player the acute and
+status in colour and availability, the team's daily load planned and done
+(:mod:`app.services.coach.weekly_team_chart`), and per player the acute and
 chronic load over four weeks with the ratio over the team's zone bands.
 
 Laid out with reportlab's platypus; the charts are drawn with reportlab's own graphics, so
@@ -11,7 +12,6 @@ from datetime import date
 from typing import Any
 from xml.sax.saxutils import escape
 
-from reportlab.graphics.charts.barcharts import VerticalBarChart  # type: ignore[import-untyped]
 from reportlab.graphics.charts.legends import LineLegend  # type: ignore[import-untyped]
 from reportlab.graphics.charts.lineplots import LinePlot  # type: ignore[import-untyped]
 from reportlab.graphics.shapes import Drawing, Line, Rect, String  # type: ignore[import-untyped]
@@ -30,6 +30,7 @@ from reportlab.platypus import (  # type: ignore[import-untyped]
 )
 
 from app.services.coach.weekly_data import CHART_DAYS, PlayerWeek, WeeklyData, number_text
+from app.services.coach.weekly_team_chart import team_load_chart
 
 PLAYERS_PER_PAGE = 3
 STATUS_COLOURS = {
@@ -231,35 +232,6 @@ def _roster_table(data: WeeklyData, styles: dict[str, ParagraphStyle]) -> Table:
         )
     )
     return table
-
-
-def _team_load_chart(data: WeeklyData) -> Drawing:
-    width, height = 170 * mm, 70 * mm
-    drawing = Drawing(width, height)
-    totals = [sum(p.days[i].internal_load_au for p in data.players) for i in range(7)]
-    chart = VerticalBarChart()
-    chart.x, chart.y, chart.width, chart.height = (
-        14 * mm,
-        10 * mm,
-        width - 20 * mm,
-        height - 18 * mm,
-    )
-    chart.data = [totals]
-    chart.categoryAxis.categoryNames = [f"{d:%a %d}" for d in data.days]
-    chart.categoryAxis.labels.fontSize = 8
-    chart.valueAxis.valueMin = 0
-    chart.valueAxis.valueMax = max(100, max(totals) * 1.15)
-    chart.valueAxis.labels.fontSize = 8
-    chart.valueAxis.visibleGrid = True
-    chart.valueAxis.gridStrokeColor = colors.HexColor("#e3e6ea")
-    chart.bars[0].fillColor = ACUTE_COLOUR
-    chart.bars[0].strokeColor = None
-    chart.barLabelFormat = "%d"
-    chart.barLabels.fontSize = 7
-    chart.barLabels.nudge = 6
-    drawing.add(chart)
-    drawing.add(String(0, height - 6, "Team internal load per day (AU, sum of sRPE)", fontSize=9))
-    return drawing
 
 
 def _scale(value: float, low: float, high: float, y: float, height: float) -> float:
@@ -475,7 +447,7 @@ def render(data: WeeklyData) -> bytes:
         if data.players
         else Paragraph("No active players.", styles["body"]),
         Spacer(1, 8 * mm),
-        KeepTogether([Paragraph("Team daily load", styles["h1"]), _team_load_chart(data)]),
+        KeepTogether([Paragraph("Team daily load", styles["h1"]), team_load_chart(data)]),
     ]
     for i, player in enumerate(data.players):
         if i % PLAYERS_PER_PAGE == 0:

@@ -26,6 +26,7 @@ class WeekSummary:
     monotony: float | None
     strain: float | None
     change_pct: float | None
+    planned_au: int | None = None
 
 
 def iso_week_label(day: date) -> str:
@@ -81,7 +82,10 @@ def _week_total(daily: Mapping[date, float], monday: date) -> float:
 
 
 def weekly_summary(
-    loads: Mapping[date, float] | Iterable[tuple[date, float]], start: date, end: date
+    loads: Mapping[date, float] | Iterable[tuple[date, float]],
+    start: date,
+    end: date,
+    planned: Mapping[date, int] | None = None,
 ) -> list[WeekSummary]:
     """One :class:`WeekSummary` per ISO week touching ``start``..``end`` (both included).
 
@@ -93,7 +97,10 @@ def weekly_summary(
     Per week over its 7 daily loads: ``total_au``, ``mean_au``, ``sd_au`` (sample SD),
     ``monotony = mean / sd`` (None when sd is 0), ``strain = total * monotony`` (None with
     monotony), ``change_pct = 100 * (total - previous) / previous`` (None when previous is 0).
+    ``planned_au``: the sum of ``planned`` (the planned load per day with a planned session)
+    over the week, None when none of its days has an entry.
     """
+    planned = planned or {}
     daily = _daily(loads)
     monday, last = widen_to_iso_weeks(start, end)
     previous_total = _week_total(daily, monday - WEEK)
@@ -106,6 +113,7 @@ def weekly_summary(
         monotony = mean / sd if sd != 0 else None
         strain = total * monotony if monotony is not None else None
         change = 100.0 * (total - previous_total) / previous_total if previous_total != 0 else None
+        plans = [planned[d] for i in range(7) if (d := monday + timedelta(days=i)) in planned]
         weeks.append(
             WeekSummary(
                 week=iso_week_label(monday),
@@ -115,6 +123,7 @@ def weekly_summary(
                 monotony=monotony,
                 strain=strain,
                 change_pct=change,
+                planned_au=sum(plans) if plans else None,
             )
         )
         previous_total = total

@@ -108,11 +108,20 @@ def render(team: Team, sessions: Sequence[TrainingSession], now: datetime | None
         event.add("categories", [training.session_type.value])
         if training.location:
             event.add("location", training.location)
-        if training.notes:
-            event.add("description", training.notes)
+        description = _description(training)
+        if description:
+            event.add("description", description)
         calendar.add_component(event)
     data: bytes = calendar.to_ical()
     return data
+
+
+def _description(training: TrainingSession) -> str:
+    """The notes, then the plan: players see in their calendar how hard it is meant to be."""
+    lines = [training.notes] if training.notes else []
+    if training.planned_rpe is not None:
+        lines.append(f"Planned RPE {training.planned_rpe} ({training.planned_load_au} AU)")
+    return "\n".join(lines)
 
 
 async def feed(db: AsyncSession, team: Team) -> bytes:

@@ -3,6 +3,7 @@
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Select, bindparam, select, union
@@ -109,11 +110,15 @@ async def lock_for_write(db: AsyncSession, access: SessionAccess) -> None:
 
 
 def _in_utc(fields: dict[str, Any]) -> dict[str, Any]:
-    """Times are kept and answered in UTC, whatever offset the client sent."""
-    return {
+    """Times are kept and answered in UTC, whatever offset the client sent; the planned RPE
+    is stored as the decimal the client wrote (6.5, not the float nearest to it)."""
+    stored = {
         name: value.astimezone(UTC) if name in ("start", "end") and value is not None else value
         for name, value in fields.items()
     }
+    if stored.get("planned_rpe") is not None:
+        stored["planned_rpe"] = Decimal(str(stored["planned_rpe"]))
+    return stored
 
 
 async def list_sessions(

@@ -1,6 +1,9 @@
 """Session-RPE: a member's internal load for one session (Foster's sRPE method)."""
 
-from decimal import ROUND_HALF_UP, Decimal
+import math
+from collections.abc import Sequence
+from decimal import Decimal
+from fractions import Fraction
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -9,6 +12,8 @@ from app.db import lock_member_days, upsert_one
 from app.errors import Conflict, Invalid, NotFound
 from app.models import AttendanceStatus, SessionRPE, TrainingSession
 from app.models.base import utcnow
+from app.models.performance import load_au_of
+from app.schemas.performance import RpeSummary
 from app.services.loads import daily as loads
 from app.services.teams.access import MemberAccess
 from app.services.training import sessions
@@ -18,9 +23,8 @@ MAX_DURATION_MIN = 600
 
 
 def load_au(rpe_0_10: float, duration_min: int) -> int:
-    """``round(rpe x minutes)`` with halves rounded up, in decimal so 7.3 x 45 is 328.5 exactly."""
-    product = Decimal(str(rpe_0_10)) * duration_min
-    return int(product.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    """``round(rpe x minutes)`` with halves rounded up (the session plan's rule too)."""
+    return load_au_of(rpe_0_10, duration_min)
 
 
 async def upsert_srpe(
@@ -111,3 +115,28 @@ async def delete_srpe(db: AsyncSession, access: SessionAccess, member: MemberAcc
     await loads.recompute_days(
         db, training_session.team_id, membership.id, [training_session.day], locked=True
     )
+
+
+def summarise(rpes: Sequence[Decimal], planned_rpe: Decimal | None) -> RpeSummary:
+    """n, mean, sample SD (n - 1) of the session's RPEs and the mean minus the plan.
+
+    In exact fractions, so 6.15 - 5.5 answers 0.65 rather than a float's 0.6500000000000004.
+    """
+    n = len(rpes)
+    if n == 0:
+        return RpeSummary(n=0, mean_rpe=None, sd_rpe=None, mean_difference=None)
+    values = [Fraction(value) for value in rpes]
+    mean = sum(values, Fraction(0)) / n
+    sd = None
+    if n >= 2:
+        sd = math.sqrt(sum(((value - mean) ** 2 for value in values), Fraction(0)) / (n - 1))
+    difference = None if planned_rpe is None else float(mean - Fraction(planned_rpe))
+    return RpeSummary(n=n, mean_rpe=float(mean), sd_rpe=sd, mean_difference=difference)
+
+
+async def rpe_summary(db: AsyncSession, training_session: TrainingSession) -> RpeSummary:
+    """The session's :func:`summarise` over every member's sRPE (one statement)."""
+    rpes = await db.scalars(
+        select(SessionRPE.rpe_0_10).where(SessionRPE.session_id == training_session.id)
+    )
+    return summarise(list(rpes), training_session.planned_rpe)
