@@ -2,7 +2,7 @@
 caller's transaction. Sent later by ``email.jobs`` (never inside a request)."""
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
@@ -103,3 +103,37 @@ def open_payload(settings: Settings, message: EmailMessage) -> Email | None:
     if message.payload is None:
         return None
     return Email(**json.loads(crypto.decrypt_bytes(settings, message.payload)))
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One email of a batch for :func:`enqueue_many`."""
+
+    template: str
+    to: str
+    context: Mapping[str, object]
+    user_id: int | None
+
+
+async def enqueue_many(
+    db: AsyncSession, settings: Settings, messages: Sequence[Outgoing], *, team_id: int | None
+) -> int:
+    """:func:`enqueue` for a batch (a team's reminders): rendered one by one, stored by one
+    flush (one batched insert) instead of one per message; returns how many were stored
+    (none when email is off)."""
+    if settings.email_delivery == "none" or not messages:
+        return 0
+    now = utcnow()
+    for outgoing in messages:
+        email = render(outgoing.template, outgoing.to, outgoing.context)
+        db.add(
+            EmailMessage(
+                team_id=team_id,
+                user_id=outgoing.user_id,
+                kind=outgoing.template,
+                payload=crypto.encrypt_bytes(settings, json.dumps(asdict(email)).encode()),
+                next_attempt_at=now,
+            )
+        )
+    await db.flush()
+    return len(messages)

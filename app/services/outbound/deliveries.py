@@ -14,6 +14,7 @@ sends what is due, in its own transactions, is :mod:`app.services.outbound.jobs`
 import json
 import logging
 import time
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -33,7 +34,8 @@ logger = logging.getLogger("loadline.outbound")
 ALERT_CREATED = "alert.created"
 STATUS_CHANGED = "status.changed"
 AVAILABILITY_CHANGED = "availability.changed"
-EVENTS = (ALERT_CREATED, STATUS_CHANGED, AVAILABILITY_CHANGED)
+REMINDER_DUE = "reminder.due"
+EVENTS = (ALERT_CREATED, STATUS_CHANGED, AVAILABILITY_CHANGED, REMINDER_DUE)
 EVENT_HEADER = "X-Loadline-Event"
 
 FIRST_RETRY = timedelta(seconds=30)
@@ -58,6 +60,16 @@ def _default(value: Any) -> Any:
 async def enqueue(db: AsyncSession, team_id: int, event: str, data: dict[str, Any]) -> int:
     """Add a delivery of ``event`` for every active webhook of the team subscribed to it,
     in the caller's transaction; returns how many were added."""
+    return await enqueue_many(db, team_id, event, [data])
+
+
+async def enqueue_many(
+    db: AsyncSession, team_id: int, event: str, items: Sequence[dict[str, Any]]
+) -> int:
+    """:func:`enqueue` for several events of one kind at once (the reminders of a team):
+    one look-up of the team's webhooks and one batched insert, whatever their number."""
+    if not items:
+        return 0
     hooks = await db.scalars(
         select(OutboundWebhook).where(
             OutboundWebhook.team_id == team_id, OutboundWebhook.active.is_(True)
@@ -68,19 +80,20 @@ async def enqueue(db: AsyncSession, team_id: int, event: str, data: dict[str, An
     for hook in hooks:
         if event not in hook.events:
             continue
-        db.add(
-            OutboundDelivery(
-                webhook_id=hook.id,
-                team_id=team_id,
-                event=event,
-                payload=_jsonable(data),
-                status=DeliveryStatus.PENDING,
-                attempts=0,
-                next_attempt_at=now,
-                created_at=now,
+        for data in items:
+            db.add(
+                OutboundDelivery(
+                    webhook_id=hook.id,
+                    team_id=team_id,
+                    event=event,
+                    payload=_jsonable(data),
+                    status=DeliveryStatus.PENDING,
+                    attempts=0,
+                    next_attempt_at=now,
+                    created_at=now,
+                )
             )
-        )
-        added += 1
+            added += 1
     if added:
         await db.flush()
     return added
