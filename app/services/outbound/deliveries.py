@@ -16,10 +16,10 @@ import logging
 import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
@@ -76,27 +76,25 @@ async def enqueue_many(
         )
     )
     now = utcnow()
-    added = 0
-    for hook in hooks:
-        if event not in hook.events:
-            continue
-        for data in items:
-            db.add(
-                OutboundDelivery(
-                    webhook_id=hook.id,
-                    team_id=team_id,
-                    event=event,
-                    payload=_jsonable(data),
-                    status=DeliveryStatus.PENDING,
-                    attempts=0,
-                    next_attempt_at=now,
-                    created_at=now,
-                )
-            )
-            added += 1
-    if added:
-        await db.flush()
-    return added
+    payloads = [_jsonable(data) for data in items]
+    rows = [
+        {
+            "webhook_id": hook.id,
+            "team_id": team_id,
+            "event": event,
+            "payload": payload,
+            "status": DeliveryStatus.PENDING,
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+        }
+        for hook in hooks
+        if event in hook.events
+        for payload in payloads
+    ]
+    if rows:  # Core: one batched INSERT, no ORM object per delivery
+        await db.execute(insert(cast(Table, OutboundDelivery.__table__)), rows)
+    return len(rows)
 
 
 def backoff(attempts: int) -> timedelta:
