@@ -133,9 +133,7 @@ async def test_numbers_of_the_28_days(api: Api, squad: Squad) -> None:
     assert player["status"] == "green"
 
 
-async def test_seven_day_compliance_is_the_last_week_of_the_window(
-    api: Api, squad: Squad
-) -> None:
+async def test_seven_day_compliance_is_the_last_week_of_the_window(api: Api, squad: Squad) -> None:
     # 6 days back lies inside the 7 days, 7 back outside: the week has 1 of 2 attended
     # sessions rated (the absent one does not count), the 28 days 3 of 4.
     await _session(api, squad, 1, "PRESENT", rated=True)
