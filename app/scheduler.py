@@ -278,8 +278,12 @@ class Scheduler:
 
     async def _reminders(self) -> None:
         """Wellness and sRPE reminders; a run that was late or missed catches up (due.py)."""
+        postgresql = self.engine.dialect.name == "postgresql"
         await reminder_jobs.send_due(
-            self.sessionmaker, self.vendors.settings, stop=self._stop_requested
+            self.sessionmaker,
+            self.vendors.settings,
+            stop=self._stop_requested,
+            concurrency=reminder_jobs.POSTGRESQL_CONCURRENCY if postgresql else 1,
         )
 
     async def _purge(self) -> None:
