@@ -117,13 +117,23 @@ class Outgoing:
     context: Mapping[str, object]
     user_id: int | None
 
+    @property
+    def rendering(self) -> tuple[str, str, Mapping[str, object]]:
+        return self.template, self.to, self.context
+
+
+def _stored(email: Email) -> bytes:
+    """The JSON that is encrypted: :func:`dataclasses.asdict` without its deep copies."""
+    fields = {"to": email.to, "subject": email.subject, "text": email.text, "html": email.html}
+    return json.dumps(fields).encode()
+
 
 async def enqueue_many(
     db: AsyncSession, settings: Settings, messages: Sequence[Outgoing], *, team_id: int | None
 ) -> int:
     """:func:`enqueue` for a batch (a team's reminders): rendered one by one, stored by one
-    flush (one batched insert) instead of one per message; returns how many were stored
-    (none when email is off)."""
+    batched insert instead of one per message; returns how many were stored (none when
+    email is off)."""
     if settings.email_delivery == "none" or not messages:
         return 0
     now = utcnow()
@@ -132,17 +142,11 @@ async def enqueue_many(
             "team_id": team_id,
             "user_id": outgoing.user_id,
             "kind": outgoing.template,
-            "payload": crypto.encrypt_bytes(
-                settings,
-                json.dumps(
-                    asdict(render(outgoing.template, outgoing.to, outgoing.context))
-                ).encode(),
-            ),
+            "payload": crypto.encrypt_bytes(settings, _stored(render(*outgoing.rendering))),
             "next_attempt_at": now,
         }
         for outgoing in messages
     ]
-    await db.execute(
-        insert(cast(Table, EmailMessage.__table__)), rows
-    )  # Core: one batched INSERT, no ORM objects
+    # Core, not ORM objects: one batched INSERT for the batch.
+    await db.execute(insert(cast(Table, EmailMessage.__table__)), rows)
     return len(rows)
