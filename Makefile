@@ -65,6 +65,7 @@ bench: install
 	$(BIN)/python -m bench.webhooks_bench
 	$(BIN)/python -m bench.coach_bench
 	$(BIN)/python -m bench.audit_bench
+	$(BIN)/python -m bench.reminders_bench
 	$(BIN)/python -m bench.http_load
 	$(BIN)/python -m bench.floor
 	$(BIN)/python -m bench.export_bench

@@ -31,6 +31,7 @@ from app.services.integrations import oauth, registry
 from app.services.integrations.context import VendorContext
 from app.services.outbound import jobs as outbound_jobs
 from app.services.platform import idempotency, metrics
+from app.services.reminders import jobs as reminder_jobs
 
 logger = logging.getLogger("loadline.jobs")
 Job = Callable[[], Awaitable[None]]
@@ -127,6 +128,14 @@ class Scheduler:
             self._locked("email.deliver", self._email),
             IntervalTrigger(seconds=15),
             id="email.deliver",
+            max_instances=1,
+            coalesce=True,
+            next_run_time=datetime.now().astimezone(),
+        )
+        add(
+            self._locked("reminders.send", self._reminders),
+            IntervalTrigger(minutes=1),
+            id="reminders.send",
             max_instances=1,
             coalesce=True,
             next_run_time=datetime.now().astimezone(),
@@ -265,6 +274,16 @@ class Scheduler:
     async def _email(self) -> None:
         await email_jobs.deliver_due(
             self.sessionmaker, self.vendors.settings, stop=self._stop_requested
+        )
+
+    async def _reminders(self) -> None:
+        """Wellness and sRPE reminders; a run that was late or missed catches up (due.py)."""
+        postgresql = self.engine.dialect.name == "postgresql"
+        await reminder_jobs.send_due(
+            self.sessionmaker,
+            self.vendors.settings,
+            stop=self._stop_requested,
+            concurrency=reminder_jobs.POSTGRESQL_CONCURRENCY if postgresql else 1,
         )
 
     async def _purge(self) -> None:

@@ -99,7 +99,10 @@ async def get_dashboard(
                     rate=p.attendance.rate,
                 ),
                 compliance=schemas.Compliance(
-                    srpe=p.attendance.srpe_compliance, wellness=p.wellness_compliance
+                    srpe=p.attendance.srpe_compliance,
+                    wellness=p.wellness_compliance,
+                    srpe_7d=p.attendance.srpe_compliance_7d,
+                    wellness_7d=p.wellness_compliance_7d,
                 ),
                 availability=p.player.availability,
                 health_summary=p.player.health_summary,

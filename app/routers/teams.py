@@ -55,7 +55,8 @@ async def get(access: MemberOf) -> schemas.Team:
     responses=problem_responses(401, 403, 404, 422),
 )
 async def update(body: schemas.TeamUpdate, access: OwnerOf, db: Db) -> schemas.Team:
-    """Owners rename the team, move its time zone or change its ACWR settings (partially)."""
+    """Owners rename the team, move its time zone, or change its ACWR or reminder settings
+    (partially: an object changes only the fields given)."""
     team = await service.update_team(db, access.team, body)
     return schemas.Team.of(team)
 

@@ -7,7 +7,7 @@ from pydantic import Field
 
 from app.schemas.base import Schema
 
-Event = Literal["alert.created", "status.changed", "availability.changed"]
+Event = Literal["alert.created", "status.changed", "availability.changed", "reminder.due"]
 EVENTS_DESCRIPTION = (
     "What to receive; each delivery's `data`:\n\n"
     "- `alert.created`: the alert, as `GET /teams/{team_id}/alerts` shows it.\n"
@@ -19,7 +19,11 @@ EVENTS_DESCRIPTION = (
     "(`{membership_id, previous, availability, date}`, the availabilities `available`, "
     "`modified` or `unavailable`, `date` today in the team's zone); a member's first "
     "availability other than `available` counts as a change from `available`. No clinical "
-    "field is ever sent.\n\n"
+    "field is ever sent.\n"
+    "- `reminder.due`: a player is reminded to report (`{membership_id, user_id, kind, "
+    "session_id}`, `kind` `wellness` (at the team's `reminders.wellness_at`, `session_id` "
+    "null) or `srpe` (`reminders.srpe_after_minutes` after that session's end)); at most one "
+    "per member, kind and day or session.\n\n"
     "Status and availability are compared every minute, so an event follows a write, or "
     "the start of a day in the team's zone, within a minute."
 )
@@ -36,7 +40,7 @@ class OutboundWebhookCreate(Schema):
     ]
     events: Annotated[
         list[Event],
-        Field(min_length=1, max_length=3, description=EVENTS_DESCRIPTION),
+        Field(min_length=1, max_length=4, description=EVENTS_DESCRIPTION),
     ]
 
 

@@ -83,6 +83,12 @@ class Compliance(Schema):
         description="Share of attended sessions (present or late) with an sRPE; null when none."
     )
     wellness: float = Field(description="Share of the 28 days with a wellness entry.")
+    srpe_7d: float | None = Field(
+        description="As `srpe`, over the 7 days ending the report's date; null when none."
+    )
+    wellness_7d: float = Field(
+        description="Share of the 7 days ending the report's date with a wellness entry."
+    )
 
 
 class DashboardPlayer(Schema):

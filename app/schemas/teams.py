@@ -87,6 +87,50 @@ class AcwrSettingsUpdate(Schema):
     danger: Annotated[Float | None, NotNull] = Field(None, ge=0.01, le=100)
 
 
+# Reminders (contract, Coach views): a local wall-clock time and minutes after a session.
+_HH_MM = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+WellnessAt = Annotated[
+    str | None,
+    Field(
+        pattern=_HH_MM,
+        description="Local time (HH:MM, 00:00-23:59, the team's zone) of the daily wellness "
+        "reminder; null: off.",
+        examples=["08:30"],
+    ),
+]
+SrpeAfterMinutes = Annotated[
+    Int | None,
+    Field(
+        ge=0,
+        le=1440,
+        description="Minutes (0-1440) after a session's end when its sRPE reminder is due; "
+        "null: off.",
+    ),
+]
+
+
+class ReminderSettings(Schema):
+    """When the team's players are reminded; both null (off) by default."""
+
+    wellness_at: WellnessAt = None
+    srpe_after_minutes: SrpeAfterMinutes = None
+
+    @classmethod
+    def of(cls, team: models.Team) -> Self:
+        at = team.reminder_wellness_at
+        return cls(
+            wellness_at=None if at is None else at.strftime("%H:%M"),
+            srpe_after_minutes=team.reminder_srpe_after_minutes,
+        )
+
+
+class ReminderSettingsUpdate(Schema):
+    """A partial change: only the fields given change; null turns a reminder off."""
+
+    wellness_at: WellnessAt = None
+    srpe_after_minutes: SrpeAfterMinutes = None
+
+
 class TeamCreate(Schema):
     name: ShortText
     timezone: TimeZone = "UTC"
@@ -98,6 +142,7 @@ class TeamUpdate(Schema):
     name: Annotated[ShortText | None, NotNull] = Field(None)
     timezone: Annotated[TimeZone | None, NotNull] = Field(None)
     acwr: Annotated[AcwrSettingsUpdate | None, NotNull] = Field(None)
+    reminders: Annotated[ReminderSettingsUpdate | None, NotNull] = Field(None)
 
 
 class Team(Schema):
@@ -105,6 +150,7 @@ class Team(Schema):
     name: str
     timezone: str
     acwr: AcwrSettings
+    reminders: ReminderSettings
     created_at: datetime
 
     @classmethod
@@ -115,6 +161,7 @@ class Team(Schema):
             timezone=team.timezone,
             created_at=team.created_at,
             acwr=AcwrSettings.of(team),
+            reminders=ReminderSettings.of(team),
         )
 
 

@@ -5,7 +5,7 @@ import json
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from statistics import mean
 from typing import Any
@@ -14,12 +14,16 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 from pypdf import PdfReader
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.cli import demo
 from app.cli.demo import health as demo_health
+from app.config import Settings
+from app.models import Reminder, ReminderKind
 from app.services.loads.summary import iso_week_label
 from app.services.platform.days import today as local_today
+from app.services.reminders import jobs as reminder_jobs
 
 TZ = ZoneInfo(demo.TIMEZONE)
 Headers = dict[str, str]
@@ -663,3 +667,25 @@ async def test_sessions_carry_a_plan_that_the_weeks_set_beside_the_load(team: De
     planned = sum(w["planned_au"] for w in planned_weeks)
     done = sum(w["total_au"] for w in planned_weeks)
     assert 0.6 < done / planned < 1.4, (done, planned)
+
+
+async def test_reminders_are_on_and_go_to_the_players_missing_todays_wellness(
+    team: DemoTeam, sessionmaker: async_sessionmaker[AsyncSession], settings: Settings
+) -> None:
+    """Wellness at 08:00, sRPE 30 minutes after a session; at 08:05 this morning the job
+    reminds exactly the players the dashboard lists as missing today's wellness."""
+    got = await team.get(f"/teams/{team.team_id}")
+    assert got["reminders"] == {"wellness_at": "08:00", "srpe_after_minutes": 30}
+    today = local_today(TZ)
+    dashboard = await team.get(f"/teams/{team.team_id}/dashboard", date=today.isoformat())
+    at = datetime.combine(today, time(8, 5), TZ)
+    await reminder_jobs.send_due(sessionmaker, settings, now=at, team_ids=[team.team_id])
+    async with sessionmaker() as db:
+        reminded = set(
+            await db.scalars(
+                select(Reminder.membership_id).where(
+                    Reminder.team_id == team.team_id, Reminder.kind == ReminderKind.WELLNESS
+                )
+            )
+        )
+    assert reminded == set(dashboard["wellness_missing"])

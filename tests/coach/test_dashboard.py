@@ -91,7 +91,13 @@ async def test_numbers_of_the_28_days(api: Api, squad: Squad) -> None:
         "excused": 1,
         "rate": 4 / 6,
     }
-    assert player["compliance"] == {"srpe": 0.75, "wellness": 0.25}
+    # The last 7 days (0 to 6 back): 2 attended, both rated; wellness on days 0, 1, 2, 4.
+    assert player["compliance"] == {
+        "srpe": 0.75,
+        "wellness": 0.25,
+        "srpe_7d": 1.0,
+        "wellness_7d": 4 / 7,
+    }
 
     teammate = players[squad.teammate_membership["id"]]
     assert teammate == {
@@ -100,7 +106,7 @@ async def test_numbers_of_the_28_days(api: Api, squad: Squad) -> None:
         "status": "no_data",
         "wellness_submitted": False,
         "attendance": {"present": 0, "late": 0, "absent": 0, "excused": 0, "rate": None},
-        "compliance": {"srpe": None, "wellness": 0.0},
+        "compliance": {"srpe": None, "wellness": 0.0, "srpe_7d": None, "wellness_7d": 0.0},
         "availability": "available",
         "health_summary": None,
     }
@@ -116,9 +122,36 @@ async def test_numbers_of_the_28_days(api: Api, squad: Squad) -> None:
         "excused": 1,
         "rate": 4 / 6,
     }
-    assert player["compliance"] == {"srpe": 0.75, "wellness": 7 / 28}
+    # Its 7 days are 1 to 7 back: the session 3 back (rated); wellness 1, 2 and 4 back.
+    assert player["compliance"] == {
+        "srpe": 0.75,
+        "wellness": 7 / 28,
+        "srpe_7d": 1.0,
+        "wellness_7d": 3 / 7,
+    }
     assert player["wellness_submitted"] is True  # the entry 1 day back
     assert player["status"] == "green"
+
+
+async def test_seven_day_compliance_is_the_last_week_of_the_window(api: Api, squad: Squad) -> None:
+    # 6 days back lies inside the 7 days, 7 back outside: the week has 1 of 2 attended
+    # sessions rated (the absent one does not count), the 28 days 3 of 4.
+    await _session(api, squad, 1, "PRESENT", rated=True)
+    await _session(api, squad, 6, "LATE", rated=False)
+    await _session(api, squad, 4, "ABSENT", rated=False)
+    await _session(api, squad, 7, "PRESENT", rated=True)
+    await _session(api, squad, 20, "PRESENT", rated=True)
+    for back in (6, 7, 8):
+        await _wellness(api, squad, back)
+
+    body = await _dashboard(api.client, squad)
+    player = {p["membership_id"]: p for p in body["players"]}[squad.player_membership["id"]]
+    assert player["compliance"] == {
+        "srpe": 0.75,
+        "wellness": 3 / 28,
+        "srpe_7d": 0.5,
+        "wellness_7d": 1 / 7,
+    }
 
 
 async def test_open_alerts_are_the_teams_unacknowledged_ones(api: Api, squad: Squad) -> None:

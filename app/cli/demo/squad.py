@@ -2,7 +2,7 @@
 and 20 players, each player with habits of their own."""
 
 import random
-from datetime import date, timedelta
+from datetime import date, time, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -37,6 +37,9 @@ SQUAD: tuple[tuple[str, str], ...] = (
 )
 
 
+WELLNESS_REMINDER_AT = time(8, 0)
+SRPE_REMINDER_AFTER_MINUTES = 30
+
 STAFF = (
     (Role.OWNER, "Margaret Quinn", "owner"),
     (Role.COACH, "Gareth Rowlands", "coach"),
@@ -45,8 +48,14 @@ STAFF = (
 
 
 async def create_team(db: AsyncSession, first: date, end: date) -> tuple[int, int]:
-    """The team and a season that spans the demo period and runs on past it."""
-    team = Team(name=TEAM_NAME, timezone=TIMEZONE)
+    """The team and a season that spans the demo period and runs on past it. Reminders
+    are on: wellness at 08:00, sRPE 30 minutes after each session."""
+    team = Team(
+        name=TEAM_NAME,
+        timezone=TIMEZONE,
+        reminder_wellness_at=WELLNESS_REMINDER_AT,
+        reminder_srpe_after_minutes=SRPE_REMINDER_AFTER_MINUTES,
+    )
     db.add(team)
     await db.flush()
     start_year = first.year if first.month >= 7 else first.year - 1

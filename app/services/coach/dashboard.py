@@ -44,6 +44,8 @@ class AttendanceCounts:
     absent: int = 0
     excused: int = 0
     rated: int = 0  # attended sessions (present or late) with an sRPE
+    attended_7d: int = 0  # the same two over the last 7 days of the window
+    rated_7d: int = 0
 
     @property
     def attended(self) -> int:
@@ -61,6 +63,10 @@ class AttendanceCounts:
     def srpe_compliance(self) -> float | None:
         return self.rated / self.attended if self.attended else None
 
+    @property
+    def srpe_compliance_7d(self) -> float | None:
+        return self.rated_7d / self.attended_7d if self.attended_7d else None
+
 
 @dataclass(frozen=True)
 class DashboardPlayer:
@@ -68,6 +74,7 @@ class DashboardPlayer:
     wellness_submitted: bool
     attendance: AttendanceCounts
     wellness_compliance: float
+    wellness_compliance_7d: float
 
 
 @dataclass(frozen=True)
@@ -86,7 +93,13 @@ class DashboardData:
 def _attendance_of(row: Row[Any]) -> AttendanceCounts:
     """The row's counts; a member without attendance in the window has none (nulls)."""
     return AttendanceCounts(
-        row.present or 0, row.late or 0, row.absent or 0, row.excused or 0, row.rated or 0
+        row.present or 0,
+        row.late or 0,
+        row.absent or 0,
+        row.excused or 0,
+        row.rated or 0,
+        row.attended_7d or 0,
+        row.rated_7d or 0,
     )
 
 
@@ -108,6 +121,7 @@ async def morning_report(db: AsyncSession, team: Team, day: date | None) -> Dash
             wellness_submitted=status.wellness_today is not None,
             attendance=_attendance_of(row),
             wellness_compliance=row.wellness_days / WINDOW_DAYS,
+            wellness_compliance_7d=row.wellness_days_7d / player_signals.WEEK_DAYS,
         )
         for status, row in zip(statuses, rows, strict=True)
     ]

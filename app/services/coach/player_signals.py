@@ -80,6 +80,8 @@ def chosen_values(readings: Iterable[hrv.Reading], day: date) -> HrvValues:
 _TEAM = bindparam("team_id", type_=Integer)
 _DAY = bindparam("day", type_=Date)
 _FIRST = bindparam("first", type_=Date)  # the dashboard window's first day
+_FIRST_7D = bindparam("first_7d", type_=Date)  # the first of its last 7 days (compliance)
+WEEK_DAYS = 7
 _HRV_FIRST = bindparam("hrv_first", type_=Date)  # the HRV history's first day
 
 
@@ -119,15 +121,16 @@ def _hrv_arrays() -> Any:
     )
 
 
-def _in_window(session_id: Any, postgresql: bool) -> Any:
-    """The condition "``session_id`` is a session of the team in the window".
+def _in_window(session_id: Any, postgresql: bool, first: Any = _FIRST) -> Any:
+    """The condition "``session_id`` is a session of the team in the window" (from
+    ``first``: the dashboard's 28 days, or its last 7).
 
     On PostgreSQL as ``= ANY(ARRAY(...))``: the planner then reads the window's attendance
     by its session index instead of scanning the team's whole year (0.8 ms against 2).
     """
     ids = select(TrainingSession.id).where(
         TrainingSession.team_id == _TEAM,
-        TrainingSession.day >= _FIRST,
+        TrainingSession.day >= first,
         TrainingSession.day <= _DAY,
     )
     if postgresql:
@@ -142,6 +145,9 @@ def _attendance_counts(postgresql: bool) -> Any:
     def of(*statuses: AttendanceStatus) -> Any:
         return or_(*(Attendance.status == status for status in statuses))
 
+    def week(session_id: Any) -> Any:
+        return _in_window(session_id, postgresql, _FIRST_7D)
+
     return (
         select(
             Attendance.membership_id,
@@ -150,6 +156,12 @@ def _attendance_counts(postgresql: bool) -> Any:
             func.count(Attendance.id).filter(of(AttendanceStatus.ABSENT)).label("absent"),
             func.count(Attendance.id).filter(of(AttendanceStatus.EXCUSED)).label("excused"),
             func.count(SessionRPE.id).filter(of(*ATTENDED)).label("rated"),
+            func.count(Attendance.id)
+            .filter(of(*ATTENDED), week(Attendance.session_id))
+            .label("attended_7d"),
+            func.count(SessionRPE.id)
+            .filter(of(*ATTENDED), week(Attendance.session_id))
+            .label("rated_7d"),
         )
         .outerjoin(
             SessionRPE,
@@ -163,14 +175,14 @@ def _attendance_counts(postgresql: bool) -> Any:
     )
 
 
-def _wellness_days() -> Any:
+def _wellness_days(first: Any = _FIRST) -> Any:
     logged = aliased(WellnessLog)
     return (
         select(func.count(logged.id))
         .where(
             logged.membership_id == TeamMembership.id,
             logged.team_id == _TEAM,
-            logged.date >= _FIRST,
+            logged.date >= first,
             logged.date <= _DAY,
         )
         .scalar_subquery()
@@ -237,7 +249,10 @@ def _statement(postgresql: bool, dashboard: bool) -> Select[*tuple[Any, ...]]:
             counts, counts.c.membership_id == TeamMembership.id
         ).add_columns(
             *(counts.c[name] for name in ("present", "late", "absent", "excused", "rated")),
+            counts.c.attended_7d,
+            counts.c.rated_7d,
             _wellness_days().label("wellness_days"),
+            _wellness_days(_FIRST_7D).label("wellness_days_7d"),
         )
     return statement
 
@@ -265,7 +280,9 @@ def _readings_statement() -> Select[*tuple[Any, ...]]:
 
 def _params(team: Team, day: date, first: date | None = None) -> dict[str, Any]:
     values = {"team_id": team.id, "day": day, "hrv_first": day - timedelta(hrv.HISTORY_DAYS)}
-    return values | ({"first": first} if first is not None else {})
+    if first is None:
+        return values
+    return values | {"first": first, "first_7d": day - timedelta(days=WEEK_DAYS - 1)}
 
 
 async def player_rows(
@@ -278,7 +295,8 @@ async def player_rows(
     ``jersey_number``), the user (``full_name``, ``email``), the newest snapshot
     (``acwr_date``, ``ratio``, ``coverage``, ``first_load_day``), the day's wellness
     (``wellness_date`` and its items); the dashboard's ``present``, ``late``, ``absent``,
-    ``excused``, ``rated`` (nulls without attendance) and ``wellness_days``."""
+    ``excused``, ``rated``, ``attended_7d``, ``rated_7d`` (nulls without attendance),
+    ``wellness_days`` and ``wellness_days_7d`` (the last 7 days of the window)."""
     # Bring every active member's snapshots up to today, so the views reflect every write.
     await acwr_engine.refresh(db, [team], LoadSource.INTERNAL)
     postgresql = dialect_name(db) == "postgresql"

@@ -14,11 +14,12 @@ sends what is due, in its own transactions, is :mod:`app.services.outbound.jobs`
 import json
 import logging
 import time
+from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
@@ -33,7 +34,8 @@ logger = logging.getLogger("loadline.outbound")
 ALERT_CREATED = "alert.created"
 STATUS_CHANGED = "status.changed"
 AVAILABILITY_CHANGED = "availability.changed"
-EVENTS = (ALERT_CREATED, STATUS_CHANGED, AVAILABILITY_CHANGED)
+REMINDER_DUE = "reminder.due"
+EVENTS = (ALERT_CREATED, STATUS_CHANGED, AVAILABILITY_CHANGED, REMINDER_DUE)
 EVENT_HEADER = "X-Loadline-Event"
 
 FIRST_RETRY = timedelta(seconds=30)
@@ -58,32 +60,41 @@ def _default(value: Any) -> Any:
 async def enqueue(db: AsyncSession, team_id: int, event: str, data: dict[str, Any]) -> int:
     """Add a delivery of ``event`` for every active webhook of the team subscribed to it,
     in the caller's transaction; returns how many were added."""
+    return await enqueue_many(db, team_id, event, [data])
+
+
+async def enqueue_many(
+    db: AsyncSession, team_id: int, event: str, items: Sequence[dict[str, Any]]
+) -> int:
+    """:func:`enqueue` for several events of one kind at once (the reminders of a team):
+    one look-up of the team's webhooks and one batched insert, whatever their number."""
+    if not items:
+        return 0
     hooks = await db.scalars(
         select(OutboundWebhook).where(
             OutboundWebhook.team_id == team_id, OutboundWebhook.active.is_(True)
         )
     )
     now = utcnow()
-    added = 0
-    for hook in hooks:
-        if event not in hook.events:
-            continue
-        db.add(
-            OutboundDelivery(
-                webhook_id=hook.id,
-                team_id=team_id,
-                event=event,
-                payload=_jsonable(data),
-                status=DeliveryStatus.PENDING,
-                attempts=0,
-                next_attempt_at=now,
-                created_at=now,
-            )
-        )
-        added += 1
-    if added:
-        await db.flush()
-    return added
+    payloads = [_jsonable(data) for data in items]
+    rows = [
+        {
+            "webhook_id": hook.id,
+            "team_id": team_id,
+            "event": event,
+            "payload": payload,
+            "status": DeliveryStatus.PENDING,
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+        }
+        for hook in hooks
+        if event in hook.events
+        for payload in payloads
+    ]
+    if rows:  # Core: one batched INSERT, no ORM object per delivery
+        await db.execute(insert(cast(Table, OutboundDelivery.__table__)), rows)
+    return len(rows)
 
 
 def backoff(attempts: int) -> timedelta:

@@ -7,6 +7,7 @@ one key is derived from ``LOADLINE_SECRET_KEY``.
 """
 
 import base64
+import functools
 import hashlib
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -19,9 +20,15 @@ class DecryptionError(Exception):
 
 
 def _fernet(settings: Settings) -> MultiFernet:
-    keys = [key.strip() for key in settings.token_keys.split(",") if key.strip()]
+    return _fernet_of(settings.token_keys, settings.secret_key)
+
+
+@functools.lru_cache(maxsize=8)
+def _fernet_of(token_keys: str, secret_key: str) -> MultiFernet:
+    """Built once per key set: a batch (a team's reminder emails) encrypts many payloads."""
+    keys = [key.strip() for key in token_keys.split(",") if key.strip()]
     if not keys:
-        derived = hashlib.sha256(f"loadline-token-key:{settings.secret_key}".encode()).digest()
+        derived = hashlib.sha256(f"loadline-token-key:{secret_key}".encode()).digest()
         keys = [base64.urlsafe_b64encode(derived).decode()]
     return MultiFernet([Fernet(key) for key in keys])
 

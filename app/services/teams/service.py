@@ -1,5 +1,6 @@
 """Teams, their seasons and members: creating and changing them (who may: ``access``)."""
 
+from datetime import time
 from typing import Any
 
 from sqlalchemy import Select, func, select
@@ -33,9 +34,11 @@ async def list_teams(db: AsyncSession, user: User) -> list[Team]:
 async def update_team(db: AsyncSession, team: Team, body: schemas.TeamUpdate) -> Team:
     """Apply the fields sent. A new zone moves sessions to their new local days; new ACWR
     settings recompute the team's ACWR at once, so every answer after this uses them."""
-    changes = body.model_dump(exclude_unset=True, exclude={"acwr"})
+    changes = body.model_dump(exclude_unset=True, exclude={"acwr", "reminders"})
     if body.acwr is not None:
         changes = changes | acwr_changes(team, body.acwr.model_dump(exclude_unset=True))
+    if body.reminders is not None:
+        changes = changes | reminder_changes(body.reminders.model_dump(exclude_unset=True))
     zone_changed = "timezone" in changes and changes["timezone"] != team.timezone
     settings_changed = any(
         key.startswith("acwr_") and getattr(team, key) != value for key, value in changes.items()
@@ -70,6 +73,17 @@ def acwr_changes(team: Team, partial: dict[str, Any]) -> dict[str, Any]:
     if not merged["high"] <= merged["danger"]:
         raise Invalid("Need high <= danger", field=blame("danger", "high"))
     return {f"acwr_{name}": merged[name] for name in partial}
+
+
+def reminder_changes(partial: dict[str, Any]) -> dict[str, Any]:
+    """The columns of a partial reminders change (validated by the schema: HH:MM, minutes)."""
+    changes: dict[str, Any] = {}
+    if "wellness_at" in partial:
+        at = partial["wellness_at"]
+        changes["reminder_wellness_at"] = None if at is None else time.fromisoformat(at)
+    if "srpe_after_minutes" in partial:
+        changes["reminder_srpe_after_minutes"] = partial["srpe_after_minutes"]
+    return changes
 
 
 async def create_season(db: AsyncSession, team: Team, body: schemas.SeasonCreate) -> Season:
