@@ -32,6 +32,19 @@ HEALTH_SUMMARY_DESCRIPTION = (
 )
 
 
+REASONS_DESCRIPTION = (
+    "Why the status is not green: one entry per signal that is amber or red, in the order "
+    "acwr, wellness, hrv, each with its level and a sentence with the numbers and the rule "
+    '(e.g. "ACWR 1.47 above danger 1.4 on 2026-11-30"). Empty when green or no_data.'
+)
+
+
+class Reason(Schema):
+    signal: Literal["acwr", "wellness", "hrv"]
+    level: Literal["amber", "red"]
+    detail: str = Field(description="A sentence with the numbers and the rule.")
+
+
 class RosterUser(Schema):
     id: int
     full_name: str
@@ -47,7 +60,9 @@ class LatestAcwr(Schema):
 class WellnessToday(Schema):
     date: dt.date
     total: int
-    flag: Literal["red", "amber", "green"]
+    flag: Literal["red", "amber", "green"] = Field(
+        description="The entry's flag as raised by the player's own 28-day baseline."
+    )
 
 
 class RosterEntry(Schema):
@@ -66,6 +81,7 @@ class RosterEntry(Schema):
     status: Status = Field(description=STATUS_DESCRIPTION)
     availability: Availability = Field(description=AVAILABILITY_DESCRIPTION)
     health_summary: str | None = Field(description=HEALTH_SUMMARY_DESCRIPTION)
+    reasons: list[Reason] = Field(description=REASONS_DESCRIPTION)
 
 
 class AttendanceCounts(Schema):
@@ -89,6 +105,7 @@ class DashboardPlayer(Schema):
     membership_id: int
     full_name: str
     status: Status = Field(description=STATUS_DESCRIPTION)
+    reasons: list[Reason] = Field(description=REASONS_DESCRIPTION)
     wellness_submitted: bool
     attendance: AttendanceCounts
     compliance: Compliance

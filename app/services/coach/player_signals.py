@@ -4,7 +4,8 @@ Why it is shaped this way: both views must answer in 20 ms for 40 players with a
 data, a round trip to the database costs up to 1 ms on a busy host, and building a row
 object costs more than the arithmetic on its values. So one statement returns one
 row per player with every signal (and, for the dashboard, its 28-day counts): the newest
-snapshot and today's wellness by index lookups per player, and on PostgreSQL the player's
+snapshot and today's wellness by index lookups per player, the wellness baseline's 28 days
+as one JSON array per player, and on PostgreSQL the player's
 HRV values of the last 61 days as two arrays (``array_agg``), so no row object is built
 per reading, and numpy computes every player's flag at once. The statements are built
 once per dialect and kind. A second, column-only statement reads HRV readings where one
@@ -25,9 +26,11 @@ from sqlalchemy import (
     Date,
     Integer,
     Select,
+    String,
     and_,
     any_,
     bindparam,
+    cast,
     func,
     or_,
     select,
@@ -81,6 +84,7 @@ _TEAM = bindparam("team_id", type_=Integer)
 _DAY = bindparam("day", type_=Date)
 _FIRST = bindparam("first", type_=Date)  # the dashboard window's first day
 _HRV_FIRST = bindparam("hrv_first", type_=Date)  # the HRV history's first day
+_WELLNESS_FIRST = bindparam("wellness_first", type_=Date)  # the wellness baseline's first day
 
 
 def _newest_snapshot_day() -> Any:
@@ -116,6 +120,29 @@ def _hrv_arrays() -> Any:
             DailyHRV.date <= _DAY,
         )
         .lateral("hrv")
+    )
+
+
+def _wellness_history(postgresql: bool) -> Any:
+    """The player's wellness entries of the 28 days before the day (the baseline's window)
+    as one JSON array of ``[days relative to the day, item...]``: one value per player, so
+    the baselines cost no statement and no row object per entry."""
+    logged = aliased(WellnessLog)
+    items = [getattr(logged, item) for item in wellness.ITEMS]
+    if postgresql:
+        entry = func.json_build_array(logged.date - _DAY, *items)
+        aggregate = func.json_agg(entry)
+    else:
+        offset = cast(func.julianday(logged.date) - func.julianday(_DAY), Integer)
+        aggregate = func.json_group_array(func.json_array(offset, *items))
+    return (
+        select(cast(aggregate, String))
+        .where(
+            logged.membership_id == TeamMembership.id,
+            logged.date >= _WELLNESS_FIRST,
+            logged.date < _DAY,
+        )
+        .scalar_subquery()
     )
 
 
@@ -195,6 +222,7 @@ def _statement(postgresql: bool, dashboard: bool) -> Select[*tuple[Any, ...]]:
             AcwrState.first_load_day,
             WellnessLog.date.label("wellness_date"),
             *(getattr(WellnessLog, item) for item in wellness.ITEMS),
+            _wellness_history(postgresql).label("wellness_history"),
         )
         .join(User, User.id == TeamMembership.user_id)
         .outerjoin(
@@ -264,7 +292,12 @@ def _readings_statement() -> Select[*tuple[Any, ...]]:
 
 
 def _params(team: Team, day: date, first: date | None = None) -> dict[str, Any]:
-    values = {"team_id": team.id, "day": day, "hrv_first": day - timedelta(hrv.HISTORY_DAYS)}
+    values = {
+        "team_id": team.id,
+        "day": day,
+        "hrv_first": day - timedelta(hrv.HISTORY_DAYS),
+        "wellness_first": day - timedelta(wellness.WINDOW_DAYS),
+    }
     return values | ({"first": first} if first is not None else {})
 
 
@@ -277,7 +310,9 @@ async def player_rows(
     Columns: the membership (``id``, ``user_id``, ``role``, ``primary_position``,
     ``jersey_number``), the user (``full_name``, ``email``), the newest snapshot
     (``acwr_date``, ``ratio``, ``coverage``, ``first_load_day``), the day's wellness
-    (``wellness_date`` and its items); the dashboard's ``present``, ``late``, ``absent``,
+    (``wellness_date`` and its items) and the wellness of the 28 days before
+    (``wellness_history``: JSON ``[[days relative to the day, item...], ...]`` or null);
+    the dashboard's ``present``, ``late``, ``absent``,
     ``excused``, ``rated`` (nulls without attendance) and ``wellness_days``."""
     # Bring every active member's snapshots up to today, so the views reflect every write.
     await acwr_engine.refresh(db, [team], LoadSource.INTERNAL)

@@ -262,6 +262,17 @@ def day_flags(windows: npt.ArrayLike, day: date) -> list[Flag | None]:
     return flags
 
 
+def day_band(window: npt.ArrayLike, day: date) -> tuple[float, float, float] | None:
+    """The numbers behind one row's flag of :func:`day_flags`, exactly as the series
+    computes them: (7-day rolling mean, 60-day baseline mean, baseline SD); None when
+    either is missing. For the roster's reasons (few rows: the ones flagged)."""
+    values = _by_day(np.asarray(window, dtype=np.float64).reshape(WINDOW_DAYS), day)
+    rolling, base = rolling_mean(values, day), baseline(values, day)
+    if rolling is None or base is None:
+        return None
+    return rolling, base[0], base[1]
+
+
 def _by_day(window: npt.NDArray[np.float64], day: date) -> dict[date, float]:
     """One row of :func:`day_flags` back as values by day."""
     first = day - timedelta(days=len(window) - 1)
