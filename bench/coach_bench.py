@@ -66,11 +66,14 @@ TARGETS = {
     "weekly_pdf_s": 5.0,
     "roster_availability_ratio": 1.2,
     "health_report_p50_ms": 200.0,
+    "roster_reasons_ratio": 1.2,
 }
 """The issues' targets: a 40-player team with a year of data (issue 5); the roster with
 availability within 20 % of the roster without health data (issue 12). Issue 12 sets none
 for the health report: ``health_report_p50_ms`` is only a sanity bound, far above what it
-takes (so that a report that began to scan the whole history would show)."""
+takes (so that a report that began to scan the whole history would show). Issue 14: the
+roster with reasons (and wellness baselines) within 20 % of the roster before them, when
+``--before`` names the results of a run of the tree before (see docs/PERFORMANCE.md)."""
 
 
 # -- the data ------------------------------------------------------------------------------
@@ -234,6 +237,9 @@ def check_rosters(with_health: list[Any], without: list[Any], open_today: int) -
         raise RuntimeError(f"roster with health data: availability {dict(levels)}")
     if any(e["availability"] != "available" or e["health_summary"] for e in without):
         raise RuntimeError("roster without health data: a player is not available")
+    for entry in (*with_health, *without):  # issue 14: every non-green status says why
+        if (entry["status"] in ("green", "no_data")) == bool(entry["reasons"]):
+            raise RuntimeError(f"roster: status {entry['status']} with {entry['reasons']}")
     return levels
 
 
@@ -250,9 +256,15 @@ async def measure_rosters(views: Views, requests: int, open_today: int) -> dict[
         f"roster: p50 {with_['p50_ms']:.1f} ms with availability, {without_['p50_ms']:.1f} ms"
         f" without health data (ratio {ratio:.2f})"
     )
+    reasons = Counter(r["signal"] for e in without.json() for r in e.get("reasons", []))
     return {
         "roster": without_
-        | {"entries": PLAYERS, "statements": await statements_of(views, gets[1])},
+        | {
+            "entries": PLAYERS,
+            "statements": await statements_of(views, gets[1]),
+            "statuses": dict(Counter(e["status"] for e in without.json())),
+            "reasons": dict(reasons),
+        },
         "roster_availability": with_
         | {
             "entries": PLAYERS,
@@ -424,7 +436,7 @@ def table_rows(results: dict[str, Any]) -> list[tuple[str, str, str, bool]]:
     def latency(found: dict[str, Any]) -> str:
         return f"p50 {found['p50_ms']:.1f} ms, p99 {found['p99_ms']:.1f} ms"
 
-    return [
+    rows = [
         (
             f"GET roster, {PLAYERS} players, no health data",
             latency(roster),
@@ -456,6 +468,19 @@ def table_rows(results: dict[str, Any]) -> list[tuple[str, str, str, bool]]:
             report["p50_ms"] < TARGETS["health_report_p50_ms"],
         ),
     ]
+    before = results.get("before")
+    if before is not None:  # issue 14: the roster with reasons against the tree before
+        ratio = roster["p50_ms"] / before["roster_p50_ms"]
+        rows.append(
+            (
+                f"GET roster with reasons vs before ({before['commit']})",
+                f"p50 {roster['p50_ms']:.1f} ms vs {before['roster_p50_ms']:.1f} ms; "
+                f"ratio {ratio:.2f}",
+                f"p50 <= {TARGETS['roster_reasons_ratio']:.2f} x before",
+                ratio <= TARGETS["roster_reasons_ratio"],
+            )
+        )
+    return rows
 
 
 def main() -> None:
@@ -463,10 +488,19 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--pdfs", type=int, default=5)
     parser.add_argument("--rng-seed", type=int, default=20261125)
+    parser.add_argument(
+        "--before",
+        type=Path,
+        help="coach.json of a run of the tree before (same seed): adds the roster's ratio",
+    )
+    parser.add_argument("--commit", default="before", help="what --before ran, for the table")
     args = parser.parse_args()
     admin_url = os.environ.get("LOADLINE_BENCH_PG_URL", DEFAULT_ADMIN_URL)
     began = time.perf_counter()
     results = asyncio.run(run(admin_url, args.requests, args.pdfs, args.rng_seed))
+    if args.before is not None:
+        earlier = json.loads(args.before.read_text())["results"]["roster"]
+        results["before"] = {"commit": args.commit, "roster_p50_ms": earlier["p50_ms"]}
     verdicts = print_table(results)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     report = {
