@@ -12,7 +12,8 @@ from app.schemas.base import Schema
 Status = Literal["green", "amber", "red", "no_data"]
 STATUS_DESCRIPTION = (
     "The worst of the signals that have data: ACWR zone danger -> red, high or low -> amber, "
-    "optimal -> green; the wellness flag of the day; HRV below -> amber, otherwise green. "
+    "optimal -> green; the wellness flag of the day (raised by the player's own 28-day "
+    "baseline); HRV below -> amber, otherwise green. "
     "An ACWR zone of insufficient_data, a missing wellness entry and an HRV flag that cannot "
     "be computed count as no data for that signal (never as green); no_data when no signal "
     "has data."

@@ -51,16 +51,19 @@ def test_z_at_or_below_minus_one_is_amber() -> None:
 
 
 def test_exactly_minus_two_is_red_whatever_the_float_noise() -> None:
-    # 15 values, mean 4, a spread giving sd exactly 0.5 is not reachable with integers, so
-    # check the decision on the boundary directly: z = (3 - 4) / 0.5 = -2.0
+    # Twenty half-point values (mean 4, sd sqrt(5/19)) and an entry 2 SD below: in floats
+    # the z lands a hair to either side of -2 (here -2.0000000000000004); decided on 6
+    # decimals it is -2 either way, so red, and a hair above would not make it amber.
+    history = [3.5] * 10 + [4.5] * 10
     window = scoring.empty_windows(1)
-    window[0, :20, 0] = [3.5] * 10 + [4.5] * 10  # mean 4, sd sqrt(5/19)
+    window[0, :20, 0] = history
     window[0, :20, 1:3] = 4
-    sd = float(np.std([3.5] * 10 + [4.5] * 10, ddof=1))
-    value = 4 - 2 * sd
+    value = 4 - 2 * float(np.std(history, ddof=1))
     (result,) = scoring.assess([[value, 4, 4, np.nan, np.nan]], window)
     assert result.baseline is not None and result.baseline.items["sleep_quality"].z == -2.0
     assert result.flag == "red"
+    (above,) = scoring.assess([[value + 1e-12, 4, 4, np.nan, np.nan]], window)
+    assert above.flag == "red"
 
 
 def test_never_lowered_an_item_at_1_stays_red_above_its_normal() -> None:
@@ -109,6 +112,8 @@ def test_a_series_and_a_team_at_once_agree_with_one_at_a_time() -> None:
     days = sorted(d for d in history if d >= DAY - timedelta(days=20))
     together = scoring.assess_days(history, days)
     alone = [scoring.assess_one(history[d], d, history.items()) for d in days]
-    assert together == alone
+    assert [(a.total, a.flag, a.reason, a.baseline) for a in together] == [
+        (a.total, a.flag, a.reason, a.baseline) for a in alone
+    ]
     assert any(a.baseline is not None for a in together)
     assert any(a.flag != a.items_flag for a in together)  # some raised by the baseline

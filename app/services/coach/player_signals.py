@@ -5,7 +5,7 @@ data, a round trip to the database costs up to 1 ms on a busy host, and building
 object costs more than the arithmetic on its values. So one statement returns one
 row per player with every signal (and, for the dashboard, its 28-day counts): the newest
 snapshot and today's wellness by index lookups per player, the wellness baseline's 28 days
-as one JSON array per player, and on PostgreSQL the player's
+as one text of numeric codes per player, and on PostgreSQL the player's
 HRV values of the last 61 days as two arrays (``array_agg``), so no row object is built
 per reading, and numpy computes every player's flag at once. The statements are built
 once per dialect and kind. A second, column-only statement reads HRV readings where one
@@ -22,6 +22,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date, timedelta
 from typing import Any
 
+import numpy as np
 from sqlalchemy import (
     Date,
     Integer,
@@ -125,18 +126,25 @@ def _hrv_arrays() -> Any:
 
 def _wellness_history(postgresql: bool) -> Any:
     """The player's wellness entries of the 28 days before the day (the baseline's window)
-    as one JSON array of ``[days relative to the day, item...]``: one value per player, so
-    the baselines cost no statement and no row object per entry."""
+    as one text of comma-separated codes, one per entry: days back x 100000 + each item
+    (0 when not given) as one digit, sleep_quality first (``2745340``: 27 days back,
+    items 4, 5, 3, 4, not given). One value per player in the players' statement, decoded
+    for the whole team at once (:func:`decode_history`): no statement and no row object
+    per entry, and no JSON to parse."""
     logged = aliased(WellnessLog)
-    items = [getattr(logged, item) for item in wellness.ITEMS]
     if postgresql:
-        entry = func.json_build_array(logged.date - _DAY, *items)
-        aggregate = func.json_agg(entry)
+        back: Any = _DAY - logged.date
     else:
-        offset = cast(func.julianday(logged.date) - func.julianday(_DAY), Integer)
-        aggregate = func.json_group_array(func.json_array(offset, *items))
+        back = cast(func.julianday(_DAY) - func.julianday(logged.date), Integer)
+    code = back * 10 ** len(wellness.ITEMS)
+    for place, item in enumerate(reversed(wellness.ITEMS)):
+        code = code + func.coalesce(getattr(logged, item), 0) * 10**place
+    if postgresql:
+        aggregate = func.string_agg(cast(code, String), ",")
+    else:
+        aggregate = func.group_concat(code, ",")
     return (
-        select(cast(aggregate, String))
+        select(aggregate)
         .where(
             logged.membership_id == TeamMembership.id,
             logged.date >= _WELLNESS_FIRST,
@@ -144,6 +152,18 @@ def _wellness_history(postgresql: bool) -> Any:
         )
         .scalar_subquery()
     )
+
+
+def decode_history(histories: Sequence[str | None]) -> tuple[Any, Any, Any]:
+    """The codes of :func:`_wellness_history` of several players at once: the row (index in
+    ``histories``) of each entry, its days back, and its items (0: not given), as arrays."""
+    lengths = [0 if text is None else text.count(",") + 1 for text in histories]
+    joined = ",".join(text for text in histories if text)
+    codes = np.array(joined.split(",") if joined else [], dtype=np.int64)
+    size = 10 ** len(wellness.ITEMS)
+    places = 10 ** np.arange(len(wellness.ITEMS) - 1, -1, -1, dtype=np.int64)
+    items = (codes[:, None] % size) // places % 10
+    return np.repeat(np.arange(len(histories)), lengths), codes // size, items
 
 
 def _in_window(session_id: Any, postgresql: bool) -> Any:
@@ -311,7 +331,7 @@ async def player_rows(
     ``jersey_number``), the user (``full_name``, ``email``), the newest snapshot
     (``acwr_date``, ``ratio``, ``coverage``, ``first_load_day``), the day's wellness
     (``wellness_date`` and its items) and the wellness of the 28 days before
-    (``wellness_history``: JSON ``[[days relative to the day, item...], ...]`` or null);
+    (``wellness_history``: see :func:`decode_history`; null without entries);
     the dashboard's ``present``, ``late``, ``absent``,
     ``excused``, ``rated`` (nulls without attendance) and ``wellness_days``."""
     # Bring every active member's snapshots up to today, so the views reflect every write.

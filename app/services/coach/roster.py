@@ -21,7 +21,6 @@ player at once. The dashboard (:mod:`app.services.coach.dashboard`) builds on th
 statuses.
 """
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -177,16 +176,13 @@ def wellness_points(rows: Sequence[Row[Any]]) -> list[WellnessPoint | None]:
     days before), all players at once by :func:`app.services.wellness.scoring.assess`."""
     logged = [i for i, row in enumerate(rows) if row.wellness_date is not None]
     windows = wellness.empty_windows(len(logged))
-    histories = [json.loads(rows[i].wellness_history or "[]") for i in logged]
-    lengths = [len(h) for h in histories]
-    if sum(lengths):
-        entries = np.array(list(chain.from_iterable(histories)), dtype=np.float64)
-        targets = np.repeat(np.arange(len(logged)), lengths)
-        windows[targets, entries[:, 0].astype(np.int64) + wellness.WINDOW_DAYS] = entries[:, 1:]
-    values = [[getattr(rows[i], item) for item in wellness.ITEMS] for i in logged]
+    targets, back, items = player_signals.decode_history([rows[i].wellness_history for i in logged])
+    windows[targets, wellness.WINDOW_DAYS - back] = np.where(items == 0, np.nan, items)
+    values = np.array(
+        [[getattr(rows[i], item) for item in wellness.ITEMS] for i in logged], dtype=np.float64
+    ).reshape(-1, len(wellness.ITEMS))
     points: list[WellnessPoint | None] = [None] * len(rows)
-    entries_now = np.array(values, dtype=np.float64).reshape(-1, len(wellness.ITEMS))
-    for i, result in zip(logged, wellness.assess(entries_now, windows), strict=True):
+    for i, result in zip(logged, wellness.assess(values, windows), strict=True):
         points[i] = WellnessPoint(rows[i].wellness_date, result.total, result.flag, result.reason)
     return points
 

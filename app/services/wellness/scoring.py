@@ -12,9 +12,9 @@ or the entry does not give the item. Lower is worse (5 is best): z <= -2 makes t
 least red, z <= -1 at least amber (Smartabase and AthleteMonitoring flag z-scores against
 a 4-week baseline the same way).
 
-Rounding: mean, sd and z are reported with 2 decimals (Python's ``round``); the flag is
-decided on z rounded to 6 decimals, so float noise in the sums cannot move an entry across
--1 or -2, while a z of -1.996 (shown as -2.0) is still only amber.
+Rounding: mean, sd and z are reported with 2 decimals (``numpy.round``, half to even);
+the flag is decided on z rounded to 6 decimals, so float noise in the sums cannot move an
+entry across -1 or -2, while a z of -1.996 (shown as -2) is still only amber.
 
 Why numpy: the roster assesses every player's entry of the day against their own window
 at once (one array of shape players x 28 days x 5 items), and a member's list assesses all
@@ -22,9 +22,9 @@ its entries at once from one read of the member's days.
 """
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -69,15 +69,45 @@ class Baseline:
         }
 
 
+class _Stats(NamedTuple):
+    """One entry's baseline as the arrays gave it (rounded; ``known`` masks what counts),
+    turned into a :class:`Baseline` only when asked: the roster needs few of them."""
+
+    n: int
+    means: list[float]
+    sds: list[float]
+    zs: list[float]
+    known: list[bool]
+    z_known: list[bool]
+
+    def baseline(self) -> Baseline:
+        return Baseline(
+            self.n,
+            {
+                item: ItemBaseline(
+                    self.means[i] if self.known[i] else None,
+                    self.sds[i] if self.known[i] else None,
+                    self.zs[i] if self.z_known[i] else None,
+                )
+                for i, item in enumerate(ITEMS)
+            },
+        )
+
+
 @dataclass(frozen=True)
 class Assessment:
-    """An entry scored: total, the raised flag, its baseline and why it is not green."""
+    """An entry scored: total, the raised flag, why it is not green, and its baseline."""
 
     total: int
     flag: Flag
-    baseline: Baseline | None
     reason: str | None
     items_flag: Flag  # the flag of the items alone, before the baseline raised it
+    stats: _Stats | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def baseline(self) -> Baseline | None:
+        """Over the 28 days before the entry; None with fewer than 14 entries there."""
+        return None if self.stats is None else self.stats.baseline()
 
 
 def score(values: Values) -> tuple[int, Flag]:
@@ -142,43 +172,43 @@ def assess(entries: npt.ArrayLike, windows: npt.ArrayLike) -> list[Assessment]:
     values = np.asarray(entries, dtype=np.float64).reshape(-1, len(ITEMS))
     days = np.asarray(windows, dtype=np.float64).reshape(-1, WINDOW_DAYS, len(ITEMS))
     given = ~np.isnan(days)
-    entry_days = np.count_nonzero(given.any(axis=2), axis=1)
-    counts = np.count_nonzero(given, axis=1)  # (k, 5) values per item
+    filled = np.where(given, days, 0.0)
+    entry_days = given.any(axis=2).sum(axis=1)
+    counts = given.sum(axis=1)  # (k, 5) values per item
     with np.errstate(invalid="ignore", divide="ignore"):
-        means = np.nansum(days, axis=1) / counts
-        sds = np.sqrt(np.nansum((days - means[:, None, :]) ** 2, axis=1) / (counts - 1))
+        means = filled.sum(axis=1) / counts
+        deviations = np.where(given, filled - means[:, None, :], 0.0)
+        sds = np.sqrt(np.einsum("kdi,kdi->ki", deviations, deviations) / (counts - 1))
         zs = (values - means) / sds
     known = (counts >= MIN_ENTRIES) & (entry_days[:, None] >= MIN_ENTRIES)
     z_known = known & (sds > 0) & ~np.isnan(values)
-    decided = np.where(z_known, np.round(zs, _DECIDE_DIGITS), np.inf)
-    worst = decided.min(axis=1)
+    worst = np.where(z_known, np.round(zs, _DECIDE_DIGITS), np.inf).min(axis=1).tolist()
+    # Plain lists from here: indexing numpy arrays element by element costs more than the
+    # arithmetic above for a whole team.
+    rows = zip(
+        np.where(np.isnan(values), -1, values).astype(np.int64).tolist(),
+        entry_days.tolist(),
+        np.round(means, DIGITS).tolist(),
+        np.round(sds, DIGITS).tolist(),
+        np.round(zs, DIGITS).tolist(),
+        known.tolist(),
+        z_known.tolist(),
+        worst,
+        strict=True,
+    )
     results = []
-    for row in range(len(values)):
-        items: list[int | None] = [None if np.isnan(v) else int(v) for v in values[row].tolist()]
+    for row_values, n, *columns, lowest in rows:
+        items: list[int | None] = [None if v < 0 else v for v in row_values]
         total, items_flag = score(items)
-        flag: Flag = items_flag
-        baseline = None
-        if entry_days[row] >= MIN_ENTRIES:
-            baseline = Baseline(
-                int(entry_days[row]),
-                {
-                    item: ItemBaseline(
-                        round(float(means[row, i]), DIGITS) if known[row, i] else None,
-                        round(float(sds[row, i]), DIGITS) if known[row, i] else None,
-                        round(float(zs[row, i]), DIGITS) if z_known[row, i] else None,
-                    )
-                    for i, item in enumerate(ITEMS)
-                },
-            )
-            by_z: Flag = (
-                "red" if worst[row] <= Z_RED else "amber" if worst[row] <= Z_AMBER else "green"
-            )
-            flag = max(items_flag, by_z, key=_RANK.__getitem__)
-        results.append(
-            Assessment(
-                total, flag, baseline, _reason(items, items_flag, flag, baseline), items_flag
-            )
-        )
+        if n < MIN_ENTRIES:
+            reason = None if items_flag == "green" else _reason(items, items_flag, items_flag, None)
+            results.append(Assessment(total, items_flag, reason, items_flag))
+            continue
+        stats = _Stats(n, *columns)
+        by_z: Flag = "red" if lowest <= Z_RED else "amber" if lowest <= Z_AMBER else "green"
+        flag = max(items_flag, by_z, key=_RANK.__getitem__)
+        reason = None if flag == "green" else _reason(items, items_flag, flag, stats.baseline())
+        results.append(Assessment(total, flag, reason, items_flag, stats))
     return results
 
 
