@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import json
 import os
 import random
@@ -30,7 +31,7 @@ import secrets
 import statistics
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,8 @@ from app.main import create_app
 from app.models import LoadSource, Team
 from app.services.accounts import tokens
 from app.services.acwr import engine as acwr_engine
+from app.services.coach import player_signals, roster
+from app.services.wellness import scoring as wellness
 from bench.coach_seed import seed_alerts, seed_mornings, seed_sessions
 from bench.health_seed import SEASON_WEEKS, season_start, seed_health
 from bench.seed import Scale, World, create_database, drop_database, log, seed
@@ -229,9 +232,9 @@ async def statements_of(views: Views, get: Get) -> int:
 def check_rosters(with_health: list[Any], without: list[Any], open_today: int) -> Counter[str]:
     """Both rosters complete with ACWR; the health team's availability as seeded (at most
     one player per open problem not available), the other team's all available."""
-    for roster in (with_health, without):
-        if len(roster) != PLAYERS or not all(e["latest_acwr"] for e in roster):
-            raise RuntimeError(f"roster: {len(roster)} entries, expected {PLAYERS} with ACWR")
+    for entries in (with_health, without):
+        if len(entries) != PLAYERS or not all(e["latest_acwr"] for e in entries):
+            raise RuntimeError(f"roster: {len(entries)} entries, expected {PLAYERS} with ACWR")
     levels = Counter(e["availability"] for e in with_health)
     if not 0 < PLAYERS - levels["available"] <= open_today:
         raise RuntimeError(f"roster with health data: availability {dict(levels)}")
@@ -273,6 +276,73 @@ async def measure_rosters(views: Views, requests: int, open_today: int) -> dict[
         },
         "roster_availability_ratio": ratio,
     }
+
+
+# -- issue 14: the roster with reasons against the same roster with them skipped ------------
+
+
+@functools.cache
+def _lean_statement(postgresql: bool, dashboard: bool) -> Any:
+    """The players' statement without the wellness baselines' window (as before issue 14)."""
+    full = _FULL_STATEMENT(postgresql, dashboard)
+    return full.with_only_columns(
+        *(c for c in full.selected_columns if c.name != "wellness_history")
+    )
+
+
+_FULL_STATEMENT = player_signals._statement
+
+
+def _items_only(rows: Any) -> list[roster.WellnessPoint | None]:
+    """Today's wellness by the items alone, as before issue 14."""
+    points: list[roster.WellnessPoint | None] = []
+    for row in rows:
+        if row.wellness_date is None:
+            points.append(None)
+            continue
+        total, flag = wellness.score([getattr(row, item) for item in wellness.ITEMS])
+        points.append(roster.WellnessPoint(row.wellness_date, total, flag, None))
+    return points
+
+
+@contextlib.asynccontextmanager
+async def reasons_skipped() -> AsyncIterator[None]:
+    """Inside, the roster runs as before issue 14: no baselines' window in the statement,
+    the items' own flag, no reasons (the response still has an empty ``reasons``)."""
+    saved = player_signals._statement, roster.wellness_points, roster.reasons_of
+    player_signals._statement = _lean_statement  # type: ignore[assignment]
+    roster.wellness_points = _items_only
+    roster.reasons_of = lambda *args: []
+    try:
+        yield
+    finally:
+        player_signals._statement, roster.wellness_points, roster.reasons_of = saved
+
+
+async def measure_reasons(views: Views, requests: int) -> dict[str, Any]:
+    """The team without health data's roster with reasons and with them skipped,
+    interleaved request by request (the order alternating), so the machine's load reaches
+    both alike: the issue's "within 20 % of today's roster" in one run."""
+    get = views.get(views.world.team_ids[1], "roster")
+    timings: dict[str, list[float]] = {"with": [], "skipped": []}
+    for n in range(requests + WARMUP):
+        for kind in ("with", "skipped") if n % 2 else ("skipped", "with"):
+            if kind == "skipped":
+                async with reasons_skipped():
+                    elapsed, response = await timed_get(views.client, get)
+                if any(e["reasons"] for e in response.json()):
+                    raise RuntimeError("roster with reasons skipped has reasons")
+            else:
+                elapsed, _ = await timed_get(views.client, get)
+            if n >= WARMUP:
+                timings[kind].append(elapsed)
+    with_, skipped = summary(timings["with"]), summary(timings["skipped"])
+    ratio = with_["p50_ms"] / skipped["p50_ms"]
+    log(
+        f"roster: p50 {with_['p50_ms']:.1f} ms with reasons, {skipped['p50_ms']:.1f} ms with"
+        f" them skipped (ratio {ratio:.2f})"
+    )
+    return {"roster_reasons": with_, "roster_reasons_skipped": skipped, "reasons_ratio": ratio}
 
 
 async def measure_dashboard(views: Views, requests: int) -> dict[str, Any]:
@@ -374,6 +444,7 @@ async def measure(
         load_before = os.getloadavg()
         open_today = counts["health_problems_open_today"]
         results = await measure_rosters(views, requests, open_today)
+        results |= await measure_reasons(views, requests)
         results["dashboard"] = await measure_dashboard(views, requests)
         results["weekly_pdf"] = await measure_pdf(views, pdfs)
         results["health_report"] = await measure_health_report(views, requests)
@@ -468,6 +539,16 @@ def table_rows(results: dict[str, Any]) -> list[tuple[str, str, str, bool]]:
             report["p50_ms"] < TARGETS["health_report_p50_ms"],
         ),
     ]
+    reasons, skipped = results["roster_reasons"], results["roster_reasons_skipped"]
+    rows.append(
+        (
+            f"GET roster with reasons vs skipped, {PLAYERS} players",
+            f"p50 {reasons['p50_ms']:.1f} ms vs {skipped['p50_ms']:.1f} ms; "
+            f"ratio {results['reasons_ratio']:.2f}",
+            f"p50 <= {TARGETS['roster_reasons_ratio']:.2f} x skipped",
+            results["reasons_ratio"] <= TARGETS["roster_reasons_ratio"],
+        )
+    )
     before = results.get("before")
     if before is not None:  # issue 14: the roster with reasons against the tree before
         ratio = roster["p50_ms"] / before["roster_p50_ms"]
