@@ -165,9 +165,10 @@ def hrv_points(players: Sequence[player_signals.HrvValues | None], day: date) ->
     days = np.fromiter(chain.from_iterable(v[0] for _, v in known), np.int64, count)
     lns = np.fromiter(chain.from_iterable(v[1] for _, v in known), np.float64, count)
     windows[rows, days + (hrv.WINDOW_DAYS - 1)] = lns
+    flags, bands = hrv.day_flags_and_bands(windows, day)
     return [
-        HrvPoint(flag, hrv.day_band(windows[row], day) if flag == "below" else None)
-        for row, flag in enumerate(hrv.day_flags(windows, day))
+        HrvPoint(flag, band if flag == "below" else None)
+        for flag, band in zip(flags, bands, strict=True)
     ]
 
 
