@@ -200,12 +200,9 @@ def _roster_table(data: WeeklyData, styles: dict[str, ParagraphStyle]) -> Table:
         if status.availability in AVAILABILITY_COLOURS:
             fills.append(("TEXTCOLOR", (10, i), (10, i), AVAILABILITY_COLOURS[status.availability]))
             fills.append(("FONT", (10, i), (10, i), "Helvetica-Bold", 8.5))
-        # Why a status is not green, in a row of its own under the player's: spanning the
-        # table, so the numbers and the rules read as a sentence.
         shade = shades[n % 2]
-        fills.append(("BACKGROUND", (0, i), (2, i), shade))
-        fills.append(("BACKGROUND", (4, i), (-1, i), shade))
-        if status.reasons:
+        fills += [("BACKGROUND", (0, i), (2, i), shade), ("BACKGROUND", (4, i), (-1, i), shade)]
+        if status.reasons:  # why, in a row spanning the table under the player's
             why = "; ".join(escape(reason.detail) for reason in status.reasons)
             rows.append(["", Paragraph(f"<b>Why:</b> {why}", styles["why"])] + [""] * 9)
             fills += [
