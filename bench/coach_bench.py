@@ -444,8 +444,8 @@ async def measure(
         load_before = os.getloadavg()
         open_today = counts["health_problems_open_today"]
         results = await measure_rosters(views, requests, open_today)
-        results |= await measure_reasons(views, requests)
         results["dashboard"] = await measure_dashboard(views, requests)
+        results |= await measure_reasons(views, requests)
         results["weekly_pdf"] = await measure_pdf(views, pdfs)
         results["health_report"] = await measure_health_report(views, requests)
         results["loadavg_before"] = load_before
