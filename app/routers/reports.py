@@ -47,7 +47,8 @@ def _attachment(name: str) -> dict[str, str]:
 )
 async def get_weekly_csv(access: StaffViewOf, db: Db, week: Week = None) -> CsvResponse:
     """The week's data per player and day (staff only): sessions, attendance, internal and
-    external load, EWMA-ACWR and its zone, wellness total and flag, and availability
+    external load, EWMA-ACWR and its zone, wellness total and flag (raised by the player's
+    own 28-day baseline, as on the roster), and availability
     (`available`, `modified` or `unavailable`, from the player's health problems; never a
     clinical field). Seven rows per active player, Monday first; days after today have no
     ACWR and no availability."""

@@ -37,6 +37,7 @@ def _entry(player: roster.PlayerStatus) -> dict[str, Any]:
         "status": player.status,
         "availability": player.availability,
         "health_summary": player.health_summary,
+        "reasons": [reason.as_dict() for reason in player.reasons],
     }
 
 
@@ -90,6 +91,7 @@ async def get_dashboard(
                 membership_id=p.player.membership.id,
                 full_name=p.player.user.full_name,
                 status=p.player.status,
+                reasons=[schemas.Reason(**r.as_dict()) for r in p.player.reasons],
                 wellness_submitted=p.wellness_submitted,
                 attendance=schemas.AttendanceCounts(
                     present=p.attendance.present,

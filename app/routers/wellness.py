@@ -16,8 +16,8 @@ from app.services.wellness import scoring, service
 router = APIRouter(tags=["wellness"])
 
 
-def wellness_out(log: WellnessLog) -> schemas.Wellness:
-    total, flag = scoring.score_log(log)
+def wellness_out(log: WellnessLog, assessment: scoring.Assessment) -> schemas.Wellness:
+    baseline = assessment.baseline
     return schemas.Wellness(
         id=log.id,
         membership_id=log.membership_id,
@@ -28,8 +28,10 @@ def wellness_out(log: WellnessLog) -> schemas.Wellness:
         stress=log.stress,
         fatigue=log.fatigue,
         notes=log.notes,
-        total=total,
-        flag=flag,
+        total=assessment.total,
+        flag=assessment.flag,
+        baseline=schemas.WellnessBaseline.model_validate(baseline.as_dict()) if baseline else None,
+        flag_reason=assessment.reason,
     )
 
 
@@ -48,9 +50,9 @@ async def create(
     member = await teams.member_access(
         db, user_id, body.membership_id, write=True, new_entry=("body", "membership_id")
     )
-    log, created = await service.upsert_wellness(db, member, body)
+    log, created, assessment = await service.upsert_wellness(db, member, body)
     response.status_code = 201 if created else 200
-    return wellness_out(log)
+    return wellness_out(log, assessment)
 
 
 @router.get(
@@ -72,5 +74,5 @@ async def list(
     ``to`` defaults to (and is capped at) today in the team's zone, ``from`` to 27 days before.
     """
     days = resolve_range(team_zone(member.membership.team), from_, to)
-    logs = await service.read_wellness(db, member, days, limit=limit, offset=offset)
-    return [wellness_out(log) for log in logs]
+    entries = await service.read_wellness(db, member, days, limit=limit, offset=offset)
+    return [wellness_out(log, assessment) for log, assessment in entries]

@@ -152,6 +152,25 @@ class WellnessCreate(Schema):
     notes: Notes | None = None
 
 
+class WellnessItemBaseline(Schema):
+    mean: float | None = Field(
+        description="Mean of the item over the window, 2 decimals; null when the item was "
+        "given fewer than 14 times there."
+    )
+    sd: float | None = Field(description="Sample SD (n - 1) of the item, 2 decimals; null as mean.")
+    z: float | None = Field(
+        description="(value - mean) / sd of this entry, 2 decimals; null when sd is 0, the "
+        "mean is null or the entry does not give the item. Lower is worse (5 is best)."
+    )
+
+
+class WellnessBaseline(Schema):
+    n: int = Field(description="Entries in the 28 days before the entry's date.")
+    items: dict[str, WellnessItemBaseline] = Field(
+        description="sleep_quality, mood, soreness, stress and fatigue."
+    )
+
+
 class Wellness(Schema):
     id: int
     membership_id: int
@@ -164,7 +183,18 @@ class Wellness(Schema):
     notes: str | None
     total: int = Field(description="Sum of the items given.")
     flag: Literal["red", "amber", "green"] = Field(
-        description="red if any item is 1, else amber if any is 2, else green."
+        description="red if any item is 1, else amber if any is 2, else green; raised (never "
+        "lowered) by the baseline: an item with z <= -2 makes it at least red, z <= -1 at "
+        "least amber (z decided on 6 decimals)."
+    )
+    baseline: WellnessBaseline | None = Field(
+        description="The athlete's own normal over their entries of the 28 days before the "
+        "entry's date (the day excluded); null with fewer than 14 entries there."
+    )
+    flag_reason: str | None = Field(
+        description="The item(s) and the rule(s) that set a flag that is not green, e.g. "
+        '"sleep_quality 3 is 2.4 SD below the 28-day mean 4.2 (z <= -2)" or "soreness is 1 '
+        '(an item at 1 is red)"; rules joined with "; "; null when green.'
     )
 
 

@@ -12,7 +12,8 @@ from app.schemas.base import Schema
 Status = Literal["green", "amber", "red", "no_data"]
 STATUS_DESCRIPTION = (
     "The worst of the signals that have data: ACWR zone danger -> red, high or low -> amber, "
-    "optimal -> green; the wellness flag of the day; HRV below -> amber, otherwise green. "
+    "optimal -> green; the wellness flag of the day (raised by the player's own 28-day "
+    "baseline); HRV below -> amber, otherwise green. "
     "An ACWR zone of insufficient_data, a missing wellness entry and an HRV flag that cannot "
     "be computed count as no data for that signal (never as green); no_data when no signal "
     "has data."
@@ -32,6 +33,19 @@ HEALTH_SUMMARY_DESCRIPTION = (
 )
 
 
+REASONS_DESCRIPTION = (
+    "Why the status is not green: one entry per signal that is amber or red, in the order "
+    "acwr, wellness, hrv, each with its level and a sentence with the numbers and the rule "
+    '(e.g. "ACWR 1.47 above danger 1.4 on 2026-11-30"). Empty when green or no_data.'
+)
+
+
+class Reason(Schema):
+    signal: Literal["acwr", "wellness", "hrv"]
+    level: Literal["amber", "red"]
+    detail: str = Field(description="A sentence with the numbers and the rule.")
+
+
 class RosterUser(Schema):
     id: int
     full_name: str
@@ -47,7 +61,9 @@ class LatestAcwr(Schema):
 class WellnessToday(Schema):
     date: dt.date
     total: int
-    flag: Literal["red", "amber", "green"]
+    flag: Literal["red", "amber", "green"] = Field(
+        description="The entry's flag as raised by the player's own 28-day baseline."
+    )
 
 
 class RosterEntry(Schema):
@@ -66,6 +82,7 @@ class RosterEntry(Schema):
     status: Status = Field(description=STATUS_DESCRIPTION)
     availability: Availability = Field(description=AVAILABILITY_DESCRIPTION)
     health_summary: str | None = Field(description=HEALTH_SUMMARY_DESCRIPTION)
+    reasons: list[Reason] = Field(description=REASONS_DESCRIPTION)
 
 
 class AttendanceCounts(Schema):
@@ -95,6 +112,7 @@ class DashboardPlayer(Schema):
     membership_id: int
     full_name: str
     status: Status = Field(description=STATUS_DESCRIPTION)
+    reasons: list[Reason] = Field(description=REASONS_DESCRIPTION)
     wellness_submitted: bool
     attendance: AttendanceCounts
     compliance: Compliance

@@ -268,6 +268,7 @@ async def test_the_spike_player_stands_out(team: DemoTeam) -> None:
 
 async def test_wellness_is_mostly_green_with_some_bad_mornings(team: DemoTeam) -> None:
     flags: Counter[str] = Counter()
+    by_items: Counter[str] = Counter()  # the items' own flag, before the baseline raises it
     skippers = 0
     spike_soreness: dict[date, int] = {}
     for player in team.players:
@@ -283,11 +284,17 @@ async def test_wellness_is_mostly_green_with_some_bad_mornings(team: DemoTeam) -
             items = [log[k] for k in ("sleep_quality", "mood", "soreness", "stress", "fatigue")]
             assert all(v is None or 1 <= v <= 5 for v in items)
             flags[log["flag"]] += 1
+            given = [v for v in items if v is not None]
+            by_items["red" if 1 in given else "amber" if 2 in given else "green"] += 1
+            if log["flag"] != "green":
+                assert log["flag_reason"], log
             if player["jersey_number"] == demo.SPIKE_JERSEY:
                 spike_soreness[date.fromisoformat(log["date"])] = log["soreness"]
     assert skippers >= 15, "most players skip a morning now and then"
-    assert flags["red"] > 0 and flags["amber"] > 0
-    assert flags["green"] / sum(flags.values()) > 0.7, flags
+    assert by_items["red"] > 0 and by_items["amber"] > 0
+    assert by_items["green"] / sum(by_items.values()) > 0.7, by_items
+    # The personal baselines raise some mornings that look fine on the scale alone.
+    assert flags["green"] < by_items["green"] and flags["red"] > by_items["red"], flags
     recent = [v for d, v in spike_soreness.items() if d > team.end - timedelta(days=5)]
     before = [v for d, v in spike_soreness.items() if d <= team.end - timedelta(days=14)]
     assert recent and mean(recent) < mean(before) - 0.5, "the spike shows in his soreness"

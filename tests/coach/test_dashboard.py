@@ -82,6 +82,14 @@ async def test_numbers_of_the_28_days(api: Api, squad: Squad) -> None:
     player = players[squad.player_membership["id"]]
     assert player["full_name"] == "Player"
     assert player["status"] == "red"
+    # 8 entries before today: too few for a baseline, so the item at 1 is the reason.
+    assert player["reasons"] == [
+        {
+            "signal": "wellness",
+            "level": "red",
+            "detail": f"Wellness on {TODAY.isoformat()}: sleep_quality is 1 (an item at 1 is red)",
+        }
+    ]
     assert player["wellness_submitted"] is True
     # rate = (3 present + 1 late) / 6 recorded; sRPE on 3 of the 4 attended; wellness 7/28.
     assert player["attendance"] == {
@@ -104,6 +112,7 @@ async def test_numbers_of_the_28_days(api: Api, squad: Squad) -> None:
         "membership_id": squad.teammate_membership["id"],
         "full_name": "Teammate",
         "status": "no_data",
+        "reasons": [],
         "wellness_submitted": False,
         "attendance": {"present": 0, "late": 0, "absent": 0, "excused": 0, "rate": None},
         "compliance": {"srpe": None, "wellness": 0.0, "srpe_7d": None, "wellness_7d": 0.0},

@@ -73,7 +73,8 @@ def test_roster_flags_scatter_days_in_any_order() -> None:
     rng.shuffle(order)
     shuffled = ([days[i] for i in order], [values[i] for i in order])
     expected = hrv.day_flag(_by_day(window), DAY)
-    assert roster.hrv_flags([None, shuffled, ([], [])], DAY) == [None, expected, None]
+    points = roster.hrv_points([None, shuffled, ([], [])], DAY)
+    assert [p.flag for p in points] == [None, expected, None]
 
 
 async def _add_readings(

@@ -16,6 +16,7 @@ from app.models.base import utcnow
 from app.services.alerts import jobs as alert_jobs
 from app.services.alerts import service as alerts
 from app.services.hrv import baseline as hrv
+from app.services.wellness import scoring as wellness
 
 ALERT_DAYS = 14
 """The alerts of the last two weeks are raised, as if the rules had been running."""
@@ -39,10 +40,17 @@ async def raise_alerts(
         )
     }
     since = end - timedelta(days=ALERT_DAYS - 1)
+    histories: dict[int, dict[date, wellness.Values]] = {}
     for row in wellness_rows:
-        if row["date"] >= since:
-            log = WellnessLog(**row)
-            await alerts.on_wellness(db, players[row["membership_id"]], log)
+        items = [row.get(item) for item in wellness.ITEMS]
+        histories.setdefault(row["membership_id"], {})[row["date"]] = items
+    for membership_id, history in histories.items():
+        days = sorted(day for day in history if day >= since)
+        assessed = dict(zip(days, wellness.assess_days(history, days), strict=True))
+        for row in wellness_rows:
+            if row["membership_id"] == membership_id and row["date"] in assessed:
+                log = WellnessLog(**row)
+                await alerts.on_wellness(db, players[membership_id], log, assessed[row["date"]])
     values: dict[int, dict[date, float]] = {}
     for row in hrv_rows:
         values.setdefault(row["membership_id"], {})[row["date"]] = row["rmssd_ms"]

@@ -105,40 +105,54 @@ def alert_data(alert: Alert) -> dict[str, Any]:
 # --- rules raised by writes -------------------------------------------------------------
 
 
-def wellness_red_evidence(log: WellnessLog) -> dict[str, Any] | None:
-    """The ``WELLNESS_RED`` evidence for an entry whose flag is red (any item at 1)."""
-    values = {item: getattr(log, item) for item in wellness.ITEMS}
-    total, flag = wellness.score(list(values.values()))
-    if flag != "red":
+def wellness_red_evidence(
+    log: WellnessLog, assessment: wellness.Assessment
+) -> dict[str, Any] | None:
+    """The ``WELLNESS_RED`` evidence for an entry whose raised flag is red: an item at 1,
+    or an item at least 2 SD below the athlete's 28-day mean; the baseline it saw is in the
+    inputs (null without 14 entries in the window)."""
+    if assessment.flag != "red":
         return None
+    values = dict(zip(wellness.ITEMS, wellness.values_of(log), strict=True))
+    baseline = assessment.baseline
     return {
         "rule": "wellness_red",
-        "params": {"red_at": 1, "amber_at": 2, "items": list(wellness.ITEMS)},
+        "params": {
+            "red_at": 1,
+            "amber_at": 2,
+            "items": list(wellness.ITEMS),
+            "baseline_days": wellness.WINDOW_DAYS,
+            "baseline_min_entries": wellness.MIN_ENTRIES,
+            "z_red": wellness.Z_RED,
+            "z_amber": wellness.Z_AMBER,
+        },
         "inputs": {
             "date": log.date.isoformat(),
             "items": values,
             "items_at_1": [item for item, value in values.items() if value == 1],
-            "total": total,
-            "flag": flag,
+            "total": assessment.total,
+            "items_flag": assessment.items_flag,
+            "baseline": baseline.as_dict() if baseline is not None else None,
+            "flag": assessment.flag,
+            "flag_reason": assessment.reason,
         },
     }
 
 
 async def on_wellness(
-    db: AsyncSession, membership: TeamMembership, log: WellnessLog
+    db: AsyncSession, membership: TeamMembership, log: WellnessLog, assessment: wellness.Assessment
 ) -> Alert | None:
-    """After a wellness upsert: ``WELLNESS_RED`` when the entry's flag is red."""
-    evidence = wellness_red_evidence(log)
+    """After a wellness upsert: ``WELLNESS_RED`` when the entry's raised flag is red."""
+    evidence = wellness_red_evidence(log, assessment)
     if evidence is None:
         return None
-    items = ", ".join(evidence["inputs"]["items_at_1"])
     return await raise_alert(
         db,
         membership,
         AlertKind.WELLNESS_RED,
         log.date,
         Severity.RED,
-        f"Wellness red on {log.date.isoformat()}: {items} at 1",
+        f"Wellness red on {log.date.isoformat()}: {assessment.reason}",
         evidence,
     )
 

@@ -4,7 +4,8 @@ Why it is shaped this way: both views must answer in 20 ms for 40 players with a
 data, a round trip to the database costs up to 1 ms on a busy host, and building a row
 object costs more than the arithmetic on its values. So one statement returns one
 row per player with every signal (and, for the dashboard, its 28-day counts): the newest
-snapshot and today's wellness by index lookups per player, and on PostgreSQL the player's
+snapshot and today's wellness by index lookups per player, the wellness baseline's 28 days
+as one text of numeric codes per player, and on PostgreSQL the player's
 HRV values of the last 61 days as two arrays (``array_agg``), so no row object is built
 per reading, and numpy computes every player's flag at once. The statements are built
 once per dialect and kind. A second, column-only statement reads HRV readings where one
@@ -21,13 +22,16 @@ from collections.abc import Iterable, Sequence
 from datetime import date, timedelta
 from typing import Any
 
+import numpy as np
 from sqlalchemy import (
     Date,
     Integer,
     Select,
+    String,
     and_,
     any_,
     bindparam,
+    cast,
     func,
     or_,
     select,
@@ -83,6 +87,7 @@ _FIRST = bindparam("first", type_=Date)  # the dashboard window's first day
 _FIRST_7D = bindparam("first_7d", type_=Date)  # the first of its last 7 days (compliance)
 WEEK_DAYS = 7
 _HRV_FIRST = bindparam("hrv_first", type_=Date)  # the HRV history's first day
+_WELLNESS_FIRST = bindparam("wellness_first", type_=Date)  # the wellness baseline's first day
 
 
 def _newest_snapshot_day() -> Any:
@@ -119,6 +124,48 @@ def _hrv_arrays() -> Any:
         )
         .lateral("hrv")
     )
+
+
+def _wellness_history(postgresql: bool) -> Any:
+    """The player's wellness entries of the 28 days before the day (the baseline's window)
+    as one text of comma-separated codes, one per entry: days back x 100000 + each item
+    (0 when not given) as one digit, sleep_quality first (``2745340``: 27 days back,
+    items 4, 5, 3, 4, not given). One value per player in the players' statement, decoded
+    for the whole team at once (:func:`decode_history`): no statement and no row object
+    per entry, and no JSON to parse."""
+    logged = aliased(WellnessLog)
+    if postgresql:
+        back: Any = _DAY - logged.date
+    else:
+        back = cast(func.julianday(_DAY) - func.julianday(logged.date), Integer)
+    code = back * 10 ** len(wellness.ITEMS)
+    for place, item in enumerate(reversed(wellness.ITEMS)):
+        code = code + func.coalesce(getattr(logged, item), 0) * 10**place
+    if postgresql:
+        aggregate = func.string_agg(cast(code, String), ",")
+    else:
+        aggregate = func.group_concat(code, ",")
+    return (
+        select(aggregate)
+        .where(
+            logged.membership_id == TeamMembership.id,
+            logged.date >= _WELLNESS_FIRST,
+            logged.date < _DAY,
+        )
+        .scalar_subquery()
+    )
+
+
+def decode_history(histories: Sequence[str | None]) -> tuple[Any, Any, Any]:
+    """The codes of :func:`_wellness_history` of several players at once: the row (index in
+    ``histories``) of each entry, its days back, and its items (0: not given), as arrays."""
+    lengths = [0 if text is None else text.count(",") + 1 for text in histories]
+    joined = ",".join(text for text in histories if text)
+    codes = np.array(joined.split(",") if joined else [], dtype=np.int64)
+    size = 10 ** len(wellness.ITEMS)
+    places = 10 ** np.arange(len(wellness.ITEMS) - 1, -1, -1, dtype=np.int64)
+    items = (codes[:, None] % size) // places % 10
+    return np.repeat(np.arange(len(histories)), lengths), codes // size, items
 
 
 def _in_window(session_id: Any, postgresql: bool, first: Any = _FIRST) -> Any:
@@ -207,6 +254,7 @@ def _statement(postgresql: bool, dashboard: bool) -> Select[*tuple[Any, ...]]:
             AcwrState.first_load_day,
             WellnessLog.date.label("wellness_date"),
             *(getattr(WellnessLog, item) for item in wellness.ITEMS),
+            _wellness_history(postgresql).label("wellness_history"),
         )
         .join(User, User.id == TeamMembership.user_id)
         .outerjoin(
@@ -279,7 +327,12 @@ def _readings_statement() -> Select[*tuple[Any, ...]]:
 
 
 def _params(team: Team, day: date, first: date | None = None) -> dict[str, Any]:
-    values = {"team_id": team.id, "day": day, "hrv_first": day - timedelta(hrv.HISTORY_DAYS)}
+    values = {
+        "team_id": team.id,
+        "day": day,
+        "hrv_first": day - timedelta(hrv.HISTORY_DAYS),
+        "wellness_first": day - timedelta(wellness.WINDOW_DAYS),
+    }
     if first is None:
         return values
     return values | {"first": first, "first_7d": day - timedelta(days=WEEK_DAYS - 1)}
@@ -294,9 +347,11 @@ async def player_rows(
     Columns: the membership (``id``, ``user_id``, ``role``, ``primary_position``,
     ``jersey_number``), the user (``full_name``, ``email``), the newest snapshot
     (``acwr_date``, ``ratio``, ``coverage``, ``first_load_day``), the day's wellness
-    (``wellness_date`` and its items); the dashboard's ``present``, ``late``, ``absent``,
-    ``excused``, ``rated``, ``attended_7d``, ``rated_7d`` (nulls without attendance),
-    ``wellness_days`` and ``wellness_days_7d`` (the last 7 days of the window)."""
+    (``wellness_date`` and its items) and the wellness of the 28 days before
+    (``wellness_history``: see :func:`decode_history`; null without entries); the
+    dashboard's ``present``, ``late``, ``absent``, ``excused``, ``rated``, ``attended_7d``,
+    ``rated_7d`` (nulls without attendance), ``wellness_days`` and ``wellness_days_7d``
+    (the last 7 days of the window)."""
     # Bring every active member's snapshots up to today, so the views reflect every write.
     await acwr_engine.refresh(db, [team], LoadSource.INTERNAL)
     postgresql = dialect_name(db) == "postgresql"

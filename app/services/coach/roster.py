@@ -10,6 +10,11 @@ Status is the worst of the signals that have data:
 
 With no signal having data the status is ``no_data``: a missing check-in never reads green.
 
+The wellness flag is the one raised by the player's own 28-day baseline
+(:mod:`app.services.wellness.scoring`), assessed for the whole team at once. Every signal
+that is not green explains itself in ``reasons`` with its numbers and rule, built from the
+same values as the status (no statement of its own).
+
 The values come from one statement for the whole team (:mod:`app.services.coach.
 player_signals` says why); ACWR zones and HRV flags are computed with numpy for every
 player at once. The dashboard (:mod:`app.services.coach.dashboard`) builds on the same
@@ -35,6 +40,8 @@ from app.services.platform.days import team_zone, today
 from app.services.wellness import scoring as wellness
 
 Status = Literal["green", "amber", "red", "no_data"]
+Signal = Literal["acwr", "wellness", "hrv"]
+Level = Literal["amber", "red"]
 
 _RANK: dict[Status, int] = {"no_data": 0, "green": 1, "amber": 2, "red": 3}
 # insufficient_data is absent on purpose: it is no data, not green.
@@ -75,7 +82,24 @@ class AcwrPoint:
 class WellnessPoint:
     date: date
     total: int
-    flag: wellness.Flag
+    flag: wellness.Flag  # raised by the baseline
+    reason: str | None  # the entry's flag_reason
+
+
+@dataclass(frozen=True)
+class HrvPoint:
+    flag: hrv.Flag | None
+    band: tuple[float, float, float] | None  # (rolling, baseline mean, SD) when below
+
+
+@dataclass(frozen=True)
+class Reason:
+    signal: Signal
+    level: Level
+    detail: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"signal": self.signal, "level": self.level, "detail": self.detail}
 
 
 @dataclass(frozen=True)
@@ -88,6 +112,7 @@ class PlayerStatus:
     status: Status
     availability: availability.Level
     health_summary: str | None
+    reasons: list[Reason]
 
 
 def combine(
@@ -128,10 +153,9 @@ def acwr_points(
     return [None if p is None else AcwrPoint(p[0], p[1], str(next(labels))) for p in latest]
 
 
-def hrv_flags(
-    players: Sequence[player_signals.HrvValues | None], day: date
-) -> list[hrv.Flag | None]:
-    """Each player's HRV flag of ``day``, by :func:`app.services.hrv.day_flags`."""
+def hrv_points(players: Sequence[player_signals.HrvValues | None], day: date) -> list[HrvPoint]:
+    """Each player's HRV flag of ``day``, by :func:`app.services.hrv.day_flags`, with the
+    numbers behind a ``below`` (for its reason)."""
     windows = np.full((len(players), hrv.WINDOW_DAYS), np.nan)
     known = [(row, values) for row, values in enumerate(players) if values is not None]
     lengths = [len(values[0]) for _, values in known]
@@ -141,14 +165,72 @@ def hrv_flags(
     days = np.fromiter(chain.from_iterable(v[0] for _, v in known), np.int64, count)
     lns = np.fromiter(chain.from_iterable(v[1] for _, v in known), np.float64, count)
     windows[rows, days + (hrv.WINDOW_DAYS - 1)] = lns
-    return hrv.day_flags(windows, day)
+    flags, bands = hrv.day_flags_and_bands(windows, day)
+    return [
+        HrvPoint(flag, band if flag == "below" else None)
+        for flag, band in zip(flags, bands, strict=True)
+    ]
 
 
-def _wellness_point(row: Row[Any]) -> WellnessPoint | None:
-    if row.wellness_date is None:
+def wellness_points(rows: Sequence[Row[Any]]) -> list[WellnessPoint | None]:
+    """Each row's wellness of the day, assessed against its ``wellness_history`` (the 28
+    days before), all players at once by :func:`app.services.wellness.scoring.assess`."""
+    logged = [i for i, row in enumerate(rows) if row.wellness_date is not None]
+    windows = wellness.empty_windows(len(logged))
+    targets, back, items = player_signals.decode_history([rows[i].wellness_history for i in logged])
+    windows[targets, wellness.WINDOW_DAYS - back] = np.where(items == 0, np.nan, items)
+    values = np.array(
+        [[getattr(rows[i], item) for item in wellness.ITEMS] for i in logged], dtype=np.float64
+    ).reshape(-1, len(wellness.ITEMS))
+    points: list[WellnessPoint | None] = [None] * len(rows)
+    for i, result in zip(logged, wellness.assess(values, windows), strict=True):
+        points[i] = WellnessPoint(rows[i].wellness_date, result.total, result.flag, result.reason)
+    return points
+
+
+def _acwr_reason(params: acwr.AcwrParams, point: AcwrPoint | None) -> Reason | None:
+    if point is None or point.ratio is None or _ACWR_STATUS.get(point.zone, "green") == "green":
         return None
-    total, colour = wellness.score([getattr(row, item) for item in wellness.ITEMS])
-    return WellnessPoint(row.wellness_date, total, colour)
+    threshold = {"danger": ("above", params.danger), "high": ("above", params.high)}.get(
+        point.zone, ("below", params.low)
+    )
+    return Reason(
+        "acwr",
+        "red" if point.zone == "danger" else "amber",
+        f"ACWR {point.ratio:.2f} {threshold[0]} {point.zone} {threshold[1]:g} "
+        f"on {point.date.isoformat()}",
+    )
+
+
+def _hrv_reason(point: HrvPoint, day: date) -> Reason | None:
+    if point.flag != "below" or point.band is None:
+        return None
+    rolling, centre, spread = point.band
+    edge = centre - hrv.SWC_FACTOR * spread
+    return Reason(
+        "hrv",
+        "amber",
+        f"HRV below normal on {day.isoformat()}: 7-day mean ln rMSSD {rolling:.3f} under the "
+        f"60-day band {centre:.3f} - {hrv.SWC_FACTOR:g} x SD {spread:.3f} = {edge:.3f}",
+    )
+
+
+def reasons_of(
+    params: acwr.AcwrParams,
+    acwr_point: AcwrPoint | None,
+    entry: WellnessPoint | None,
+    hrv_point: HrvPoint,
+    day: date,
+) -> list[Reason]:
+    """Why a status is not green, one reason per signal that is amber or red (ACWR,
+    wellness, HRV); empty when every signal with data is green."""
+    reasons = [_acwr_reason(params, acwr_point)]
+    if entry is not None and entry.flag != "green":
+        reasons.append(
+            Reason("wellness", entry.flag, f"Wellness on {entry.date.isoformat()}: {entry.reason}")
+        )
+    reasons.append(_hrv_reason(hrv_point, day))
+    return [reason for reason in reasons if reason is not None]
 
 
 def statuses_of(
@@ -158,20 +240,22 @@ def statuses_of(
     day: date,
     health: availability.TeamHealth,
 ) -> list[PlayerStatus]:
-    """Each row of :func:`player_signals.player_rows` with its signals and status, and its
-    availability and health summary of ``day`` from ``health``; ACWR zones and HRV flags
-    for all players at once."""
+    """Each row of :func:`player_signals.player_rows` with its signals, status and
+    reasons, and its availability and health summary of ``day`` from ``health``; ACWR
+    zones, wellness baselines and HRV flags for all players at once."""
     latest = [
         None
         if row.acwr_date is None
         else (row.acwr_date, row.ratio, row.coverage, row.first_load_day)
         for row in rows
     ]
-    points = acwr_points(acwr_stored.params_of(team), latest)
-    flags = hrv_flags(hrv_values, day)
+    params = acwr_stored.params_of(team)
+    points = acwr_points(params, latest)
+    entries = wellness_points(rows)
+    hrv_of = hrv_points(hrv_values, day)
     statuses = []
-    for row, point, flag in zip(rows, points, flags, strict=True):
-        entry = _wellness_point(row)
+    for row, point, entry, hrv_point in zip(rows, points, entries, hrv_of, strict=True):
+        flag = hrv_point.flag
         statuses.append(
             PlayerStatus(
                 membership=Member(
@@ -184,6 +268,7 @@ def statuses_of(
                 status=combine(point.zone if point else None, entry.flag if entry else None, flag),
                 availability=health.availability(row.id, day),
                 health_summary=health.summary(row.id, day),
+                reasons=reasons_of(params, point, entry, hrv_point, day),
             )
         )
     return statuses

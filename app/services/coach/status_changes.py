@@ -87,6 +87,7 @@ async def _status_changed(
             "user_id": player.membership.user_id,
             "previous_status": stored.status,
             "status": player.status,
+            "reasons": [reason.as_dict() for reason in player.reasons],
             "changed_at": now,
         },
     )

@@ -192,16 +192,28 @@ async def read(db: AsyncSession, team: Team, week: str | None) -> WeeklyData:
             target.acute, target.chronic = source.acute, source.chronic
             target.ratio, target.zone = source.ratio, source.zone
 
-    logs = await db.scalars(
-        select(WellnessLog).where(
-            WellnessLog.team_id == team.id, WellnessLog.date >= monday, WellnessLog.date <= days[-1]
+    # The week's entries and the 28 days before (their baselines), as plain columns: each
+    # day's flag is the one raised by the player's own baseline, as on the roster.
+    logs = await db.execute(
+        select(
+            WellnessLog.membership_id,
+            WellnessLog.date,
+            *(getattr(WellnessLog, item) for item in wellness.ITEMS),
+        ).where(
+            WellnessLog.team_id == team.id,
+            WellnessLog.date >= monday - timedelta(days=wellness.WINDOW_DAYS),
+            WellnessLog.date <= days[-1],
         )
     )
-    for log in logs:
-        if log.membership_id in grid:
-            total, flag = wellness.score_log(log)
-            grid[log.membership_id][log.date].wellness_total = total
-            grid[log.membership_id][log.date].wellness_flag = flag
+    histories: dict[int, dict[date, wellness.Values]] = defaultdict(dict)
+    for member, day, *values in logs.all():
+        if member in grid:
+            histories[member][day] = values
+    for member, history in histories.items():
+        logged = [day for day in days if day in history]
+        for day, result in zip(logged, wellness.assess_days(history, logged), strict=True):
+            grid[member][day].wellness_total = result.total
+            grid[member][day].wellness_flag = result.flag
 
     per_day = await db.execute(
         select(TrainingSession.day, func.count(TrainingSession.id))

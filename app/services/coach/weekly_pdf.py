@@ -76,6 +76,9 @@ def _styles() -> dict[str, ParagraphStyle]:
         "small": ParagraphStyle(
             "small", parent=base["BodyText"], fontSize=8, leading=10, textColor=colors.grey
         ),
+        "why": ParagraphStyle(
+            "why", parent=base["BodyText"], fontSize=7.5, leading=9, textColor=INK
+        ),
     }
 
 
@@ -170,7 +173,9 @@ def _roster_table(data: WeeklyData, styles: dict[str, ParagraphStyle]) -> Table:
     ]
     rows: list[list[Any]] = [header]
     fills: list[tuple[Any, ...]] = []
-    for i, player in enumerate(data.players, start=1):
+    shades = [colors.white, colors.HexColor("#f3f5f7")]
+    for n, player in enumerate(data.players):
+        i = len(rows)
         status = player.status
         membership = status.membership
         latest = status.latest_acwr
@@ -196,6 +201,16 @@ def _roster_table(data: WeeklyData, styles: dict[str, ParagraphStyle]) -> Table:
         if status.availability in AVAILABILITY_COLOURS:
             fills.append(("TEXTCOLOR", (10, i), (10, i), AVAILABILITY_COLOURS[status.availability]))
             fills.append(("FONT", (10, i), (10, i), "Helvetica-Bold", 8.5))
+        shade = shades[n % 2]
+        fills += [("BACKGROUND", (0, i), (2, i), shade), ("BACKGROUND", (4, i), (-1, i), shade)]
+        if status.reasons:  # why, in a row spanning the table under the player's
+            why = "; ".join(escape(reason.detail) for reason in status.reasons)
+            rows.append(["", Paragraph(f"<b>Why:</b> {why}", styles["why"])] + [""] * 9)
+            fills += [
+                ("SPAN", (1, i + 1), (-1, i + 1)),
+                ("BACKGROUND", (0, i + 1), (-1, i + 1), shade),
+                ("LINEBELOW", (0, i), (-1, i), 0.25, shade),
+            ]
     table = Table(
         rows,
         colWidths=[
@@ -220,7 +235,6 @@ def _roster_table(data: WeeklyData, styles: dict[str, ParagraphStyle]) -> Table:
                 ("FONT", (0, 1), (-1, -1), "Helvetica", 8.5),
                 ("BACKGROUND", (0, 0), (-1, 0), INK),
                 ("TEXTCOLOR", (0, 0), (-1, 0), colors.white),
-                ("ROWBACKGROUNDS", (0, 1), (-1, -1), [colors.white, colors.HexColor("#f3f5f7")]),
                 ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
                 ("ALIGN", (3, 0), (3, -1), "CENTER"),
                 ("ALIGN", (4, 0), (9, -1), "RIGHT"),
@@ -439,7 +453,8 @@ def render(data: WeeklyData) -> bytes:
             "PlayerLoad, attended the sessions attended of those recorded, wellness the mean "
             "daily total (days logged), availability the player's on "
             f"{_status_day(data):%d %b} from their health problems (the most restrictive "
-            "of those open that day).",
+            "of those open that day). Under a player who is not green, why: each amber or red "
+            "signal with its numbers and rule.",
             styles["small"],
         ),
         Spacer(1, 3 * mm),

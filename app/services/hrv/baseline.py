@@ -227,7 +227,16 @@ def day_flag(ln_values: Mapping[date, float], day: date) -> Flag | None:
 
 
 def day_flags(windows: npt.ArrayLike, day: date) -> list[Flag | None]:
-    """The flag of ``day`` for each row of ``windows``, as :func:`day_flag` gives it.
+    """The flag of ``day`` for each row of ``windows``: :func:`day_flags_and_bands`'s flags."""
+    return day_flags_and_bands(windows, day)[0]
+
+
+def day_flags_and_bands(
+    windows: npt.ArrayLike, day: date
+) -> tuple[list[Flag | None], list[tuple[float, float, float]]]:
+    """The flag of ``day`` for each row of ``windows``, as :func:`day_flag` gives it, and
+    each row's (7-day rolling mean, 60-day baseline mean, SD) as numpy computed them (NaN
+    where missing; for the roster's reasons, which print them to 3 decimals).
 
     A row is one athlete: ``WINDOW_DAYS`` values of ln rMSSD ending on ``day`` (oldest
     first, NaN for a day without a value). Why numpy: :func:`day_flag` costs about 0.1 ms
@@ -259,7 +268,8 @@ def day_flags(windows: npt.ArrayLike, day: date) -> list[Flag | None]:
             flags.append(day_flag(_by_day(rows[i], day), day))
         else:
             flags.append(flag(float(rolling[i]), float(centre[i]), float(spread[i])))
-    return flags
+    bands = list(zip(rolling.tolist(), centre.tolist(), spread.tolist(), strict=True))
+    return flags, bands
 
 
 def _by_day(window: npt.NDArray[np.float64], day: date) -> dict[date, float]:
