@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from pypdf import PdfReader
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.models import DailyHRV, HrvSource, OutboundDelivery
@@ -283,7 +283,7 @@ async def test_the_wellness_list_reads_the_window_once(
     counts = []
     for sleep in ([4] * 2, SLEEP_4_2 * 2):
         async with api.sessionmaker.begin() as session:
-            await session.execute(Log.__table__.delete().where(Log.membership_id == member))
+            await session.execute(delete(Log).where(Log.membership_id == member))
         await _history(api, squad, member, sleep)
         with count_statements(engine) as statements:
             response = await api.client.get(path, params=params, headers=squad.player.headers)
