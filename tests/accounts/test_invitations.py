@@ -245,32 +245,41 @@ async def test_who_may_reissue_an_invitation(api: Api, squad: Squad) -> None:
     assert (await api.client.post(url(player))).status_code == 401
 
 
-async def test_an_unclaimed_account_added_to_a_second_team_gets_an_invitation_too(
+async def test_another_team_cannot_add_an_account_invited_elsewhere_and_claim_it(
     api: Api, squad: Squad
 ) -> None:
+    """The token is shown to the staff who add an email: if a second team could add an
+    account the first team invited, its token would claim the first team's membership
+    too (a MEDICAL one, say). Refused with 409 until the person has registered; then the
+    second team adds them like anyone registered."""
     email = "two.teams@example.com"
-    first = await _add(api, squad.team, squad.coach, email)
+    first = await api.client.post(
+        f"/teams/{squad.team['id']}/members",
+        json={"email": email, "full_name": "Physio", "role": "MEDICAL"},
+        headers=squad.owner.headers,
+    )
+    assert first.status_code == 201, first.text
     outsiders_team = (await api.client.get("/teams", headers=squad.outsider.headers)).json()[0]
     second = await _add(api, outsiders_team, squad.outsider, email)
-    assert second.status_code == 201, second.text
-    assert second.json()["user"]["id"] == first.json()["user"]["id"]
-    token = second.json()["invitation"]["token"]
-    assert token != first.json()["invitation"]["token"]
-
-    assert (await _register(api.client, email, token)).status_code == 201
-    signed_in = await _login(api.client, email)
-    headers = {"Authorization": f"Bearer {signed_in.json()['access_token']}"}
-    me = await api.client.get("/auth/me", headers=headers)
-    assert sorted(m["team_id"] for m in me.json()["memberships"]) == sorted(
-        [squad.team["id"], outsiders_team["id"]]
-    )
+    _refused(second, 409, "email")
     async with api.sessionmaker() as db:
         rows = list(await db.scalars(select(Invitation).order_by(Invitation.id)))
-    # The first team's token is revoked with the claim: nothing more to claim with it.
-    assert [(r.used_at is not None, r.revoked_at is not None) for r in rows] == [
-        (False, True),
-        (True, False),
-    ]
+    assert len(rows) == 1  # no token was issued to the second team
+
+    token = first.json()["invitation"]["token"]
+    assert (await _register(api.client, email, token)).status_code == 201
+    again = await _add(api, outsiders_team, squad.outsider, email)
+    assert again.status_code == 201, again.text
+    assert again.json()["invitation"] is None
+
+
+async def test_no_invitation_for_an_inactive_membership(api: Api, squad: Squad) -> None:
+    added = await _add(api, squad.team, squad.coach, "leaving@example.com")
+    member = f"/teams/{squad.team['id']}/members/{added.json()['id']}"
+    patched = await api.client.patch(member, json={"active": False}, headers=squad.owner.headers)
+    assert patched.status_code == 200, patched.text
+    response = await api.client.post(f"{member}/invitation", headers=squad.owner.headers)
+    assert response.status_code == 409, response.text
 
 
 async def test_a_token_for_an_email_without_an_account_is_409(api: Api, squad: Squad) -> None:

@@ -82,6 +82,7 @@ async def test_the_owners_filters_and_pages(api: Api, squad: Squad) -> None:
     oldest first."""
     owner = squad.owner
     team = await api.team(owner, timezone="America/New_York")
+    await api.join(team, owner, squad.coach, role="COACH")  # named in the log as its member
     member, other = 9101, 9102  # the log keeps ids, not rows: any will do
     ids = await _store(
         api,

@@ -14,11 +14,11 @@ from sqlalchemy import LargeBinary, String, Text, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import Settings
-from app.models import AuditEntry, Base, LinkedDevice, WebhookEvent
+from app.models import AuditEntry, Base, LinkedDevice, Reminder, ReminderKind, WebhookEvent
 from app.models.users import LoginThrottle
 from app.services.accounts import throttles
 from tests.fixtures import fake_vendor as fv
-from tests.fixtures.actors import PASSWORD, Actor, Api
+from tests.fixtures.actors import PASSWORD, Actor, Api, Squad
 from tests.privacy.conftest import History, post_ok
 
 # Where the contract keeps the membership's id after an erasure: the membership row itself
@@ -93,29 +93,42 @@ def _signed(secret: str, body: bytes) -> dict[str, str]:
     }
 
 
-async def _registered(api: Api, name: str) -> tuple[Actor, str]:
-    """A person who registered through the API and signed in (a refresh token, a
-    sign-in throttle mark): their name and email appear nowhere else."""
+async def _registered(api: Api, squad: Squad, name: str) -> tuple[Actor, str, int]:
+    """A person the squad's owner invited, who claimed the account through the API and
+    signed in (a refresh token, a sign-in throttle mark): their name and email appear
+    nowhere else. Returns them, their refresh token and their membership id."""
     email = f"zq-{uuid.uuid4().hex[:10]}@example.com"
+    added = await api.client.post(
+        f"/teams/{squad.team['id']}/members",
+        json={"email": email, "full_name": name, "role": "PLAYER", "external_ref": "CAT-ERASE-1"},
+        headers=squad.owner.headers,
+    )
+    assert added.status_code == 201, added.text
     response = await api.client.post(
-        "/auth/register", json={"email": email, "password": PASSWORD, "full_name": name}
+        "/auth/register",
+        json={
+            "email": email,
+            "password": PASSWORD,
+            "full_name": name,
+            "invitation_token": added.json()["invitation"]["token"],
+        },
     )
     assert response.status_code == 201, response.text
     token = await api.client.post("/auth/token", data={"username": email, "password": PASSWORD})
     assert token.status_code == 200, token.text
     actor = Actor(response.json()["id"], email)
     actor.headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
-    return actor, token.json()["refresh_token"]
+    return actor, token.json()["refresh_token"], added.json()["id"]
 
 
-async def _everything(api: Api, history: History, fake: fv.FakeVendors, person: Actor) -> int:
-    """The person joins the squad's team and gets data of every kind, some through routes
-    that store it about them elsewhere (an outbound delivery, the webhook inboxes, an
-    idempotent answer); returns their membership id."""
+async def _everything(
+    api: Api, history: History, fake: fv.FakeVendors, person: Actor, m: int
+) -> None:
+    """The person (membership ``m`` of the squad's team) gets data of every kind, some
+    through routes that store it about them elsewhere (an outbound delivery, the webhook
+    inboxes, an idempotent answer, a reminder)."""
     squad, client = history.squad, api.client
     team_id = squad.team["id"]
-    member = await api.join(squad.team, squad.owner, person, external_ref="CAT-ERASE-1")
-    m = member["id"]
     response = await client.patch(
         f"/teams/{team_id}/members/{history.mate_m}",
         json={"external_ref": "CAT-MATE-2"},
@@ -205,7 +218,18 @@ async def _everything(api: Api, history: History, fake: fv.FakeVendors, person: 
     body = body.replace(b"77123", b'"77123-erase"')
     response = await client.post("/webhooks/whoop", content=body, headers=fv.whoop_headers(body))
     assert response.status_code in (200, 202, 204), response.text
-    return m
+    async with api.sessionmaker.begin() as db:  # a wellness reminder the job sent them
+        today = datetime.now(UTC).date()
+        db.add(
+            Reminder(
+                team_id=team_id,
+                membership_id=m,
+                kind=ReminderKind.WELLNESS,
+                occasion=today.isoformat(),
+                day=today,
+                due_at=datetime.now(UTC),
+            )
+        )
 
 
 async def _acwr(client: httpx.AsyncClient, actor: Actor, m: int) -> Any:
@@ -225,8 +249,8 @@ async def test_after_an_erasure_no_table_holds_the_person(
     app_settings: Settings,
 ) -> None:
     name = f"Zoë Quistgaard-{uuid.uuid4().hex[:6]}"
-    person, refresh_token = await _registered(api, name)
-    m = await _everything(api, history, fake, person)
+    person, refresh_token, m = await _registered(api, history.squad, name)
+    await _everything(api, history, fake, person, m)
     squad, client = history.squad, api.client
     needles = [name, person.email, "77123-erase", "CAT-ERASE-1"]
     await _acwr(client, person, m)  # the snapshots are computed
@@ -243,6 +267,7 @@ async def test_after_an_erasure_no_table_holds_the_person(
         "team_memberships.external_ref",
         "external_loads.membership_id",
         "load_acwr.membership_id",
+        "reminders.membership_id",
     } <= before
     mate_acwr = await _acwr(client, squad.coach, history.mate_m)
     async with sessionmaker() as db:
@@ -430,3 +455,45 @@ async def test_who_may_erase_a_member(api: Api, history: History) -> None:
         f"/performance/members/{history.player_m}/wellness", headers=squad.player.headers
     )
     assert len(wellness.json()) == 2  # nothing was erased by the refused attempts
+
+
+async def test_an_owner_cannot_close_an_account_that_did_not_come_with_the_team(
+    api: Api, history: History
+) -> None:
+    """Anyone can create a team and add a registered email: erasing that membership moves
+    it to a placeholder and leaves the person's account (an administrator's here) alone."""
+    squad, client = history.squad, api.client
+    rogue = await api.user("rogue")
+    team = await api.team(rogue)
+    added = await api.join(team, rogue, squad.admin, role="COACH")
+    erased = await client.post(
+        f"/teams/{team['id']}/members/{added['id']}/erase", headers=rogue.headers
+    )
+    assert erased.status_code == 204, erased.text
+    token = await client.post(
+        "/auth/token", data={"username": squad.admin.email, "password": PASSWORD}
+    )
+    assert token.status_code == 200
+    me = (await client.get("/auth/me", headers=squad.admin.headers)).json()
+    assert me["is_admin"] is True and me["email"] == squad.admin.email
+    members = (await client.get(f"/teams/{team['id']}/members", headers=rogue.headers)).json()
+    placeholder = next(x for x in members if x["id"] == added["id"])
+    assert placeholder["user"]["email"].endswith("@erased.invalid")
+
+
+async def test_the_teams_audit_log_no_longer_names_an_erased_member(
+    api: Api, history: History
+) -> None:
+    """After the erasure moved the membership to a placeholder, the person (still in
+    another team) is no longer named as an actor in this team's log."""
+    squad, client = history.squad, api.client
+    second = await api.team(squad.outsider)
+    await api.join(second, squad.outsider, squad.player)
+    member = f"/performance/members/{history.player_m}/health-problems"
+    assert (await client.get(member, headers=squad.player.headers)).status_code == 200
+    url = f"/teams/{squad.team['id']}/members/{history.player_m}/erase"
+    assert (await client.post(url, headers=squad.owner.headers)).status_code == 204
+    log = await client.get(f"/teams/{squad.team['id']}/audit", headers=squad.owner.headers)
+    assert log.status_code == 200
+    theirs = [e for e in log.json() if e["actor_user_id"] == squad.player.id]
+    assert theirs and {e["actor_full_name"] for e in theirs} == {None}

@@ -98,10 +98,20 @@ def _check_days(start: date | None, end: date | None) -> None:
 
 
 async def _seen(db: AsyncSession, query: Select[AuditEntry], page: Page) -> list[Seen]:
-    """The page of ``query`` with each actor's current name, in one statement."""
+    """The page of ``query`` with each actor's current name, in one statement.
+
+    The name is read through the actor's membership of the entry's team, never from the
+    account alone: once a membership is erased and moved to a placeholder, the team's log
+    must not name the person who still owns the account elsewhere (an actor with no
+    membership there, an administrator say, shows no name; the id stays)."""
     named = (
         query.add_columns(User.full_name)
-        .outerjoin(User, User.id == AuditEntry.actor_user_id)
+        .outerjoin(
+            TeamMembership,
+            (TeamMembership.user_id == AuditEntry.actor_user_id)
+            & (TeamMembership.team_id == AuditEntry.team_id),
+        )
+        .outerjoin(User, User.id == TeamMembership.user_id)
         .limit(page.limit)
         .offset(page.offset)
     )

@@ -5,16 +5,17 @@ For a membership: every row that holds the person's data in that team is deleted
 (wellness, sRPE, attendance, daily loads, ACWR snapshots and state, HRV, external loads,
 OSTRC answers, health problems and their stages, alerts, linked devices with their vendor
 tokens, the outbound status kept for change events, queued outbound deliveries and
-webhook inbox rows about them, invitations), the membership row is kept (the audit log
+webhook inbox rows about them, invitations, reminders), the membership row is kept (the audit log
 refers to it) but inactive and stripped of position, number and GPS reference, and an
 ``erase`` entry is appended to the audit log, which itself is never changed.
 
-Who the membership belonged to: when the person has no other active membership, their
-account is erased as well (:func:`forget_account`); when they are still active in another
-team, their account stays theirs and usable there, and the erased membership is moved to
-a placeholder account named ``Erased member <id>``, so this team keeps no name or email
-of them while the other team is untouched (an owner of one team cannot close a person's
-account in another).
+Who the membership belonged to: when the account came with this team (made by its
+invitation) and has no other membership and is no administrator's, it is erased as well
+(:func:`forget_account`). Otherwise it is the person's own account, which an owner of one
+team must not close (anyone can create a team and add a registered email; the person may
+be in other teams): it stays theirs, and the erased membership is moved to a placeholder
+account named ``Erased member <id>``, so this team keeps no name or email of them. The
+person erases their account themselves with ``DELETE /auth/me``.
 
 An account's erasure: name and email replaced (``Erased member <id>``,
 ``erased-<id>@erased.invalid``, an address nobody can register), password, refresh tokens,
@@ -54,6 +55,7 @@ from app.models import (
     OutboundMemberStatus,
     PasswordReset,
     RefreshToken,
+    Reminder,
     Role,
     SessionRPE,
     TeamMembership,
@@ -87,6 +89,7 @@ MEMBER_TABLES: tuple[Any, ...] = (
     LinkedDevice,
     OutboundMemberStatus,
     Invitation,
+    Reminder,
 )
 
 
@@ -111,13 +114,14 @@ async def erase_member(
     if membership is None:
         raise NotFound("Membership not found")
     await _keep_an_owner(db, membership)
-    await erase_membership_data(db, membership, actor_user_id=access.user.id)
     user = await db.get(User, membership.user_id)
     assert user is not None  # the foreign key holds
-    if await _active_elsewhere(db, user.id, membership.id):
-        await _detach(db, membership, user)
-    else:
+    account_is_the_teams = await _account_is_the_teams(db, user, membership)
+    await erase_membership_data(db, membership, actor_user_id=access.user.id)
+    if account_is_the_teams:
         await forget_account(db, settings, user, ip)
+    else:
+        await _detach(db, membership, user)
 
 
 async def erase_account(
@@ -163,17 +167,26 @@ async def _keep_an_owner(db: AsyncSession, membership: TeamMembership) -> None:
         )
 
 
-async def _active_elsewhere(db: AsyncSession, user_id: int, membership_id: int) -> bool:
-    found = await db.scalar(
-        select(func.count())
-        .select_from(TeamMembership)
-        .where(
-            TeamMembership.user_id == user_id,
-            TeamMembership.id != membership_id,
-            TeamMembership.active.is_(True),
-        )
+async def _account_is_the_teams(db: AsyncSession, user: User, membership: TeamMembership) -> bool:
+    """Whether an owner's erasure of ``membership`` may erase the account too: only when
+    the account came with this team (made by its invitation) and has no other membership,
+    active or not, and is no administrator's. Anything else is the person's own account,
+    which one team's owner must not close (anyone can create a team and add a registered
+    email): the membership is moved to a placeholder instead, and the person erases their
+    account themselves (``DELETE /auth/me``)."""
+    if user.is_admin:
+        return False
+    other = await db.scalar(
+        select(TeamMembership.id)
+        .where(TeamMembership.user_id == user.id, TeamMembership.id != membership.id)
+        .limit(1)
     )
-    return bool(found)
+    if other is not None:
+        return False
+    invited = await db.scalar(
+        select(Invitation.id).where(Invitation.membership_id == membership.id).limit(1)
+    )
+    return invited is not None
 
 
 async def erase_membership_data(

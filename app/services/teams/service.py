@@ -114,8 +114,9 @@ async def add_member(
 
     Owners add any role (MEDICAL included), coaches add players, medical staff nobody.
     An unknown email gets an account without a password, which only the invitation's token
-    claims. So does an account another team created that nobody claimed yet: its person
-    needs a token as well (the other team's, if still open, keeps working too)."""
+    claims. An account another team created that nobody claimed yet is refused (409): the
+    token is shown to the staff who add the email, so claiming it with this team's token
+    would hand the other team's membership (a MEDICAL one, say) to whoever holds it."""
     _may_add(access, body.role)
     user = await accounts.get_by_email(db, body.email)
     if user is None:
@@ -124,6 +125,8 @@ async def add_member(
         await db.flush()
     elif await _membership_of(db, access.team.id, user.id) is not None:
         raise Conflict("This person is already a member of the team", field=("body", "email"))
+    elif not user.is_claimed and await _invited_elsewhere(db, user.id, access.team.id):
+        raise Conflict(INVITED_ELSEWHERE, field=("body", "email"))
     await _check_external_ref(db, access.team.id, body.external_ref, None)
     membership = TeamMembership(
         team_id=access.team.id,
@@ -162,6 +165,10 @@ async def reissue_invitation(
     _may_add(access, membership.role)
     if membership.user.is_claimed:
         raise Conflict("This member's account is claimed already: nothing to invite to")
+    if not membership.active:
+        raise Conflict("This membership is inactive: reactivate it before inviting")
+    if await _invited_elsewhere(db, membership.user_id, access.team.id):
+        raise Conflict(INVITED_ELSEWHERE)
     return await invitations.issue(
         db,
         settings,
@@ -170,6 +177,22 @@ async def reissue_invitation(
         user=membership.user,
         inviter=access.user,
     )
+
+
+INVITED_ELSEWHERE = (
+    "Another team has invited this email and the person has not registered yet: ask them "
+    "to register with that invitation first, then add them"
+)
+
+
+async def _invited_elsewhere(db: AsyncSession, user_id: int, team_id: int) -> bool:
+    """Whether the (unclaimed) account has a membership in another team."""
+    other = await db.scalar(
+        select(TeamMembership.id)
+        .where(TeamMembership.user_id == user_id, TeamMembership.team_id != team_id)
+        .limit(1)
+    )
+    return other is not None
 
 
 async def _membership_of(db: AsyncSession, team_id: int, user_id: int) -> TeamMembership | None:
