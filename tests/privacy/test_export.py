@@ -20,7 +20,7 @@ from app.models import AuditEntry, LinkedDevice, WellnessLog
 from app.services.audit import service as audit
 from app.services.privacy import catalogue
 from tests.fixtures import fake_vendor as fv
-from tests.fixtures.actors import Actor, Api, build_squad
+from tests.fixtures.actors import Actor, Api, Squad, build_squad
 from tests.privacy.conftest import CLINICAL, MATE_NOTE, PLAYER_NOTE, History, post_ok
 
 MEMBER_FILES = [file.name for file in catalogue.MEMBER_FILES]
@@ -320,3 +320,31 @@ async def test_the_export_reads_one_snapshot_and_holds_back_no_writer(
                 await snapshot.execute(delete(WellnessLog))
     async with live_api.sessionmaker() as fresh:
         assert await fresh.scalar(count) == 2
+
+
+async def test_the_exported_wellness_flag_is_the_one_the_api_gives(api: Api, squad: Squad) -> None:
+    """An entry raised by the athlete's own baseline (sleep 4 and 5 for 28 days, then 3:
+    z about -2.9, red although 3 alone is green) is red in wellness.csv too, with the API's
+    reason."""
+    m = squad.player_membership["id"]
+    today = datetime.now(UTC).date()
+    for back in range(28, -1, -1):
+        sleep = 3 if back == 0 else 4 + back % 2
+        body = {"membership_id": m, "date": (today - timedelta(days=back)).isoformat()}
+        await post_ok(
+            api.client,
+            squad.player,
+            "/performance/wellness",
+            body | {"sleep_quality": sleep, "mood": 4, "soreness": 4},
+        )
+    since = {"from": (today - timedelta(days=28)).isoformat()}
+    listed = await _get(api.client, squad.player, f"/performance/members/{m}/wellness", **since)
+    assert listed[-1]["flag"] == "red" and listed[-1]["flag_reason"]
+    response = await api.client.get("/auth/me/export", headers=squad.player.headers)
+    assert response.status_code == 200, response.text
+    archive = zipfile.ZipFile(io.BytesIO(response.content))
+    (path,) = [n for n in archive.namelist() if n.endswith(f"membership-{m}/wellness.csv")]
+    exported = _csv(archive, path)
+    assert [(r["flag"], r["flag_reason"]) for r in exported] == [
+        (x["flag"], _cell(x["flag_reason"])) for x in listed
+    ]

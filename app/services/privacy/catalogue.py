@@ -60,7 +60,13 @@ MEMBER_FILES = (
             ("fatigue", "Fatigue, 1 to 5 (5 best); empty when not given."),
             ("notes", "The athlete's free-text notes."),
             ("total", "Sum of the items given."),
-            ("flag", "red if any item is 1, else amber if any is 2, else green."),
+            (
+                "flag",
+                "red if any item is 1, else amber if any is 2, else green; raised (never "
+                "lowered) by the athlete's own 28-day baseline: an item 2 SD or more below "
+                "its mean makes it red, 1 SD amber (at least 14 entries in the 28 days).",
+            ),
+            ("flag_reason", "Which item and rule set a flag that is not green; empty when green."),
         ),
     ),
     ExportFile(

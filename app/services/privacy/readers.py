@@ -59,10 +59,33 @@ async def wellness(db: AsyncSession, m: TeamMembership) -> AsyncIterator[Row]:
         .where(WellnessLog.membership_id == m.id)
         .order_by(WellnessLog.date)
     )
+    chunk: list[Any] = []
+    recent: dict[date, scoring.Values] = {}  # the entries of the window before the chunk
     async for row in _rows(db, query):
-        total, flag = scoring.score(list(row[2:7]))
-        sleep, mood, soreness, stress, fatigue = row[2:7]
-        yield (row.id, row.date, sleep, mood, soreness, stress, fatigue, row.notes, total, flag)
+        chunk.append(row)
+        if len(chunk) == CHUNK_ROWS:
+            for assessed in _assessed_wellness(chunk, recent):
+                yield assessed
+            chunk = []
+    for assessed in _assessed_wellness(chunk, recent):
+        yield assessed
+
+
+def _assessed_wellness(chunk: list[Any], recent: dict[date, scoring.Values]) -> list[Row]:
+    """The chunk's entries (oldest first) with the flag and reason the API gives them, each
+    against its own 28 days before (:func:`scoring.assess_days`, as ``GET .../wellness``);
+    ``recent`` carries the last window from chunk to chunk, so memory stays bounded."""
+    if not chunk:
+        return []
+    history = recent | {row.date: list(row[2:7]) for row in chunk}
+    assessments = scoring.assess_days(history, [row.date for row in chunk])
+    last = chunk[-1].date
+    recent.clear()
+    recent.update({day: v for day, v in history.items() if (last - day).days < scoring.WINDOW_DAYS})
+    return [
+        (row.id, row.date, *row[2:7], row.notes, a.total, a.flag, a.reason)
+        for row, a in zip(chunk, assessments, strict=True)
+    ]
 
 
 async def srpe(db: AsyncSession, m: TeamMembership) -> AsyncIterator[Row]:
