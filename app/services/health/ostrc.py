@@ -28,10 +28,10 @@ from app.models import (
 from app.models.base import utcnow
 from app.schemas.ostrc import NewProblem, OstrcCreate, week_monday
 from app.services.alerts import service as alerts
-from app.services.audit import service as audit
 from app.services.health import problems, rules
 from app.services.loads.summary import monday_of
 from app.services.platform.days import DayRange, team_zone, today
+from app.services.teams import access as teams
 from app.services.teams.access import MemberAccess
 
 # The first availability stage of a problem an answer opens, from q1 (participation):
@@ -101,15 +101,7 @@ async def record(
 async def _audit(
     db: AsyncSession, member: MemberAccess, action: AuditAction, answer_id: int | None
 ) -> None:
-    await audit.record(
-        db,
-        actor_user_id=member.team_access.user.id,
-        action=action,
-        resource=AuditResource.OSTRC,
-        team_id=member.membership.team_id,
-        membership_id=member.membership.id,
-        resource_id=answer_id,
-    )
+    await teams.record_member_access(db, member, action, AuditResource.OSTRC, answer_id)
 
 
 async def _store(

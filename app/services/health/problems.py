@@ -40,7 +40,6 @@ from app.models import (
 from app.models.base import utcnow
 from app.schemas import health as schemas
 from app.services.alerts import service as alerts
-from app.services.audit import service as audit
 from app.services.health import rules
 from app.services.platform.days import team_zone, today
 from app.services.teams import access as teams
@@ -82,15 +81,7 @@ async def _audit(
     db: AsyncSession, member: MemberAccess, action: AuditAction, problem_id: int | None
 ) -> None:
     """The request's audit entry: the caller touched this member's health problems."""
-    await audit.record(
-        db,
-        actor_user_id=member.team_access.user.id,
-        action=action,
-        resource=AuditResource.HEALTH_PROBLEM,
-        team_id=member.membership.team_id,
-        membership_id=member.membership.id,
-        resource_id=problem_id,
-    )
+    await teams.record_member_access(db, member, action, AuditResource.HEALTH_PROBLEM, problem_id)
 
 
 # --- the date rules ------------------------------------------------------------------------

@@ -188,13 +188,25 @@ async def record_series_read(
     the athlete: the contract records reads "by someone other than the athlete"."""
     if member.membership.user_id == member.team_access.user.id:
         return
+    await record_member_access(db, member, AuditAction.READ, resource)
+
+
+async def record_member_access(
+    db: AsyncSession,
+    member: MemberAccess,
+    action: AuditAction,
+    resource: AuditResource,
+    resource_id: int | None = None,
+) -> None:
+    """The audit entry of the caller's access to the member's ``resource``."""
     await audit.record(
         db,
         actor_user_id=member.team_access.user.id,
-        action=AuditAction.READ,
+        action=action,
         resource=resource,
         team_id=member.membership.team_id,
         membership_id=member.membership.id,
+        resource_id=resource_id,
     )
 
 
